@@ -1,0 +1,31 @@
+"""Output helpers shared by the commands: JSON that is byte-identical for the same input."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import cache
+from typing import Any
+
+from rich.console import Console
+
+__all__ = ["console", "dumps", "err_console", "print_json"]
+
+
+def dumps(obj: Any, *, indent: int | None = 2) -> str:
+    """Deterministic JSON: key order is the order the library built, floats as Python prints them."""
+    return json.dumps(obj, indent=indent, ensure_ascii=False, allow_nan=False)
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(dumps(obj) + "\n")
+
+
+@cache
+def console() -> Console:
+    return Console(highlight=False)
+
+
+@cache
+def err_console() -> Console:
+    return Console(stderr=True, highlight=False)

@@ -1,0 +1,65 @@
+"""One error family for the whole product.
+
+Every error a user can cause is an :class:`InvalidInput`; the CLI maps it to exit code 2 in
+one place (``vertebro.cli``). Messages name the field, the value and what was expected::
+
+    levels[1].level: 'T13' is not a vertebra (C1-C7, T1-T12, L1-L5, S1-S5)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "EvidenceError",
+    "FieldError",
+    "InvalidInput",
+    "RegistryError",
+    "RulebookError",
+    "VertebroError",
+]
+
+
+class VertebroError(Exception):
+    """Root of every error vertebro raises on purpose."""
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one field: where (``levels[0].escc``, ``line 3``), and why."""
+
+    field: str
+    reason: str
+    where: str = ""  # e.g. "line 12" or "row 4" for files with many records
+
+    def __str__(self) -> str:
+        prefix = f"{self.where}: " if self.where else ""
+        return f"{prefix}{self.field}: {self.reason}" if self.field else f"{prefix}{self.reason}"
+
+
+class InvalidInput(VertebroError):
+    """Input that is not valid. Carries every problem found, not just the first."""
+
+    def __init__(self, errors: list[FieldError] | FieldError | str) -> None:
+        if isinstance(errors, str):
+            errors = [FieldError("", errors)]
+        elif isinstance(errors, FieldError):
+            errors = [errors]
+        self.errors: list[FieldError] = list(errors)
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+    @classmethod
+    def field(cls, field: str, reason: str) -> InvalidInput:
+        return cls([FieldError(field, reason)])
+
+
+class RulebookError(VertebroError):
+    """The rulebook (clinical rules as data) is malformed: a bug in the data, not user input."""
+
+
+class RegistryError(VertebroError):
+    """A registry operation was refused (permissions, missing records, integrity)."""
+
+
+class EvidenceError(VertebroError):
+    """An evidence-synthesis computation cannot be done as asked."""
