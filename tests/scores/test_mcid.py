@@ -67,7 +67,10 @@ def test_override_replaces_default_pair() -> None:
     ("kw", "match"),
     [
         ({"measure": "vas", "baseline": 8, "follow_up": 3}, "^measure: 'vas' has no MCID"),
-        ({"measure": "nrs", "baseline": 11, "follow_up": 3}, "^baseline: 11 is not a nrs score"),
+        (
+            {"measure": "nrs", "baseline": 11, "follow_up": 3},
+            "^baseline: 11 is not a valid nrs score",
+        ),
         ({"measure": "odi", "baseline": 50, "follow_up": -1}, "^follow_up: -1 is not"),
         ({"measure": "nrs", "baseline": 8, "follow_up": 3, "points": -2}, "^points: -2"),
     ],

@@ -136,7 +136,7 @@ def _score(field: str, value: object, t: MCIDThreshold) -> float:
         or not t.low <= value <= t.high
     ):
         raise InvalidInput.field(
-            field, f"{value!r} is not a {t.measure} score (a number {t.low:g}-{t.high:g})"
+            field, f"{value!r} is not a valid {t.measure} score (a number {t.low:g}-{t.high:g})"
         )
     return float(value)
 

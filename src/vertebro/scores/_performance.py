@@ -30,14 +30,10 @@ KPS_VALUES: Final[tuple[int, ...]] = tuple(range(0, 101, 10))
 # Oken MM et al. 1982: 0 (fully active) to 5 (dead).
 ECOG_VALUES: Final[tuple[int, ...]] = tuple(range(6))
 
-_KPS_REF = (
-    "Karnofsky DA, Burchenal JH. The clinical evaluation of chemotherapeutic agents in cancer. "
-    "In: MacLeod CM, ed. Evaluation of Chemotherapeutic Agents. Columbia Univ Press; 1949:191-205"
-)
-_ECOG_REF = (
-    "Oken MM et al. Toxicity and response criteria of the Eastern Cooperative Oncology Group. "
-    "Am J Clin Oncol 1982;5(6):649-55"
-)
+# Karnofsky DA, Burchenal JH. The clinical evaluation of chemotherapeutic agents in cancer.
+#   In: MacLeod CM, ed. Evaluation of Chemotherapeutic Agents. Columbia Univ Press; 1949:191-205.
+# Oken MM et al. Toxicity and response criteria of the Eastern Cooperative Oncology Group.
+#   Am J Clin Oncol 1982;5(6):649-55.
 
 
 @dataclass(frozen=True)
@@ -61,8 +57,8 @@ KPS_ECOG_TABLES: Final[Mapping[str, KpsEcogTable]] = MappingProxyType(
     {
         "conventional": _table(
             "conventional",
-            "Conventional pairing of the two scales as usually tabulated from "
-            f"{_KPS_REF}; and {_ECOG_REF}",
+            "Conventional pairing of the Karnofsky scale (Karnofsky DA, Burchenal JH 1949) "
+            "with the ECOG scale (Oken MM et al. Am J Clin Oncol 1982;5(6):649-55)",
             {(90, 100): 0, (70, 80): 1, (50, 60): 2, (30, 40): 3, (10, 20): 4, (0, 0): 5},
         ),
         "ma2010": _table(
