@@ -47,6 +47,13 @@ def test_rejects(answers: list[int | None], match: str) -> None:
         odi_percent(answers)
 
 
+def test_field_name_and_non_sequence() -> None:
+    with pytest.raises(InvalidInput, match=r"^odi_sections\[1\]: 7 is not"):
+        odi_percent([0, 7, 0, 0, 0, 0, 0, 0, 0, 0], field="odi_sections")
+    with pytest.raises(InvalidInput, match=r"^sections: 32 is not a list"):
+        odi_percent(32)  # type: ignore[arg-type]
+
+
 def test_extremes() -> None:
     assert odi_percent([0] * ODI_SECTIONS) == 0.0
     assert odi_percent([5] * ODI_SECTIONS) == 100.0

@@ -30,6 +30,11 @@ def test_rdq_rejects(value: object, match: str) -> None:
         rdq(value)  # type: ignore[arg-type]
 
 
+def test_rdq_field_name() -> None:
+    with pytest.raises(InvalidInput, match=r"^rdq_1m: 30 is not"):
+        rdq(30, field="rdq_1m")
+
+
 @pytest.mark.parametrize("value", [0, 0.0, 4, 7.5, 10])
 def test_nrs_accepts(value: float) -> None:
     assert validate_nrs(value) == float(value)

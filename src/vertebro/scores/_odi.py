@@ -20,7 +20,9 @@ _SECTION_MAX: Final = 5
 ODI_MAX_MISSING: Final = 1
 
 
-def odi_percent(sections: Sequence[int | None], *, max_missing: int = ODI_MAX_MISSING) -> float:
+def odi_percent(
+    sections: Sequence[int | None], *, max_missing: int = ODI_MAX_MISSING, field: str = "sections"
+) -> float:
     """Oswestry Disability Index in percent.
 
     Parameters
@@ -29,6 +31,8 @@ def odi_percent(sections: Sequence[int | None], *, max_missing: int = ODI_MAX_MI
         The ten section scores in questionnaire order, each 0-5, ``None`` if unanswered.
     max_missing : int
         How many unanswered sections are tolerated (default 1, per Fairbank & Pynsent 2000).
+    field : str
+        Field name used in error messages (``sections``, ``sections[3]``).
 
     Returns
     -------
@@ -48,13 +52,15 @@ def odi_percent(sections: Sequence[int | None], *, max_missing: int = ODI_MAX_MI
     Fairbank JC, Pynsent PB. The Oswestry Disability Index. Spine 2000;25(22):2940-52.
     doi:10.1097/00007632-200011150-00017
     """
-    if isinstance(sections, str | bytes) or len(sections) != ODI_SECTIONS:
+    if not isinstance(sections, Sequence) or isinstance(sections, str | bytes):
+        raise InvalidInput.field(field, f"{sections!r} is not a list of {ODI_SECTIONS} answers")
+    if len(sections) != ODI_SECTIONS:
         raise InvalidInput.field(
-            "sections", f"{len(sections)} answers given; the ODI has {ODI_SECTIONS} sections"
+            field, f"{len(sections)} answers given; the ODI has {ODI_SECTIONS} sections"
         )
     errors = [
         InvalidInput.field(
-            f"sections[{i}]", f"{s!r} is not an ODI section score (0-5 or blank)"
+            f"{field}[{i}]", f"{s!r} is not an ODI section score (0-5 or blank)"
         ).errors[0]
         for i, s in enumerate(sections)
         if s is not None
@@ -66,7 +72,7 @@ def odi_percent(sections: Sequence[int | None], *, max_missing: int = ODI_MAX_MI
     missing = ODI_SECTIONS - len(answered)
     if missing > max_missing:
         raise InvalidInput.field(
-            "sections",
+            field,
             f"{missing} sections unanswered; at most {max_missing} may be missing to score the ODI",
         )
     return sum(answered) / (_SECTION_MAX * len(answered)) * 100.0

@@ -12,13 +12,15 @@ __all__ = ["RDQ_ITEMS", "rdq"]
 RDQ_ITEMS: Final = 24  # Roland & Morris 1983: 24 yes/no statements
 
 
-def rdq(value: int | Sequence[bool]) -> int:
+def rdq(value: int | Sequence[bool], field: str = "rdq") -> int:
     """Roland-Morris Disability Questionnaire score.
 
     Parameters
     ----------
     value : int or sequence of bool
         The score itself (0-24), or the 24 yes/no answers (``True`` = the statement applies).
+    field : str
+        Field name used in error messages.
 
     Returns
     -------
@@ -33,15 +35,15 @@ def rdq(value: int | Sequence[bool]) -> int:
     """
     if isinstance(value, int) and not isinstance(value, bool):
         if not 0 <= value <= RDQ_ITEMS:
-            raise InvalidInput.field("rdq", f"{value!r} is not an RDQ score (0-{RDQ_ITEMS})")
+            raise InvalidInput.field(field, f"{value!r} is not an RDQ score (0-{RDQ_ITEMS})")
         return value
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
         if len(value) != RDQ_ITEMS:
-            raise InvalidInput.field("rdq", f"{len(value)} answers given; the RDQ has {RDQ_ITEMS}")
+            raise InvalidInput.field(field, f"{len(value)} answers given; the RDQ has {RDQ_ITEMS}")
         bad = [i for i, v in enumerate(value) if not isinstance(v, bool)]
         if bad:
             raise InvalidInput.field(
-                f"rdq[{bad[0]}]", f"{value[bad[0]]!r} is not a yes/no answer (true or false)"
+                f"{field}[{bad[0]}]", f"{value[bad[0]]!r} is not a yes/no answer (true or false)"
             )
         return sum(value)
-    raise InvalidInput.field("rdq", f"{value!r} is not an RDQ score (0-{RDQ_ITEMS}) or 24 answers")
+    raise InvalidInput.field(field, f"{value!r} is not an RDQ score (0-{RDQ_ITEMS}) or 24 answers")
