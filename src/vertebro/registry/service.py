@@ -1,0 +1,720 @@
+"""The registry service layer: every operation takes the acting user explicitly.
+
+Access (issue 3): a clinician sees and changes only their own site's patients; a researcher
+sees pseudonymised records of every site and changes nothing; an admin manages sites and users
+and may act on every site. Every write happens in one transaction that also writes its audit
+rows; a refused or invalid operation writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from vertebro.errors import FieldError, InvalidInput, RegistryError
+
+from . import _scores, audit
+from .db import make_engine
+from .intervals import SCHEDULE, bin_days
+from .models import (
+    Assessment,
+    AuditLog,
+    Complication,
+    FollowUp,
+    Meta,
+    Patient,
+    Procedure,
+    ProcedureLevel,
+    Site,
+    User,
+)
+from .schemas import (
+    ComplicationIn,
+    FollowUpIn,
+    PatientIn,
+    PatientUpdate,
+    ProcedureIn,
+    SiteIn,
+    UserIn,
+    parse,
+)
+from .vocab import DISPOSITIONS
+
+__all__ = ["Actor", "Registry", "assessed_levels", "follow_up_columns"]
+
+#: environment variable holding the key for hashing hospital numbers and pseudonyms; when
+#: unset, a random key is generated once per database and kept in ``registry_meta``.
+KEY_ENV = "VERTEBRO_REGISTRY_KEY"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The acting user, resolved from the database for one operation."""
+
+    id: int
+    username: str
+    role: str
+    site_id: int | None
+    site_code: str | None
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in ("clinician", "admin")
+
+    @property
+    def all_sites(self) -> bool:
+        return self.role in ("researcher", "admin")
+
+    @property
+    def pseudonymised(self) -> bool:
+        return self.role == "researcher"
+
+
+def assessed_levels(assessment_input: Mapping[str, Any]) -> set[str]:
+    levels = assessment_input.get("levels") or []
+    return {str(lv.get("level", "")).upper() for lv in levels if isinstance(lv, Mapping)}
+
+
+def follow_up_columns(data: FollowUpIn, performed_on: dt.date, where: str = "") -> dict[str, Any]:
+    """The stored columns of a follow-up: scores computed by :mod:`vertebro.scores`.
+
+    Raises :class:`InvalidInput` listing every problem (dates, score ranges).
+    """
+    errors: list[FieldError] = []
+    days = (data.followed_on - performed_on).days
+    if data.baseline and days > 0:
+        errors.append(
+            FieldError("followed_on", f"a baseline is on or before the procedure ({performed_on})",
+                       where)
+        )
+    if not data.baseline and days < 0:
+        errors.append(
+            FieldError("followed_on", f"{data.followed_on} is before the procedure on "
+                       f"{performed_on}", where)
+        )
+    cols: dict[str, Any] = {
+        "followed_on": data.followed_on,
+        "baseline": data.baseline,
+        "days_since_procedure": days,
+        "interval": "preop" if data.baseline else ("lt4w" if days < 0 else bin_days(days)),
+        "nrs": None,
+        "odi_version": None,
+        "odi_sections": None,
+        "odi": None,
+        "rdq_version": None,
+        "rdq": None,
+        "kps": None,
+        "ecog": None,
+        "analgesic_class": data.analgesic_class,
+        "new_fracture": data.new_fracture,
+        "new_fracture_level": data.new_fracture_level,
+        "vital_status": data.vital_status,
+        "lost_to_follow_up": data.lost_to_follow_up,
+    }
+
+    def score(field: str, f: Any, *args: Any) -> Any:
+        try:
+            return f(*args)
+        except InvalidInput as exc:
+            for e in exc.errors:
+                sub = e.field if e.field.startswith(field) else field
+                errors.append(FieldError(sub, e.reason, where))
+            return None
+
+    if data.nrs is not None:
+        cols["nrs"] = score("nrs", _scores.validate_nrs, data.nrs)
+    if data.odi_sections is not None:
+        if len(data.odi_sections) != 10:
+            errors.append(FieldError("odi_sections", "ODI has 10 sections "
+                                     f"(got {len(data.odi_sections)})", where))
+        else:
+            bad = [
+                FieldError(f"odi_sections[{i}]", f"{v!r} is not a section score 0-5", where)
+                for i, v in enumerate(data.odi_sections)
+                if v is not None and not 0 <= v <= 5
+            ]
+            errors.extend(bad)
+            if not bad:
+                odi = score("odi_sections", _scores.odi_percent, data.odi_sections)
+                cols.update(odi_sections=list(data.odi_sections), odi_version=data.odi_version,
+                            odi=None if odi is None else round(odi, 2))
+    if data.rdq is not None:
+        cols.update(rdq=score("rdq", _scores.rdq, data.rdq), rdq_version=data.rdq_version)
+    if data.kps is not None:
+        cols["kps"] = score("kps", _scores.validate_kps, data.kps)
+    if data.ecog is not None:
+        cols["ecog"] = score("ecog", _scores.validate_ecog, data.ecog)
+    if data.new_fracture_level and data.new_fracture is False:
+        errors.append(FieldError("new_fracture_level", "given but new_fracture is false", where))
+    if errors:
+        raise InvalidInput(errors)
+    return cols
+
+
+class Registry:
+    """Entry point of the registry: ``Registry(url)``; every method takes ``actor``."""
+
+    def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
+        self.engine = engine if engine is not None else make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        audit.install(self._sessions)
+        self._key_cache: bytes | None = None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---------------------------------------------------------------- sessions and access
+    @contextmanager
+    def session(
+        self, actor: str | None, *, resolve: bool = True
+    ) -> Iterator[tuple[Session, Actor | None]]:
+        """One transaction as ``actor``: committed on success, rolled back on any error."""
+        with self._sessions() as s, s.begin():
+            s.info["actor"] = actor
+            who = self._resolve(s, actor) if actor is not None and resolve else None
+            yield s, who
+
+    def _resolve(self, s: Session, username: str) -> Actor:
+        row = s.execute(
+            select(User, Site.code).outerjoin(Site, User.site_id == Site.id)
+            .where(User.username == username)
+        ).first()
+        if row is None or not row[0].active:
+            raise RegistryError(f"no active user {username!r} (an admin adds users)")
+        u, code = row
+        return Actor(u.id, u.username, u.role, u.site_id, code)
+
+    @contextmanager
+    def _tx(self, actor: str, *, write: bool) -> Iterator[tuple[Session, Actor]]:
+        with self.session(actor) as (s, who):
+            assert who is not None
+            if write and not who.can_write:
+                raise RegistryError(f"{who.username} is a {who.role} and cannot change records")
+            yield s, who
+
+    @staticmethod
+    def _require_admin(who: Actor) -> None:
+        if who.role != "admin":
+            raise RegistryError(f"only an admin may do this ({who.username} is a {who.role})")
+
+    def key(self) -> bytes:
+        if self._key_cache is None:
+            env = os.environ.get(KEY_ENV)
+            if env:
+                self._key_cache = env.encode()
+            else:
+                with self.engine.begin() as conn:
+                    value = conn.execute(select(Meta.value).where(Meta.key == "key")).scalar()
+                    if value is None:
+                        value = secrets.token_hex(32)
+                        conn.execute(insert(Meta), [{"key": "key", "value": value}])
+                self._key_cache = value.encode()
+        return self._key_cache
+
+    def hash_hospital_number(self, number: str) -> str:
+        return hmac.new(self.key(), number.strip().encode(), hashlib.sha256).hexdigest()
+
+    def pseudonym(self, site_code: str, code: str) -> str:
+        digest = hmac.new(self.key(), f"pseudonym:{site_code}/{code}".encode(), hashlib.sha256)
+        return "R" + digest.hexdigest()[:12].upper()
+
+    def _patient(self, s: Session, who: Actor, ref: str) -> Patient:
+        site_code, _, code = ref.rpartition("/")
+        q = select(Patient).join(Site).where(Patient.code == code)
+        if site_code:
+            q = q.where(Site.code == site_code)
+        if not who.all_sites:
+            q = q.where(Patient.site_id == who.site_id)
+        found = list(s.scalars(q))
+        if who.pseudonymised and not found:
+            # researchers address patients by pseudonym
+            found = [
+                p for p, sc in s.execute(select(Patient, Site.code).join(Site))
+                if self.pseudonym(sc, p.code) == code
+            ]
+        if not found:
+            raise RegistryError(f"no patient {ref!r} visible to {who.username}")
+        if len(found) > 1:
+            raise RegistryError(f"patient code {ref!r} is used at several sites: use SITE/CODE")
+        return found[0]
+
+    def _site(self, s: Session, code: str) -> Site:
+        site = s.scalar(select(Site).where(Site.code == code))
+        if site is None:
+            raise InvalidInput.field("site", f"no site {code!r}")
+        return site
+
+    # ---------------------------------------------------------------- admin
+    def bootstrap(self, username: str, site_code: str, site_name: str) -> None:
+        """Create the first site and admin of an empty registry (refused once users exist)."""
+        with self.session(username, resolve=False) as (s, _):
+            if s.scalar(select(func.count()).select_from(User)):
+                raise RegistryError("the registry already has users; an admin adds more")
+            site = Site(**parse(SiteIn, {"code": site_code, "name": site_name}).model_dump())
+            s.add(site)
+            s.flush()
+            s.add(User(username=parse(UserIn, {"username": username, "role": "admin"}).username,
+                       role="admin", site_id=site.id, active=True))
+
+    def add_site(self, actor: str, code: str, name: str) -> dict[str, Any]:
+        data = parse(SiteIn, {"code": code, "name": name})
+        with self._tx(actor, write=True) as (s, who):
+            self._require_admin(who)
+            if s.scalar(select(Site).where(Site.code == data.code)):
+                raise InvalidInput.field("code", f"site {data.code!r} exists")
+            s.add(Site(code=data.code, name=data.name))
+        return data.model_dump()
+
+    def add_user(self, actor: str, username: str, role: str, site: str | None) -> dict[str, Any]:
+        data = parse(UserIn, {"username": username, "role": role, "site": site})
+        with self._tx(actor, write=True) as (s, who):
+            self._require_admin(who)
+            if data.role == "clinician" and not data.site:
+                raise InvalidInput.field("site", "a clinician belongs to a site")
+            site_id = self._site(s, data.site).id if data.site else None
+            if s.scalar(select(User).where(User.username == data.username)):
+                raise InvalidInput.field("username", f"user {data.username!r} exists")
+            s.add(User(username=data.username, role=data.role, site_id=site_id, active=True))
+        return data.model_dump()
+
+    def deactivate_user(self, actor: str, username: str) -> None:
+        with self._tx(actor, write=True) as (s, who):
+            self._require_admin(who)
+            u = s.scalar(select(User).where(User.username == username))
+            if u is None:
+                raise RegistryError(f"no user {username!r}")
+            u.active = False
+
+    def list_users(self, actor: str) -> list[dict[str, Any]]:
+        with self._tx(actor, write=False) as (s, who):
+            self._require_admin(who)
+            rows = s.execute(
+                select(User, Site.code).outerjoin(Site).order_by(User.username)
+            ).all()
+            return [
+                {"username": u.username, "role": u.role, "site": code, "active": u.active}
+                for u, code in rows
+            ]
+
+    # ---------------------------------------------------------------- patients
+    def add_patient(self, actor: str, data: PatientIn | Mapping[str, Any]) -> dict[str, Any]:
+        p = parse(PatientIn, data)
+        with self._tx(actor, write=True) as (s, who):
+            site_code = p.site or who.site_code
+            if site_code is None:
+                raise InvalidInput.field("site", "give the patient's site")
+            if not who.all_sites and site_code != who.site_code:
+                raise RegistryError(f"{who.username} cannot add patients to site {site_code}")
+            site = self._site(s, site_code)
+            if s.scalar(select(Patient.id).where(Patient.site_id == site.id,
+                                                  Patient.code == p.code)):
+                raise InvalidInput.field("code", f"patient {p.code!r} exists at {site_code}")
+            h = self.hash_hospital_number(p.hospital_number) if p.hospital_number else None
+            if h and s.scalar(select(Patient.code).where(Patient.site_id == site.id,
+                                                          Patient.hospital_number_hash == h)):
+                raise InvalidInput.field("hospital_number", "already registered at this site "
+                                         "under another code")
+            patient = Patient(site_id=site.id, code=p.code, birth_year=p.birth_year, sex=p.sex,
+                              primary_cancer=p.primary_cancer, hospital_number_hash=h,
+                              synthetic=p.synthetic, created_at=audit.now())
+            s.add(patient)
+            s.flush()
+            return self._patient_view(who, patient, site_code)
+
+    def update_patient(
+        self, actor: str, ref: str, changes: PatientUpdate | Mapping[str, Any]
+    ) -> dict[str, Any]:
+        c = parse(PatientUpdate, changes)
+        with self._tx(actor, write=True) as (s, who):
+            patient = self._patient(s, who, ref)
+            for k, v in c.model_dump(exclude_unset=True).items():
+                setattr(patient, k, v)
+            s.flush()
+            return self._patient_view(who, patient, patient.site.code)
+
+    def get_patient(self, actor: str, ref: str) -> dict[str, Any]:
+        with self._tx(actor, write=False) as (s, who):
+            p = self._patient(s, who, ref)
+            return self._patient_view(who, p, p.site.code)
+
+    def list_patients(self, actor: str) -> list[dict[str, Any]]:
+        with self._tx(actor, write=False) as (s, who):
+            q = select(Patient, Site.code).join(Site).order_by(Site.code, Patient.code)
+            if not who.all_sites:
+                q = q.where(Patient.site_id == who.site_id)
+            return [self._patient_view(who, p, sc) for p, sc in s.execute(q)]
+
+    def _patient_view(self, who: Actor, p: Patient, site_code: str) -> dict[str, Any]:
+        if who.pseudonymised:
+            return {"patient": self.pseudonym(site_code, p.code), "site": site_code,
+                    "birth_year": p.birth_year, "sex": p.sex, "primary_cancer": p.primary_cancer,
+                    "synthetic": p.synthetic}
+        return {"patient": p.code, "site": site_code, "birth_year": p.birth_year, "sex": p.sex,
+                "primary_cancer": p.primary_cancer,
+                "hospital_number_hashed": p.hospital_number_hash is not None,
+                "synthetic": p.synthetic}
+
+    # ---------------------------------------------------------------- assessments
+    def record_assessment(
+        self,
+        actor: str,
+        ref: str,
+        patient_input: Mapping[str, Any],
+        *,
+        guideline: str = "jnccn2012",
+        assessed_on: dt.date | None = None,
+        max_levels_per_session: int | None = None,
+    ) -> dict[str, Any]:
+        """Run the decision engine on ``patient_input`` and store its input and output."""
+        import vertebro
+
+        with self._tx(actor, write=True) as (s, who):
+            patient = self._patient(s, who, ref)  # refuse before running the engine
+            output = vertebro.assess(dict(patient_input), guideline=guideline,
+                                     max_levels_per_session=max_levels_per_session)
+            return self._store_assessment(s, patient, patient_input, output, guideline,
+                                          assessed_on)
+
+    def store_assessment(
+        self,
+        actor: str,
+        ref: str,
+        patient_input: Mapping[str, Any],
+        output: Mapping[str, Any],
+        *,
+        guideline: str = "jnccn2012",
+        assessed_on: dt.date | None = None,
+    ) -> dict[str, Any]:
+        """Store an assessment that the engine produced earlier (e.g. migrated records)."""
+        with self._tx(actor, write=True) as (s, who):
+            patient = self._patient(s, who, ref)
+            return self._store_assessment(s, patient, patient_input, output, guideline,
+                                          assessed_on)
+
+    @staticmethod
+    def _store_assessment(
+        s: Session,
+        patient: Patient,
+        patient_input: Mapping[str, Any],
+        output: Mapping[str, Any],
+        guideline: str,
+        assessed_on: dt.date | None,
+    ) -> dict[str, Any]:
+        disposition = output.get("disposition")
+        if disposition not in DISPOSITIONS:
+            raise InvalidInput.field("output.disposition", f"{disposition!r} is not one of "
+                                     f"{', '.join(DISPOSITIONS)}")
+        a = Assessment(
+            patient_id=patient.id, assessed_on=assessed_on or dt.date.today(),
+            guideline=guideline, input=dict(patient_input), output=dict(output),
+            disposition=disposition,
+            rulebook_version=str(output.get("rulebook_version") or ""),
+            engine_version=str(output.get("engine_version") or ""), created_at=audit.now(),
+        )
+        s.add(a)
+        s.flush()
+        return {"assessment_id": a.id, "patient": patient.code,
+                "assessed_on": a.assessed_on.isoformat(), "disposition": a.disposition,
+                "output": dict(output)}
+
+    # ---------------------------------------------------------------- procedures
+    def add_procedure(
+        self, actor: str, ref: str, data: ProcedureIn | Mapping[str, Any]
+    ) -> dict[str, Any]:
+        p = parse(ProcedureIn, data)
+        with self._tx(actor, write=True) as (s, who):
+            patient = self._patient(s, who, ref)
+            q = select(Assessment).where(Assessment.patient_id == patient.id)
+            if p.assessment_id is not None:
+                assessment = s.scalar(q.where(Assessment.id == p.assessment_id))
+                if assessment is None:
+                    raise InvalidInput.field("assessment_id", f"no assessment {p.assessment_id} "
+                                             "of this patient")
+            else:
+                assessment = s.scalar(
+                    q.where(Assessment.assessed_on <= p.performed_on)
+                    .order_by(Assessment.assessed_on.desc(), Assessment.id.desc()).limit(1)
+                )
+            errors = validate_procedure(p, assessment.input if assessment else None,
+                                        assessment.disposition if assessment else None,
+                                        assessment.assessed_on if assessment else None)
+            if errors:
+                raise InvalidInput(errors)
+            proc = Procedure(
+                patient_id=patient.id, assessment_id=assessment.id if assessment else None,
+                performed_on=p.performed_on, anaesthesia=p.anaesthesia,
+                operator_role=p.operator_role, override_reason=p.override_reason,
+                biopsy_taken=p.biopsy_taken, biopsy_result=p.biopsy_result,
+                created_at=audit.now(),
+            )
+            proc.levels = [ProcedureLevel(**lv.model_dump()) for lv in p.levels]
+            s.add(proc)
+            s.flush()
+            return self._procedure_view(proc)
+
+    @staticmethod
+    def _procedure_view(proc: Procedure) -> dict[str, Any]:
+        return {
+            "procedure_id": proc.id, "performed_on": proc.performed_on.isoformat(),
+            "assessment_id": proc.assessment_id, "anaesthesia": proc.anaesthesia,
+            "operator_role": proc.operator_role, "override_reason": proc.override_reason,
+            "biopsy_taken": proc.biopsy_taken, "biopsy_result": proc.biopsy_result,
+            "levels": [
+                {k: getattr(lv, k) for k in ("level", "technique", "approach", "needle",
+                                              "cement_type", "cement_volume_ml", "balloon_used")}
+                for lv in proc.levels
+            ],
+        }
+
+    def _procedure(self, s: Session, who: Actor, procedure_id: int) -> Procedure:
+        proc = s.get(Procedure, procedure_id)
+        if proc is not None:
+            patient = s.get(Patient, proc.patient_id)
+            if patient is not None and (who.all_sites or patient.site_id == who.site_id):
+                return proc
+        raise RegistryError(f"no procedure {procedure_id} visible to {who.username}")
+
+    def _patient_procedure(
+        self, s: Session, who: Actor, ref: str, procedure_id: int | None, on: dt.date,
+        *, baseline: bool = False,
+    ) -> Procedure:
+        patient = self._patient(s, who, ref)
+        if procedure_id is not None:
+            proc = self._procedure(s, who, procedure_id)
+            if proc.patient_id != patient.id:
+                raise InvalidInput.field("procedure_id", f"procedure {procedure_id} is not "
+                                         f"{ref}'s")
+            return proc
+        procs = list(s.scalars(select(Procedure).where(Procedure.patient_id == patient.id)
+                               .order_by(Procedure.performed_on, Procedure.id)))
+        if not procs:
+            raise InvalidInput.field("procedure_id", f"{ref} has no procedure yet")
+        if baseline:
+            after = [p for p in procs if p.performed_on >= on]
+            return after[0] if after else procs[-1]
+        before = [p for p in procs if p.performed_on <= on]
+        # a date before every procedure is attached to the first one and refused there
+        return before[-1] if before else procs[0]
+
+    # ---------------------------------------------------------------- complications, follow-ups
+    def add_complication(
+        self, actor: str, ref: str, data: ComplicationIn | Mapping[str, Any],
+        *, procedure_id: int | None = None,
+    ) -> dict[str, Any]:
+        c = parse(ComplicationIn, data)
+        with self._tx(actor, write=True) as (s, who):
+            proc = self._patient_procedure(s, who, ref, procedure_id, dt.date.max)
+            errors = validate_complication(c, {lv.level for lv in proc.levels})
+            if errors:
+                raise InvalidInput(errors)
+            comp = Complication(procedure_id=proc.id, created_at=audit.now(), **c.model_dump())
+            s.add(comp)
+            s.flush()
+            return {"complication_id": comp.id, "procedure_id": proc.id, **c.model_dump()}
+
+    def add_follow_up(
+        self, actor: str, ref: str, data: FollowUpIn | Mapping[str, Any]
+    ) -> dict[str, Any]:
+        f = parse(FollowUpIn, data)
+        with self._tx(actor, write=True) as (s, who):
+            proc = self._patient_procedure(s, who, ref, f.procedure_id, f.followed_on,
+                                           baseline=f.baseline)
+            cols = follow_up_columns(f, proc.performed_on)
+            fu = FollowUp(procedure_id=proc.id, created_at=audit.now(), **cols)
+            s.add(fu)
+            s.flush()
+            return self._follow_up_view(fu)
+
+    def delete_follow_up(self, actor: str, follow_up_id: int) -> None:
+        """Remove a follow-up entered in error (audited with its content as ``before``)."""
+        with self._tx(actor, write=True) as (s, who):
+            fu = s.get(FollowUp, follow_up_id)
+            if fu is None:
+                raise RegistryError(f"no follow-up {follow_up_id}")
+            self._procedure(s, who, fu.procedure_id)
+            s.delete(fu)
+
+    @staticmethod
+    def _follow_up_view(fu: FollowUp) -> dict[str, Any]:
+        keys = ("procedure_id", "baseline", "days_since_procedure", "interval", "nrs",
+                "odi_sections", "odi", "rdq", "kps", "ecog", "analgesic_class", "new_fracture",
+                "new_fracture_level", "vital_status", "lost_to_follow_up")
+        return {"follow_up_id": fu.id, "followed_on": fu.followed_on.isoformat(),
+                **{k: getattr(fu, k) for k in keys}}
+
+    # ---------------------------------------------------------------- reading
+    def timeline(self, actor: str, ref: str) -> dict[str, Any]:
+        """The patient and every event, oldest first (researchers: days from the index
+        procedure instead of dates)."""
+        with self._tx(actor, write=False) as (s, who):
+            patient = self._patient(s, who, ref)
+            view = self._patient_view(who, patient, patient.site.code)
+            procs = list(s.scalars(select(Procedure).where(Procedure.patient_id == patient.id)
+                                   .order_by(Procedure.performed_on, Procedure.id)))
+            index = procs[0].performed_on if procs else None
+            events: list[dict[str, Any]] = []
+            for a in s.scalars(select(Assessment).where(Assessment.patient_id == patient.id)
+                               .order_by(Assessment.assessed_on, Assessment.id)):
+                events.append({"event": "assessment", "date": a.assessed_on,
+                               "assessment_id": a.id, "guideline": a.guideline,
+                               "disposition": a.disposition,
+                               "levels": sorted(assessed_levels(a.input)),
+                               "rulebook_version": a.rulebook_version,
+                               "engine_version": a.engine_version})
+            proc_ids = [p.id for p in procs]
+            for proc in procs:
+                events.append({"event": "procedure", "date": proc.performed_on,
+                               **self._procedure_view(proc)})
+            for c in s.scalars(select(Complication).where(Complication.procedure_id.in_(proc_ids))
+                               .order_by(Complication.id)):
+                events.append({"event": "complication", "date": None,
+                               "complication_id": c.id, "procedure_id": c.procedure_id,
+                               "type": c.type, "level": c.level, "leak_site": c.leak_site,
+                               "symptomatic": c.symptomatic, "severity_grade": c.severity_grade,
+                               "treatment": c.treatment})
+            for fu in s.scalars(select(FollowUp).where(FollowUp.procedure_id.in_(proc_ids))
+                                .order_by(FollowUp.followed_on, FollowUp.id)):
+                events.append({"event": "follow_up", "date": fu.followed_on,
+                               **self._follow_up_view(fu)})
+            proc_date = {p.id: p.performed_on for p in procs}
+            for e in events:
+                if e["date"] is None:
+                    e["date"] = proc_date[e["procedure_id"]]
+            events.sort(key=lambda e: (e["date"], ["assessment", "follow_up", "procedure",
+                                                   "complication"].index(e["event"])))
+            for e in events:
+                d: dt.date = e.pop("date")
+                if who.pseudonymised:
+                    e["day"] = (d - index).days if index else None
+                    e.pop("followed_on", None)
+                    e.pop("performed_on", None)
+                    e.pop("assessed_on", None)
+                else:
+                    e["date"] = d.isoformat()
+            return {**view, "events": events}
+
+    def due(self, actor: str, today: dt.date | None = None, *, include_missed: bool = False
+            ) -> list[dict[str, Any]]:
+        """Follow-ups due or overdue per interval, for living patients still followed.
+
+        A visit is ``due`` from a week before its target day, ``overdue`` two weeks after it
+        while its interval is still open, and ``missed`` once the interval has closed.
+        """
+        today = today or dt.date.today()
+        with self._tx(actor, write=False) as (s, who):
+            q = (select(Procedure, Patient.code, Site.code)
+                 .join(Patient, Procedure.patient_id == Patient.id).join(Site)
+                 .order_by(Site.code, Patient.code, Procedure.performed_on))
+            if not who.all_sites:
+                q = q.where(Patient.site_id == who.site_id)
+            rows = s.execute(q).all()
+            done: dict[int, set[str]] = {}
+            stopped: set[int] = set()
+            for pid, interval, vital, lost, pat in s.execute(
+                select(FollowUp.procedure_id, FollowUp.interval, FollowUp.vital_status,
+                       FollowUp.lost_to_follow_up, Procedure.patient_id)
+                .join(Procedure, FollowUp.procedure_id == Procedure.id)
+            ):
+                done.setdefault(pid, set()).add(interval)
+                if vital == "dead" or lost:
+                    stopped.add(pat)
+            out: list[dict[str, Any]] = []
+            for proc, pcode, scode in rows:
+                if proc.patient_id in stopped:
+                    continue
+                days = (today - proc.performed_on).days
+                for visit in SCHEDULE:
+                    if visit.interval in done.get(proc.id, set()):
+                        continue
+                    if days < visit.target_day - 7:
+                        continue
+                    closed = visit.closes_day is not None and days > visit.closes_day
+                    status = ("missed" if closed else
+                              "overdue" if days > visit.target_day + 14 else "due")
+                    if status == "missed" and not include_missed:
+                        continue
+                    target = proc.performed_on + dt.timedelta(days=visit.target_day)
+                    item = {
+                        "patient": self.pseudonym(scode, pcode) if who.pseudonymised else pcode,
+                        "site": scode, "procedure_id": proc.id, "interval": visit.interval,
+                        "status": status, "days_since_procedure": days,
+                    }
+                    if not who.pseudonymised:
+                        item["target_date"] = target.isoformat()
+                    out.append(item)
+            return out
+
+    def audit_trail(self, actor: str, ref: str) -> list[dict[str, Any]]:
+        """Every audit row about a patient, oldest first (not for researchers)."""
+        with self._tx(actor, write=False) as (s, who):
+            if who.pseudonymised:
+                raise RegistryError("researchers do not read the audit trail")
+            patient = self._patient(s, who, ref)
+            rows = s.scalars(select(AuditLog).where(AuditLog.patient_id == patient.id)
+                             .order_by(AuditLog.id))
+            return [{"id": r.id, "at": r.at.isoformat(), "actor": r.actor, "action": r.action,
+                     "table": r.table_name, "row_id": r.row_id, "before": r.before,
+                     "after": r.after} for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Row counts per table (no access check: numbers only, used by tests and ``demo``)."""
+        tables = (Site, User, Patient, Assessment, Procedure, ProcedureLevel, Complication,
+                  FollowUp, AuditLog)
+        with self._sessions() as s:
+            return {t.__tablename__: s.scalar(select(func.count()).select_from(t)) or 0
+                    for t in tables}
+
+
+def validate_procedure(
+    p: ProcedureIn,
+    assessment_input: Mapping[str, Any] | None,
+    disposition: str | None,
+    assessed_on: dt.date | None,
+    where: str = "",
+) -> list[FieldError]:
+    """Domain checks of a procedure against the assessment it follows."""
+    errors: list[FieldError] = []
+    seen: set[str] = set()
+    for i, lv in enumerate(p.levels):
+        if lv.level in seen:
+            errors.append(FieldError(f"levels[{i}].level", f"{lv.level} is listed twice", where))
+        seen.add(lv.level)
+    if assessment_input is not None:
+        assessed = assessed_levels(assessment_input)
+        for i, lv in enumerate(p.levels):
+            if lv.level not in assessed:
+                errors.append(FieldError(
+                    f"levels[{i}].level",
+                    f"{lv.level} was not in the assessment (assessed: "
+                    f"{', '.join(sorted(assessed)) or 'none'})", where))
+    if assessed_on is not None and p.performed_on < assessed_on:
+        errors.append(FieldError("performed_on", f"before the assessment on {assessed_on}",
+                                 where))
+    if disposition == "contraindicated" and not p.override_reason:
+        errors.append(FieldError(
+            "override_reason",
+            "the last assessment was 'contraindicated': a procedure needs an explicit "
+            "override reason", where))
+    return errors
+
+
+def validate_complication(c: ComplicationIn, treated: Sequence[str] | set[str],
+                          where: str = "") -> list[FieldError]:
+    errors: list[FieldError] = []
+    if c.leak_site is not None and "leak" not in c.type:
+        errors.append(FieldError("leak_site", f"given for a {c.type!r}, not a cement leak",
+                                 where))
+    if c.type == "cement_leak" and c.level is not None and c.level not in treated:
+        errors.append(FieldError("level", f"{c.level} was not treated in this procedure",
+                                 where))
+    return errors
