@@ -1,0 +1,270 @@
+"""Many random-effects meta-analyses in one vectorised call.
+
+``rma_batch(yi, vi, method="DL")`` fits one intercept-only model per row of the ``(m, k)`` arrays
+``yi`` and ``vi``; a NaN marks a study that is absent from that row, so leave-one-out,
+cumulative, subgroup and bootstrap analyses are all one call. The estimators are the same
+definitions as :class:`vertebro.evidence.RMA` (metafor's), written for arrays: closed forms for
+EE, DL, HE, HS and SJ, safeguarded Newton iterations for PM (root of the generalised Q) and
+Fisher scoring with step halving for ML and REML, iterated until every row has converged.
+
+Written by hand because neither statsmodels nor scipy fits more than one meta-analysis per
+call; ``benchmarks/meta_bench.py`` compares it with a loop over statsmodels' ``combine_effects``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+from vertebro.errors import EvidenceError
+
+from ._rma import METHODS
+
+__all__ = ["BatchResult", "rma_batch"]
+
+FloatArray = NDArray[np.float64]
+_TOL = 1e-12
+_MAXITER = 1000
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Results of :func:`rma_batch`, one entry per row (metafor's names)."""
+
+    method: str
+    test: str
+    k: NDArray[np.int64]
+    estimate: FloatArray
+    se: FloatArray
+    ci_lb: FloatArray
+    ci_ub: FloatArray
+    zval: FloatArray
+    pval: FloatArray
+    tau2: FloatArray
+    q: FloatArray
+    i2: FloatArray
+    h2: FloatArray
+    pi_lb: FloatArray
+    pi_ub: FloatArray
+    iterations: int
+
+    def __len__(self) -> int:
+        return int(self.estimate.shape[0])
+
+
+def _sums(w: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    sw = w.sum(axis=1)
+    mu = (w * y).sum(axis=1) / sw
+    r = y - mu[:, None]
+    return sw, mu, r
+
+
+def rma_batch(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    method: str = "REML",
+    test: str = "z",
+    level: float = 95.0,
+) -> BatchResult:
+    """Fit ``m`` intercept-only models at once; rows of ``yi``/``vi`` are meta-analyses.
+
+    Parameters
+    ----------
+    yi, vi
+        Arrays of shape ``(m, k)`` (or ``(k,)`` for one analysis). NaN marks an absent study.
+    method
+        EE/FE, DL, HE, HS, SJ, PM, ML or REML.
+    test
+        ``"z"`` or ``"knha"``.
+
+    Returns
+    -------
+    BatchResult
+        Arrays of length ``m``.
+    """
+    m_ = method.upper()
+    if m_ not in METHODS:
+        raise EvidenceError(f"method: {method!r} is not one of {', '.join(METHODS)}")
+    if test not in ("z", "knha"):
+        raise EvidenceError(f"test: {test!r} must be 'z' or 'knha'")
+    Y = np.atleast_2d(np.asarray(yi, float))
+    V = np.atleast_2d(np.asarray(vi, float))
+    if Y.shape != V.shape:
+        raise EvidenceError("yi and vi: must have the same shape")
+    mask = np.isfinite(Y) & np.isfinite(V)
+    if np.any(V[mask] <= 0):
+        raise EvidenceError("vi: sampling variances must be > 0")
+    k = mask.sum(axis=1)
+    if np.any(k < 1):
+        raise EvidenceError("every row needs at least one study")
+    y = np.where(mask, Y, 0.0)
+    v = np.where(mask, V, 1.0)
+    kf = k.astype(float)
+    df = kf - 1
+    multi = k > 1
+
+    w0 = mask / v
+    sw0, _, r0 = _sums(w0, y)
+    q = (w0 * r0 * r0).sum(axis=1)
+    trP0 = sw0 - (w0 * w0).sum(axis=1) / sw0
+    iterations = 0
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if m_ in ("EE", "FE"):
+            tau2 = np.zeros_like(q)
+        elif m_ == "DL":
+            tau2 = (q - df) / trP0
+        elif m_ == "HS":
+            tau2 = (q - kf) / sw0
+        else:
+            ybar = y.sum(axis=1) / kf
+            dev = np.where(mask, y - ybar[:, None], 0.0)
+            rss = (dev * dev).sum(axis=1)
+            he = (rss - df / kf * (mask * v).sum(axis=1)) / df
+            if m_ == "HE":
+                tau2 = he
+            elif m_ == "SJ":
+                t0 = rss / kf
+                w = mask / (v + t0[:, None])
+                _, _, r = _sums(w, y)
+                tau2 = np.where(t0 > 0, t0 * (w * r * r).sum(axis=1) / df, 0.0)
+            elif m_ == "PM":
+                tau2, iterations = _pm(y, v, mask, df, q)
+            else:
+                tau2, iterations = _fisher(y, v, mask, np.maximum(he, 0.0), m_ == "REML")
+        tau2 = np.where(multi, np.maximum(np.nan_to_num(tau2, nan=0.0), 0.0), 0.0)
+
+        w = mask / (v + tau2[:, None])
+        sw, mu, r = _sums(w, y)
+        se = np.sqrt(1 / sw)
+        alpha = 1 - level / 100
+        if test == "knha":
+            s2w = np.where(multi, (w * r * r).sum(axis=1) / df, 1.0)
+            se = se * np.sqrt(s2w)
+            crit = np.where(
+                multi, stats.t.ppf(1 - alpha / 2, np.maximum(df, 1)), stats.norm.ppf(1 - alpha / 2)
+            )
+            zval = mu / se
+            pval = np.where(
+                multi,
+                2 * stats.t.sf(np.abs(zval), np.maximum(df, 1)),
+                2 * stats.norm.sf(np.abs(zval)),
+            )
+        else:
+            crit = np.full_like(mu, stats.norm.ppf(1 - alpha / 2))
+            zval = mu / se
+            pval = 2 * stats.norm.sf(np.abs(zval))
+        if m_ in ("EE", "FE"):
+            i2 = np.where(q > 0, np.maximum(0.0, 100 * (q - df) / q), 0.0)
+            h2 = q / df
+        else:
+            vt = df / trP0
+            i2 = 100 * tau2 / (vt + tau2)
+            h2 = tau2 / vt + 1
+        i2 = np.where(multi, i2, np.nan)
+        h2 = np.where(multi, h2, np.nan)
+        pse = np.sqrt(se * se + tau2)
+    return BatchResult(
+        method=m_,
+        test=test,
+        k=k.astype(np.int64),
+        estimate=mu,
+        se=se,
+        ci_lb=mu - crit * se,
+        ci_ub=mu + crit * se,
+        zval=zval,
+        pval=pval,
+        tau2=tau2,
+        q=q,
+        i2=i2,
+        h2=h2,
+        pi_lb=mu - crit * pse,
+        pi_ub=mu + crit * pse,
+        iterations=iterations,
+    )
+
+
+def _pm(
+    y: FloatArray, v: FloatArray, mask: NDArray[np.bool_], df: FloatArray, q0: FloatArray
+) -> tuple[FloatArray, int]:
+    """Paule-Mandel: root of Q_gen(tau2) = k - 1 by Newton steps kept inside a bracket."""
+    tau2 = np.zeros_like(q0)
+    lo = np.zeros_like(q0)
+    hi = np.full_like(q0, np.inf)
+    active = (q0 > df) & (df > 0)
+    it = 0
+    while np.any(active) and it < _MAXITER:
+        it += 1
+        idx = np.flatnonzero(active)
+        t = tau2[idx]
+        w = mask[idx] / (v[idx] + t[:, None])
+        _, _, r = _sums(w, y[idx])
+        wr2 = w * r * r
+        f = wr2.sum(axis=1) - df[idx]
+        deriv = (w * wr2).sum(axis=1)  # -dQ/dtau2
+        lo[idx] = np.where(f > 0, t, lo[idx])
+        hi[idx] = np.where(f <= 0, t, hi[idx])
+        step = f / deriv
+        new = t + step
+        outside = (new <= lo[idx]) | (new >= hi[idx])
+        new = np.where(outside & np.isfinite(hi[idx]), 0.5 * (lo[idx] + hi[idx]), new)
+        done = np.abs(new - t) <= _TOL * np.maximum(1.0, t)
+        tau2[idx] = new
+        active[idx] = ~done
+    if np.any(active):
+        raise EvidenceError("method PM: iterations did not converge")
+    return tau2, it
+
+
+def _fisher(
+    y: FloatArray, v: FloatArray, mask: NDArray[np.bool_], start: FloatArray, reml: bool
+) -> tuple[FloatArray, int]:
+    """ML/REML: Newton steps on the score (observed information; Fisher's expected information
+    where the observed one is not positive) kept inside a bracket and replaced by bisection when
+    they leave it; the same rule as ``solve_score``, intercept-only closed forms."""
+    tau2 = start.copy()
+    lo = np.zeros_like(tau2)
+    hi = np.full_like(tau2, np.inf)
+    tested0 = np.zeros(tau2.shape, bool)
+    active = mask.sum(axis=1) > 1
+    it = 0
+    while np.any(active) and it < _MAXITER:
+        it += 1
+        idx = np.flatnonzero(active)
+        t = tau2[idx]
+        w = mask[idx] / (v[idx] + t[:, None])
+        sw, _, r = _sums(w, y[idx])
+        w2 = w * w
+        sw2 = w2.sum(axis=1)
+        ypy = (w2 * r * r).sum(axis=1)
+        wr = w * r
+        ypppy = (w * wr * wr).sum(axis=1) - (w * wr).sum(axis=1) ** 2 / sw
+        if reml:
+            trp = sw - sw2 / sw
+            trpp = sw2 - 2 * (w2 * w).sum(axis=1) / sw + sw2 * sw2 / (sw * sw)
+            score = ypy - trp
+            fisher, obs = trpp, 2 * ypppy - trpp
+        else:
+            score = ypy - sw
+            fisher, obs = sw2, 2 * ypppy - sw2
+        info = np.where(obs > 0, obs, fisher)
+        at0 = t == 0.0
+        tested0[idx] |= at0
+        stop0 = at0 & (score <= 0)
+        lo_i = np.where(score > 0, t, lo[idx])
+        hi_i = np.where(score > 0, hi[idx], t)
+        new = t + score / info
+        out = (new <= lo_i) | (new >= hi_i)
+        fallback = np.where((lo_i == 0.0) & ~tested0[idx], 0.0, 0.5 * (lo_i + hi_i))
+        new = np.where(out, fallback, new)
+        new = np.where(stop0, 0.0, new)
+        done = stop0 | (np.abs(new - t) <= _TOL * np.maximum(1.0, t))
+        lo[idx], hi[idx] = lo_i, hi_i
+        tau2[idx] = np.maximum(new, 0.0)
+        active[idx] = ~done
+    if np.any(active):
+        raise EvidenceError("Fisher scoring did not converge for every row")
+    return tau2, it

@@ -1,0 +1,519 @@
+"""Fixed- and random-effects models, metafor's ``rma.uni`` in Python (lifelines-style fitter).
+
+``RMA(method="REML", test="z").fit(yi, vi)`` returns the fitter; results are attributes
+(``estimate``, ``se``, ``ci_lb``, ``tau2``, ``i2`` ...) and ``summary()`` prints them.
+
+Definitions follow metafor (Viechtbauer, J Stat Softw 2010;36(3)) so that results agree with it:
+
+* tau^2 estimators (all truncated at 0): EE/FE (tau^2 = 0); DL (DerSimonian & Laird, Control Clin
+  Trials 1986;7:177); HE (Hedges, Psychol Bull 1983); HS (Hunter & Schmidt 2004, ``(Q - k)/sum w``);
+  SJ (Sidik & Jonkman, Stat Med 2005;24:3085, one step from ``var(yi)(k-1)/k``); PM (Paule &
+  Mandel 1982, root of the generalised Q = k - p); ML and REML (Fisher scoring from the HE value,
+  with step halving, as metafor).
+* ``test="knha"``: Hartung & Knapp (Stat Med 2001) / Sidik & Jonkman (2002) variance adjustment
+  ``s^2 = Q_gen(tau^2)/(k - p)`` (not truncated, as metafor) and t(k - p) quantiles.
+* Q (Cochran), I^2 and H^2 as metafor: for random-effects models from tau^2 and the "typical"
+  within-study variance ``(k - p)/tr(P)`` (Higgins & Thompson, Stat Med 2002); for EE/FE from Q.
+* tau^2 confidence interval by the Q-profile method (Viechtbauer, Stat Med 2007;26:37).
+* Prediction interval ``estimate +/- crit * sqrt(se^2 + tau^2)`` with the same critical value as the
+  CI: **z** (normal) with ``test="z"``, **t(k - 1)** with ``test="knha"`` (metafor's ``predict``).
+  Riley et al. (BMJ 2011) propose t(k - 2); pass ``pi_df="k-2"`` to get it.
+
+Written by hand (numpy + scipy for distributions and root finding): statsmodels'
+``combine_effects`` has DL ("chi2") and PM ("iterated") but no REML, ML, HE, HS or SJ, no
+Q-profile interval, no moderators and no batch mode; it is used in the tests as a cross-check.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import optimize, stats
+
+from vertebro.errors import EvidenceError
+
+from ._transform import back_transform, transform_name
+
+__all__ = ["METHODS", "RMA", "estimate_tau2", "q_gen"]
+
+FloatArray = NDArray[np.float64]
+Method = Literal["EE", "FE", "DL", "HE", "HS", "SJ", "PM", "ML", "REML"]
+METHODS: tuple[str, ...] = ("EE", "FE", "DL", "HE", "HS", "SJ", "PM", "ML", "REML")
+TESTS: tuple[str, ...] = ("z", "knha")
+
+_TOL = 1e-12
+_MAXITER = 1000
+
+
+def _p_matrix(w: FloatArray, X: FloatArray) -> FloatArray:
+    """P = W - W X (X'WX)^-1 X'W (metafor's notation)."""
+    W = np.diag(w)
+    XtW = X.T * w
+    A = XtW @ X
+    return np.asarray(W - XtW.T @ np.linalg.solve(A, XtW))
+
+
+def q_gen(tau2: float, yi: FloatArray, vi: FloatArray, X: FloatArray) -> float:
+    """Generalised Q statistic sum w_i (y_i - x_i b)^2 with w_i = 1/(v_i + tau^2)."""
+    w = 1 / (vi + tau2)
+    XtW = X.T * w
+    beta = np.linalg.solve(XtW @ X, XtW @ yi)
+    r = yi - X @ beta
+    return float(np.sum(w * r * r))
+
+
+def _bracket_upper(f: Any, start: float) -> float:
+    """Smallest power-of-two multiple of ``start`` where the decreasing f is negative."""
+    hi = max(start, 1.0)
+    for _ in range(200):
+        if f(hi) < 0:
+            return hi
+        hi *= 2
+    raise EvidenceError("tau^2 search did not find an upper bound (data may be degenerate)")
+
+
+def estimate_tau2(
+    yi: ArrayLike, vi: ArrayLike, method: str = "REML", X: ArrayLike | None = None
+) -> tuple[float, int]:
+    """Between-study variance by ``method``; returns (tau^2, iterations used)."""
+    y = np.asarray(yi, float)
+    v = np.asarray(vi, float)
+    k = y.shape[0]
+    Xm = np.ones((k, 1)) if X is None else np.asarray(X, float).reshape(k, -1)
+    p = Xm.shape[1]
+    m = method.upper()
+    if m in ("EE", "FE") or k <= p:
+        return 0.0, 0
+    # Hedges (HE): OLS residuals, unbiased moment estimator; also the ML/REML start (metafor).
+    P_ols = np.eye(k) - Xm @ np.linalg.solve(Xm.T @ Xm, Xm.T)
+    rss_ols = float(y @ P_ols @ y)
+    tau2_he = (rss_ols - float(np.trace(P_ols * v))) / (k - p)
+    if m == "HE":
+        return max(0.0, tau2_he), 0
+    w0 = 1 / v
+    P0 = _p_matrix(w0, Xm)
+    Q0 = float(y @ P0 @ y)
+    if m == "DL":
+        return max(0.0, (Q0 - (k - p)) / float(np.trace(P0))), 0
+    if m == "HS":
+        return max(0.0, (Q0 - k) / float(np.sum(w0))), 0
+    if m == "SJ":
+        t0 = float(np.var(y))  # var(yi) * (k-1)/k
+        if t0 <= 0:
+            return 0.0, 0
+        return max(0.0, t0 * q_gen(t0, y, v, Xm) / (k - p)), 0
+    if m == "PM":
+        target = k - p
+        if target > Q0:
+            return 0.0, 0
+
+        def f(t: float) -> float:
+            return float(q_gen(t, y, v, Xm) - target)
+
+        hi = _bracket_upper(f, 10 * float(np.var(y)) + float(np.max(v)))
+        root, res = optimize.brentq(f, 0.0, hi, xtol=1e-14, rtol=1e-14, full_output=True)
+        return max(0.0, float(root)), int(res.iterations)
+    if m in ("ML", "REML"):
+
+        def score_info(t: float) -> tuple[float, float]:
+            w = 1 / (v + t)
+            P = _p_matrix(w, Xm)
+            Py = P @ y
+            ypppy = float(Py @ P @ Py)
+            if m == "ML":
+                fisher = float(np.sum(w * w))
+                score = float(Py @ Py) - float(np.sum(w))
+            else:
+                fisher = float(np.sum(P * P))
+                score = float(Py @ Py) - float(np.trace(P))
+            obs = 2 * ypppy - fisher
+            return score, (obs if obs > 0 else fisher)
+
+        return solve_score(score_info, max(0.0, tau2_he))
+    raise EvidenceError(f"method: {method!r} is not one of {', '.join(METHODS)}")
+
+
+def solve_score(score_info: Any, start: float) -> tuple[float, int]:
+    """Root of the ML/REML score on tau^2 >= 0 (the maximum metafor's Fisher scoring finds).
+
+    Newton steps with the observed information (Fisher's expected information where the observed
+    one is not positive), kept inside a bracket [lo, hi] and replaced by bisection when they leave
+    it: plain Fisher scoring can oscillate for a long time. tau^2 = 0 when the score is <= 0 there.
+    """
+    t, lo, hi, tested0 = start, 0.0, math.inf, False
+    for it in range(1, _MAXITER + 1):
+        s, info = score_info(t)
+        if t == 0.0:
+            tested0 = True
+            if s <= 0:
+                return 0.0, it
+        if s > 0:
+            lo = t
+        else:
+            hi = t
+        new = t + s / info
+        if new <= lo or new >= hi:
+            new = 0.0 if (lo == 0.0 and not tested0) else 0.5 * (lo + hi)
+        if abs(new - t) <= _TOL * max(1.0, t):
+            return max(0.0, new), it
+        t = new
+    raise EvidenceError(f"Fisher scoring did not converge in {_MAXITER} iterations")
+
+
+def tau2_qprofile(
+    yi: FloatArray, vi: FloatArray, X: FloatArray, level: float = 95.0
+) -> tuple[float, float]:
+    """Q-profile confidence interval for tau^2 (Viechtbauer 2007), as metafor's ``confint``."""
+    k, p = X.shape
+    df = k - p
+    if df < 1:
+        return (math.nan, math.nan)
+    alpha = 1 - level / 100
+    q0 = q_gen(0.0, yi, vi, X)
+    bounds: list[float] = []
+    for crit in (stats.chi2.ppf(1 - alpha / 2, df), stats.chi2.ppf(alpha / 2, df)):
+        if q0 < crit:
+            bounds.append(0.0)
+            continue
+
+        def f(t: float, c: float = float(crit)) -> float:
+            return q_gen(t, yi, vi, X) - c
+
+        hi = _bracket_upper(f, 10 * float(np.var(yi)) + float(np.max(vi)))
+        bounds.append(float(optimize.brentq(f, 0.0, hi, xtol=1e-14, rtol=1e-14)))
+    return bounds[0], bounds[1]
+
+
+def _nan_to_none(x: float) -> float | None:
+    return None if (x is None or not math.isfinite(x)) else float(x)
+
+
+class RMA:
+    """Fixed- or random-effects meta-analysis, optionally with one moderator (meta-regression).
+
+    Parameters
+    ----------
+    method
+        tau^2 estimator, metafor's codes: EE/FE, DL, HE, HS, SJ, PM, ML, REML (default).
+    test
+        ``"z"`` (normal) or ``"knha"`` (Hartung-Knapp-Sidik-Jonkman, t distribution).
+    level
+        Confidence level in percent.
+    pi_df
+        ``None`` (metafor: z for test="z", t(k-1) for knha) or ``"k-2"``
+        (Higgins et al. 2009; Riley et al. 2011).
+
+    Examples
+    --------
+    >>> res = RMA(method="DL").fit([-0.9, -1.6, -1.4], [0.36, 0.19, 0.42])
+    >>> round(res.estimate, 4)
+    -1.3276
+    """
+
+    def __init__(
+        self,
+        method: str = "REML",
+        test: str = "z",
+        level: float = 95.0,
+        pi_df: str | None = None,
+    ) -> None:
+        m = method.upper()
+        if m not in METHODS:
+            raise EvidenceError(f"method: {method!r} is not one of {', '.join(METHODS)}")
+        t = test.lower()
+        if t not in TESTS:
+            raise EvidenceError(f"test: {test!r} is not one of {', '.join(TESTS)}")
+        if not 0 < level < 100:
+            raise EvidenceError(f"level: {level!r} must lie between 0 and 100 (percent)")
+        if pi_df not in (None, "k-2"):
+            raise EvidenceError(f"pi_df: {pi_df!r} must be None or 'k-2'")
+        self.method = m
+        self.test = t
+        self.level = float(level)
+        self.pi_df = pi_df
+        self._fitted = False
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        yi: ArrayLike,
+        vi: ArrayLike,
+        *,
+        mods: ArrayLike | None = None,
+        measure: str = "GEN",
+        ni: ArrayLike | None = None,
+        slab: Sequence[str] | None = None,
+    ) -> RMA:
+        """Fit the model to effects ``yi`` with sampling variances ``vi``; returns ``self``."""
+        y = np.atleast_1d(np.asarray(yi, float))
+        v = np.atleast_1d(np.asarray(vi, float))
+        if y.ndim != 1 or y.shape != v.shape:
+            raise EvidenceError("yi and vi: must be one-dimensional and of the same length")
+        k = int(y.shape[0])
+        if k < 1:
+            raise EvidenceError("no studies to pool (k = 0)")
+        if not (np.all(np.isfinite(y)) and np.all(np.isfinite(v))):
+            raise EvidenceError("yi and vi: must be finite numbers (check for zero cells or n)")
+        if np.any(v <= 0):
+            raise EvidenceError("vi: sampling variances must be > 0")
+        X = np.ones((k, 1))
+        if mods is not None:
+            x = np.asarray(mods, float).reshape(k, -1)
+            if not np.all(np.isfinite(x)):
+                raise EvidenceError("mods: moderator values must be finite")
+            X = np.column_stack([X, x])
+        p = X.shape[1]
+        if k <= p and p > 1:
+            raise EvidenceError(f"meta-regression needs more studies than coefficients (k = {k})")
+
+        self.k, self.p = k, p
+        self.yi, self.vi, self.X = y, v, X
+        self.measure = measure.upper()
+        self.ni = None if ni is None else np.asarray(ni, float)
+        self.slab = list(slab) if slab is not None else [str(i + 1) for i in range(k)]
+
+        method = self.method if k > 1 else "EE"
+        self.tau2, self.iterations = estimate_tau2(y, v, method, X)
+        w = 1 / (v + self.tau2)
+        XtW = X.T * w
+        A = XtW @ X
+        vb = np.linalg.inv(A)
+        beta = vb @ (XtW @ y)
+        df = k - p
+        self.df = df
+        use_t = self.test == "knha" and df >= 1
+        if use_t:
+            r = y - X @ beta
+            s2w = float(np.sum(w * r * r)) / df
+            vb = vb * s2w
+        self.s2w = s2w if use_t else 1.0
+        self.dist = f"t({df})" if use_t else "z"
+        alpha = 1 - self.level / 100
+        crit = (
+            float(stats.t.ppf(1 - alpha / 2, df)) if use_t else float(stats.norm.ppf(1 - alpha / 2))
+        )
+        self.crit = crit
+        se = np.sqrt(np.diag(vb))
+        self.beta, self.se_beta, self.vb = beta, se, vb
+        stat = beta / se
+        pv = 2 * (stats.t.sf(np.abs(stat), df) if use_t else stats.norm.sf(np.abs(stat)))
+        self.stat_beta, self.pval_beta = stat, pv
+        self.ci_lb_beta, self.ci_ub_beta = beta - crit * se, beta + crit * se
+        self.weights = 100 * w / np.sum(w)
+
+        # heterogeneity
+        w0 = 1 / v
+        P0 = _p_matrix(w0, X)
+        self.q = float(y @ P0 @ y)
+        self.q_df = df
+        self.q_pval = float(stats.chi2.sf(self.q, df)) if df >= 1 else math.nan
+        if df < 1:
+            self.i2 = self.h2 = math.nan
+            self.vt = math.nan
+        elif method in ("EE", "FE"):
+            self.i2 = max(0.0, 100 * (self.q - df) / self.q) if self.q > 0 else 0.0
+            self.h2 = self.q / df
+            self.vt = math.nan
+        else:
+            self.vt = df / float(np.trace(P0))
+            self.i2 = 100 * self.tau2 / (self.vt + self.tau2)
+            self.h2 = self.tau2 / self.vt + 1
+        if df >= 1 and method not in ("EE", "FE"):
+            self.tau2_ci = tau2_qprofile(y, v, X, self.level)
+            self.i2_ci = tuple(100 * t / (self.vt + t) for t in self.tau2_ci)
+            self.h2_ci = tuple(t / self.vt + 1 for t in self.tau2_ci)
+        else:
+            self.tau2_ci = (math.nan, math.nan)
+            self.i2_ci = (math.nan, math.nan)
+            self.h2_ci = (math.nan, math.nan)
+
+        # moderators: omnibus test of the slopes (QM)
+        if p > 1:
+            b = beta[1:]
+            qm = float(b @ np.linalg.solve(vb[1:, 1:], b))
+            if use_t:
+                self.qm = qm / (p - 1)
+                self.qm_pval = float(stats.f.sf(self.qm, p - 1, df))
+            else:
+                self.qm = qm
+                self.qm_pval = float(stats.chi2.sf(qm, p - 1))
+        else:
+            self.qm = self.qm_pval = math.nan
+
+        # prediction interval (for the intercept-only model, or at moderator value 0)
+        if self.pi_df == "k-2" and k >= 3:
+            pcrit = float(stats.t.ppf(1 - alpha / 2, k - 2))
+            self.pi_dist = f"t({k - 2})"
+        else:
+            pcrit = crit
+            self.pi_dist = self.dist
+        pse = math.sqrt(float(se[0]) ** 2 + self.tau2)
+        self.pi_lb = float(beta[0]) - pcrit * pse
+        self.pi_ub = float(beta[0]) + pcrit * pse
+        self._fitted = True
+        return self
+
+    # ------------------------------------------------------------ results
+    def _check(self) -> None:
+        if not self._fitted:
+            raise EvidenceError("call fit() first")
+
+    @property
+    def estimate(self) -> float:
+        self._check()
+        return float(self.beta[0])
+
+    @property
+    def se(self) -> float:
+        return float(self.se_beta[0])
+
+    @property
+    def ci_lb(self) -> float:
+        return float(self.ci_lb_beta[0])
+
+    @property
+    def ci_ub(self) -> float:
+        return float(self.ci_ub_beta[0])
+
+    @property
+    def zval(self) -> float:
+        """Test statistic of the (intercept) estimate: z, or t when test='knha'."""
+        return float(self.stat_beta[0])
+
+    @property
+    def pval(self) -> float:
+        return float(self.pval_beta[0])
+
+    @property
+    def tau(self) -> float:
+        return math.sqrt(self.tau2)
+
+    @property
+    def transformed(self) -> dict[str, Any] | None:
+        """Back-transformed estimate, CI and PI (RR, OR, PLO, PAS, PFT); None otherwise."""
+        self._check()
+        name = transform_name(self.measure)
+        if name is None:
+            return None
+        if self.measure == "PFT" and self.ni is None:
+            raise EvidenceError("PFT back-transformation needs the study sample sizes (ni)")
+        vals = back_transform(
+            self.measure,
+            np.array([self.estimate, self.ci_lb, self.ci_ub, self.pi_lb, self.pi_ub]),
+            self.ni,
+        )
+        return {
+            "scale": name,
+            "estimate": float(vals[0]),
+            "ci": [float(vals[1]), float(vals[2])],
+            "pi": [float(vals[3]), float(vals[4])],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Results as plain JSON-ready values (NaN becomes None)."""
+        self._check()
+        out: dict[str, Any] = {
+            "k": self.k,
+            "measure": self.measure,
+            "method": self.method,
+            "test": self.test,
+            "level": self.level,
+            "estimate": self.estimate,
+            "se": self.se,
+            "ci": [self.ci_lb, self.ci_ub],
+            "stat": self.zval,
+            "dist": self.dist,
+            "pval": self.pval,
+            "tau2": self.tau2,
+            "tau2_ci": [_nan_to_none(t) for t in self.tau2_ci],
+            "tau": self.tau,
+            "i2": _nan_to_none(self.i2),
+            "i2_ci": [_nan_to_none(t) for t in self.i2_ci],
+            "h2": _nan_to_none(self.h2),
+            "q": self.q,
+            "q_df": self.q_df,
+            "q_pval": _nan_to_none(self.q_pval),
+            "pi": [self.pi_lb, self.pi_ub],
+            "pi_dist": self.pi_dist,
+        }
+        if self.p > 1:
+            out["coefficients"] = [
+                {
+                    "name": "intrcpt" if j == 0 else f"mod{j}",
+                    "estimate": float(self.beta[j]),
+                    "se": float(self.se_beta[j]),
+                    "stat": float(self.stat_beta[j]),
+                    "pval": float(self.pval_beta[j]),
+                    "ci": [float(self.ci_lb_beta[j]), float(self.ci_ub_beta[j])],
+                }
+                for j in range(self.p)
+            ]
+            out["qm"] = self.qm
+            out["qm_pval"] = self.qm_pval
+        tr = self.transformed if self.measure != "PFT" or self.ni is not None else None
+        if tr is not None:
+            out["transformed"] = tr
+        out["studies"] = [
+            {"study": s, "yi": float(a), "vi": float(b), "weight": float(c)}
+            for s, a, b, c in zip(self.slab, self.yi, self.vi, self.weights, strict=True)
+        ]
+        return out
+
+    def summary(self) -> str:
+        """A plain-text summary in the layout of metafor's ``print.rma.uni``."""
+        self._check()
+        if self.method in ("EE", "FE"):
+            model = "Common-effect model" if self.p == 1 else "Common-effect meta-regression"
+        else:
+            kind = "Random-effects model" if self.p == 1 else "Mixed-effects meta-regression"
+            model = f"{kind} (tau^2 estimator: {self.method})"
+        lines = [f"{model}, k = {self.k}, measure {self.measure}", ""]
+        if self.method not in ("EE", "FE") and self.k > 1:
+            lo, hi = self.tau2_ci
+            lines.append(
+                f"tau^2 = {self.tau2:.4f} [{lo:.4f}, {hi:.4f}] (Q-profile); tau = {self.tau:.4f}"
+            )
+        if self.k > 1:
+            lines.append(f"I^2 = {self.i2:.2f}%; H^2 = {self.h2:.2f}")
+            lines.append(
+                f"Test for heterogeneity: Q({self.q_df}) = {self.q:.4f}, p = {_fmt_p(self.q_pval)}"
+            )
+        if self.p > 1:
+            lines.append(f"Test of moderators: QM = {self.qm:.4f}, p = {_fmt_p(self.qm_pval)}")
+        lines.append("")
+        stat = "t" if self.dist.startswith("t") else "z"
+        head = [("estimate", 10), ("se", 9), (stat + "val", 9), ("pval", 9), ("ci.lb", 10)]
+        lines.append(" " * 10 + "".join(f"{h:>{n}}" for h, n in head) + f"{'ci.ub':>10}")
+        for j in range(self.p):
+            name = "intrcpt" if j == 0 else f"mod{j}"
+            lines.append(
+                f"{name:10}{self.beta[j]:>10.4f}{self.se_beta[j]:>9.4f}{self.stat_beta[j]:>9.4f}"
+                f"{_fmt_p(float(self.pval_beta[j])):>9}{self.ci_lb_beta[j]:>10.4f}{self.ci_ub_beta[j]:>10.4f}"
+            )
+        lines.append("")
+        lines.append(f"Prediction interval ({self.pi_dist}): [{self.pi_lb:.4f}, {self.pi_ub:.4f}]")
+        tr = self.transformed if self.measure != "PFT" or self.ni is not None else None
+        if tr is not None:
+            lines.append(
+                f"Back-transformed ({tr['scale']}): {tr['estimate']:.4f} "
+                f"[{tr['ci'][0]:.4f}, {tr['ci'][1]:.4f}], PI [{tr['pi'][0]:.4f}, {tr['pi'][1]:.4f}]"
+            )
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        if not self._fitted:
+            return f"RMA(method={self.method!r}, test={self.test!r})"
+        return (
+            f"RMA(method={self.method!r}, test={self.test!r}, k={self.k}, "
+            f"estimate={self.estimate:.4f}, tau2={self.tau2:.4f})"
+        )
+
+
+def _fmt_p(p: float) -> str:
+    if not math.isfinite(p):
+        return "NA"
+    return "<.0001" if p < 1e-4 else f"{p:.4f}"
