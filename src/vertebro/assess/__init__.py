@@ -1,11 +1,29 @@
-"""The decision engine: validated input -> findings -> plan."""
+"""The decision engine: validated input -> findings -> plan.
+
+>>> from vertebro import assess
+>>> result = assess({"patient": {...}, "levels": [...]})   # doctest: +SKIP
+>>> result["disposition"]                                    # doctest: +SKIP
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from ._engine import DISPOSITIONS, ENGINE_VERSION, NOTICE, assess
+from ._input import AssessmentInput, LevelInput, validate_input, validate_json
+from ._report import render_text
+from ._rulebook import Rule, Rulebook, default_rulebook, load_rulebook
 
-__all__ = ["assess"]
-
-
-def assess(patient: Any, **options: Any) -> dict[str, Any]:
-    raise NotImplementedError("the engine is being written")
+__all__ = [
+    "DISPOSITIONS",
+    "ENGINE_VERSION",
+    "NOTICE",
+    "AssessmentInput",
+    "LevelInput",
+    "Rule",
+    "Rulebook",
+    "assess",
+    "default_rulebook",
+    "load_rulebook",
+    "render_text",
+    "validate_input",
+    "validate_json",
+]

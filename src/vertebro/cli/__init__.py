@@ -27,10 +27,10 @@ class _Group(TyperGroup):
         except InvalidInput as exc:
             err_console().print("[bold red]invalid input[/] (nothing was written):")
             for error in exc.errors:
-                err_console().print(f"  {error}", markup=False, highlight=False)
+                err_console().print(f"  {error}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except VertebroError as exc:
-            err_console().print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console().print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
 

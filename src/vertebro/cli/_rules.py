@@ -1,7 +1,123 @@
+"""`vertebro rules`: list, show and check the rulebook, for clinical review."""
+
 from __future__ import annotations
 
+import difflib
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.table import Table
+from rich.text import Text
+
+from vertebro.assess import Rule, default_rulebook, load_rulebook
+from vertebro.errors import InvalidInput
+
+from ._assess import Format
+from ._output import console, print_json
+
+__all__ = ["register"]
+
+
+def _as_dict(r: Rule) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "kind": r.kind,
+        "scope": r.scope,
+        "when": r.condition.describe(),
+        "then": r.then.model_dump(exclude_none=True),
+        "says": r.says,
+        "profiles": list(r.profiles) if r.profiles else None,
+        "source": {
+            "id": r.source.id,
+            "seed": r.source.seed,
+            "section": r.section,
+            "citation": r.source.citation,
+            "version": r.source.version,
+        },
+        "file": r.file,
+    }
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    rules = typer.Typer(
+        help="Review the rulebook: the clinical rules as data, each with its source.",
+        no_args_is_help=True,
+    )
+    app.add_typer(rules, name="rules")
+
+    @rules.command("list")
+    def list_cmd(
+        source: Annotated[
+            str | None, typer.Option(help="Only rules of this source, e.g. SNIS-2014.")
+        ] = None,
+        format: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+    ) -> None:
+        """List every rule: id, what it does, its source."""
+        rb = default_rulebook()
+        chosen = [r for r in rb.rules if source is None or r.source.id.lower() == source.lower()]
+        if source is not None and not chosen:
+            raise InvalidInput.field(
+                "--source", f"{source!r} is not a source ({', '.join(rb.sources)})"
+            )
+        if format is Format.json:
+            print_json({"rulebook_version": rb.version, "rules": [_as_dict(r) for r in chosen]})
+            return
+        table = Table(title=f"rulebook {rb.version}: {len(chosen)} rules", title_justify="left")
+        table.add_column("id", no_wrap=True, overflow="fold")
+        table.add_column("effect")
+        table.add_column("source")
+        for r in chosen:
+            table.add_row(r.id, r.effect_text(), f"{r.source.id}, {r.section}")
+        console().print(table)
+
+    @rules.command("show")
+    def show_cmd(
+        rule_id: Annotated[
+            str,
+            typer.Argument(
+                help="Rule id, e.g. snis2014.contraindication.absolute.spinal_infection"
+            ),
+        ],
+        format: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+    ) -> None:
+        """Show one rule in full: condition, effect, statement and source."""
+        rb = default_rulebook()
+        try:
+            r = rb.rule(rule_id)
+        except KeyError:
+            near = difflib.get_close_matches(rule_id, [x.id for x in rb.rules], n=1, cutoff=0.5)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise InvalidInput.field("RULE_ID", f"{rule_id!r} is not a rule{hint}") from None
+        d = _as_dict(r)
+        if format is Format.json:
+            print_json(d)
+            return
+        c = console()
+        c.print(Text(r.id, style="bold"))
+        for label, value in (
+            ("says", r.says),
+            ("when", d["when"]),
+            ("then", r.effect_text()),
+            ("kind", f"{r.kind} ({r.scope} scope)"),
+            ("profiles", ", ".join(r.profiles) if r.profiles else "all"),
+            (
+                "source",
+                f"{r.source.id}, {r.section}" + (f" [{r.source.seed}]" if r.source.seed else ""),
+            ),
+            ("citation", r.source.citation),
+            ("file", f"vertebro/rulebook/{r.file}"),
+        ):
+            c.print(Text.assemble((f"{label:>9}: ", "dim"), value))
+
+    @rules.command("check")
+    def check_cmd(
+        directory: Annotated[
+            Path, typer.Argument(help="A rulebook folder (index.yaml + source files).")
+        ],
+    ) -> None:
+        """Validate a rulebook folder (e.g. a reviewer's edited copy); exit 1 if invalid."""
+        rb = load_rulebook(directory)
+        console().print(
+            f"rulebook {rb.version}: {len(rb.rules)} rules from {len(rb.sources)} sources, valid"
+        )

@@ -1,0 +1,556 @@
+"""The decision engine: validated input -> facts -> three-valued rules -> disposition -> plan.
+
+Disposition precedence (DESIGN.md section 3): ``contraindicated`` (an absolute contraindication
+is known present) > ``refer_surgery`` (a red flag is known present) > ``incomplete`` (an unknown
+fact could change the answer) > ``not_indicated`` > ``candidate``. Safety rules of every source
+apply together; the indication differs per guideline profile, and each profile gets a verdict.
+
+Because rules evaluate in Kleene logic (see ``_conditions``), ``candidate`` means every way of
+filling in the unknown facts still gives ``candidate``, and ``contraindicated``,
+``refer_surgery`` and ``not_indicated`` mean no way of filling them in gives ``candidate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from itertools import pairwise
+from typing import Any, Literal
+
+from vertebro._version import __version__
+from vertebro.errors import InvalidInput
+from vertebro.spine import VERTEBRAE, vertebra_index
+
+from ._conditions import Truth
+from ._facts import LevelFacts, level_facts, patient_facts, sins_summary, unknown_inputs
+from ._input import AssessmentInput, LevelInput, validate_input
+from ._outcomes import Outcomes, load_outcomes
+from ._rulebook import Rule, Rulebook, default_rulebook
+
+__all__ = ["DISPOSITIONS", "ENGINE_VERSION", "NOTICE", "assess"]
+
+ENGINE_VERSION = __version__
+DISPOSITIONS = ("candidate", "refer_surgery", "contraindicated", "not_indicated", "incomplete")
+NOTICE = (
+    "Decision support for clinicians, not a decision and not a medical device: every statement "
+    "names its rule and source; the treating team decides with the patient."
+)
+_SLOTS = ("technique", "approach", "needle")
+
+
+def _or(values: Iterable[Truth]) -> Truth:
+    unknown = False
+    for v in values:
+        if v is True:
+            return True
+        if v is None:
+            unknown = True
+    return None if unknown else False
+
+
+def _and2(a: Truth, b: Truth) -> Truth:
+    if a is False or b is False:
+        return False
+    return None if (a is None or b is None) else True
+
+
+def _not(a: Truth) -> Truth:
+    return None if a is None else not a
+
+
+def _decide(contra: Truth, red: Truth, indicated: Truth) -> str:
+    if contra is True:
+        return "contraindicated"
+    if red is True:
+        return "refer_surgery"
+    if contra is None or red is None or indicated is None:
+        return "incomplete"
+    return "candidate" if indicated else "not_indicated"
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """The rulebook split by what the engine does with each rule, in evaluation order."""
+
+    rb: Rulebook
+    outcomes: Outcomes
+    safety_patient: tuple[Rule, ...]
+    safety_level: tuple[Rule, ...]
+    exclusions: tuple[Rule, ...]
+    indications: dict[str, tuple[Rule, ...]]
+    plan_patient: tuple[Rule, ...]
+    plan_level: tuple[Rule, ...]
+    slots: dict[str, tuple[Rule, ...]]  # by priority, highest first
+    action_order: dict[str, int]
+    max_levels: int
+
+
+@cache
+def _compile(rb: Rulebook) -> _Compiled:
+    plan = [r for r in rb.rules if r.kind == "plan"]
+    slots = {
+        s: tuple(
+            sorted((r for r in plan if getattr(r.then, s)), key=lambda r: -(r.then.priority or 0))
+        )
+        for s in _SLOTS
+    }
+    general = [r for r in plan if not any(getattr(r.then, s) for s in _SLOTS)]
+    return _Compiled(
+        rb=rb,
+        outcomes=load_outcomes(),
+        safety_patient=rb.by_kind("safety", "patient"),
+        safety_level=rb.by_kind("safety", "level"),
+        exclusions=rb.by_kind("exclusion", "level"),
+        indications={p: tuple(r for r in rb.rules if r.then.indicates == p) for p in rb.profiles},
+        plan_patient=tuple(r for r in general if r.scope == "patient"),
+        plan_level=tuple(r for r in general if r.scope == "level"),
+        slots=slots,
+        action_order={code: i for i, code in enumerate(rb.actions)},
+        max_levels=rb.parameter("max_levels_per_session").value,
+    )
+
+
+@dataclass
+class _Unknowns:
+    """Unknown input fields, each with the rules that need them and why (for missing/notes)."""
+
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, paths: Iterable[str], rule: Rule, affects: str, level: str | None) -> None:
+        for path in paths:
+            entry = self.items.get(path)
+            if entry is None:
+                entry = {"field": path, "why": rule.says, "affects": [], "rules": []}
+                if level and path.startswith(("levels[", level)):
+                    entry["level"] = level
+                self.items[path] = entry
+            if affects not in entry["affects"]:
+                entry["affects"].append(affects)
+            if rule.id not in entry["rules"]:
+                entry["rules"].append(rule.id)
+
+
+class _Run:
+    """One assessment. Holds the facts and every rule's value so explanations are cheap."""
+
+    def __init__(self, c: _Compiled, inp: AssessmentInput, profile: str) -> None:
+        self.c, self.inp, self.profile = c, inp, profile
+        self.pf = patient_facts(inp)
+        self.levels: list[LevelFacts] = [
+            level_facts(lv, i, inp, self.pf) for i, lv in enumerate(inp.levels)
+        ]
+        self.names = [lv.level for lv in inp.levels]
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _facts(self, i: int | None) -> Mapping[str, Any]:
+        return self.pf if i is None else self.levels[i].facts
+
+    def unknown_paths(self, rule: Rule, i: int | None) -> list[str]:
+        names = rule.condition.explain(self._facts(i)).unknown
+        out: list[str] = []
+        for name in names:
+            for p in unknown_inputs(name, i if name.startswith("level.") else None, self.inp):
+                if p not in out:
+                    out.append(p)
+        return out
+
+    def _each(self, rules: tuple[Rule, ...]) -> list[tuple[Rule, int | None, Truth]]:
+        out: list[tuple[Rule, int | None, Truth]] = []
+        for r in rules:
+            if r.scope == "patient":
+                out.append((r, None, r.condition.fn(self.pf)))
+            else:
+                fn = r.condition.fn
+                out.extend((r, i, fn(lf.facts)) for i, lf in enumerate(self.levels))
+        return out
+
+    # -- the assessment --------------------------------------------------------------------
+    def run(self, max_levels: int) -> dict[str, Any]:
+        c = self.c
+        safety = self._each(c.safety_patient) + self._each(c.safety_level)
+        contra = _or(v for r, _, v in safety if r.then.disposition == "contraindicated")
+        red = _or(v for r, _, v in safety if r.then.disposition == "refer_surgery")
+
+        n = len(self.levels)
+        excl_vals = self._each(c.exclusions)
+        excluded = [_or(v for _, i, v in excl_vals if i == k) for k in range(n)]
+        ind_vals: dict[str, list[tuple[Rule, int | None, Truth]]] = {}
+        level_ind: dict[str, list[Truth]] = {}
+        overall: dict[str, Truth] = {}
+        for p, rules in c.indications.items():
+            vals = self._each(rules)
+            ind_vals[p] = vals
+            per = [_and2(_or(v for _, i, v in vals if i == k), _not(excluded[k])) for k in range(n)]
+            level_ind[p] = per
+            overall[p] = _or(per) if n else None
+        verdicts = {p: _decide(contra, red, overall[p]) for p in c.rb.profiles}
+        disposition = verdicts[self.profile]
+
+        unknowns = _Unknowns()
+        missing_paths: set[str] = set()
+        findings: list[dict[str, Any]] = []
+
+        def finding(rule: Rule, effect: str, i: int | None, **extra: Any) -> None:
+            f: dict[str, Any] = {"rule": rule.id, "effect": effect, "source": rule.source.id}
+            if i is not None:
+                f["level"] = self.names[i]
+            f["text"] = rule.says
+            f.update(extra)
+            findings.append(f)
+
+        level_rules: list[list[str]] = [[] for _ in range(n)]
+
+        # Safety: findings for what is known present; unknowns are blockers unless the
+        # disposition is already settled by a known contraindication or red flag.
+        safety_blocks = disposition == "incomplete" and (contra is None or red is None)
+        for r, i, v in safety:
+            if v is True:
+                finding(r, r.then.disposition or "", i)
+                if i is not None:
+                    level_rules[i].append(r.id)
+            elif v is None:
+                paths = self.unknown_paths(r, i)
+                lvl = self.names[i] if i is not None else None
+                unknowns.add(paths, r, f"disposition ({r.then.disposition})", lvl)
+                if safety_blocks:
+                    missing_paths.update(paths)
+
+        # Indication: findings for the chosen profile; unknowns block if the answer hinges on them.
+        ind_blocks = disposition == "incomplete" and overall[self.profile] is None
+        for r, i, v in excl_vals:
+            assert i is not None
+            if v is True:
+                finding(r, "exclude_level", i)
+                level_rules[i].append(r.id)
+            elif v is None and level_ind[self.profile][i] is None:
+                paths = self.unknown_paths(r, i)
+                unknowns.add(paths, r, f"treatment of {self.names[i]}", self.names[i])
+                if ind_blocks:
+                    missing_paths.update(paths)
+        for p, vals in ind_vals.items():
+            for r, i, v in vals:
+                assert i is not None
+                primary = p == self.profile
+                if v is True and primary:
+                    finding(r, "indicates", i, guideline=p)
+                    level_rules[i].append(r.id)
+                elif v is False and primary and level_ind[p][i] is False and not excluded[i]:
+                    finding(
+                        r,
+                        "not_met",
+                        i,
+                        guideline=p,
+                        failed=r.condition.explain(self.levels[i].facts).failed,
+                    )
+                elif v is None and level_ind[p][i] is None:
+                    paths = self.unknown_paths(r, i)
+                    affects = f"treatment of {self.names[i]}" if primary else f"guidelines.{p}"
+                    unknowns.add(paths, r, affects, self.names[i])
+                    if primary and ind_blocks:
+                        missing_paths.update(paths)
+        if n == 0 and disposition == "incomplete":
+            missing_paths.add("levels")
+
+        # Plan: only now are disposition and treated levels known.
+        possible = disposition in ("candidate", "incomplete")
+        treated: list[Truth] = [level_ind[self.profile][k] if possible else False for k in range(n)]
+        self.pf["assessment.disposition"] = disposition
+        self.pf["assessment.augmentation_possible"] = possible
+        for k, lf in enumerate(self.levels):
+            lf.facts["assessment.disposition"] = disposition
+            lf.facts["assessment.augmentation_possible"] = possible
+            lf.facts["level.treated"] = treated[k]
+
+        flags: list[list[str]] = [[] for _ in range(n)]
+        patient_flags: list[str] = []
+        actions: dict[str, dict[str, Any]] = {}
+        offers: dict[int, str] = {}
+        intervening_gap = 0
+        open_plan: list[tuple[Rule, int | None]] = []
+        for r, i, v in self._each(c.plan_patient) + self._each(c.plan_level):
+            if r.profiles and self.profile not in r.profiles:
+                continue
+            if v is None:
+                open_plan.append((r, i))
+                continue
+            if v is False:
+                continue
+            t = r.then
+            if t.flag:
+                (flags[i] if i is not None else patient_flags).append(t.flag)
+                finding(r, "flag", i, flag=t.flag)
+            if t.action:
+                a = actions.setdefault(
+                    t.action,
+                    {
+                        "code": t.action,
+                        "label": c.rb.actions[t.action],
+                        "rule": r.id,
+                        "rules": [],
+                        "levels": [],
+                    },
+                )
+                if r.id not in a["rules"]:
+                    a["rules"].append(r.id)
+                if i is not None and self.names[i] not in a["levels"]:
+                    a["levels"].append(self.names[i])
+                if not t.flag:
+                    finding(r, "action", i, action=t.action)
+            if t.offer == "impending" and i is not None and treated[i] is not True:
+                offers[i] = "impending"
+                finding(r, "offer", i, offer="impending")
+            elif t.offer == "intervening":
+                intervening_gap = max(intervening_gap, t.max_gap or 0)
+                intervening_rule = r
+            if i is not None:
+                level_rules[i].append(r.id)
+
+        # An unknown fact only matters if it could add an action or flag not already there.
+        for r, i in open_plan:
+            lvl = self.names[i] if i is not None else None
+            t = r.then
+            have_action = t.action is None or (
+                t.action in actions and (lvl is None or lvl in actions[t.action]["levels"])
+            )
+            have_flag = t.flag is None or t.flag in (flags[i] if i is not None else patient_flags)
+            if have_action and have_flag and not t.offer:
+                continue
+            what = t.flag or t.action or t.offer or "plan"
+            unknowns.add(self.unknown_paths(r, i), r, what + (f" at {lvl}" if lvl else ""), lvl)
+
+        # Intervening vertebrae between planned levels (not already described in the input).
+        synthetic: list[tuple[LevelFacts, str]] = []
+        if intervening_gap and any(t is not False for t in treated):
+            planned = sorted(
+                vertebra_index(self.names[k]) for k in range(n) if treated[k] is not False
+            )
+            present = {vertebra_index(x) for x in self.names}
+            for lo_i, hi_i in pairwise(planned):
+                if 1 <= hi_i - lo_i - 1 <= intervening_gap:
+                    for k in range(lo_i + 1, hi_i):
+                        if k not in present:
+                            name = VERTEBRAE[k]
+                            # A construct spans at least two levels above and below the tumour
+                            # (AJNR-instrumented, Surgery), so a vertebra between two screw-free
+                            # levels of an uninstrumented spine carries no screws.
+                            hw: Literal["none"] | None = (
+                                "none" if self.pf["patient.instrumented"] is False else None
+                            )
+                            lf = level_facts(
+                                LevelInput(level=name, index=False, instrumentation=hw),
+                                -1,
+                                self.inp,
+                                self.pf,
+                            )
+                            lf.facts.update(
+                                {
+                                    "assessment.disposition": disposition,
+                                    "assessment.augmentation_possible": possible,
+                                    "level.treated": False,
+                                }
+                            )
+                            synthetic.append((lf, name))
+                            findings.append(
+                                {
+                                    "rule": intervening_rule.id,
+                                    "effect": "offer",
+                                    "source": intervening_rule.source.id,
+                                    "level": name,
+                                    "text": intervening_rule.says,
+                                    "offer": "intervening",
+                                }
+                            )
+
+        # Technique, approach and needle: the highest-priority rule that holds decides; if a
+        # higher rule is unknown and would give another answer, the slot stays undetermined.
+        def resolve(
+            facts: Mapping[str, Any], i: int | None, label: str
+        ) -> tuple[dict[str, Any], list[str]]:
+            chosen: dict[str, Any] = {}
+            fired: list[str] = []
+            for slot in _SLOTS:
+                possible_values: list[str] = []
+                open_rules: list[Rule] = []
+                decided_by: Rule | None = None
+                for r in c.slots[slot]:
+                    v = r.condition.fn(facts)
+                    if v is False:
+                        continue
+                    val = getattr(r.then, slot)
+                    if val not in possible_values:
+                        possible_values.append(val)
+                    if v is True:
+                        decided_by = r
+                        break
+                    open_rules.append(r)
+                if len(possible_values) == 1 and decided_by is not None:
+                    chosen[slot] = possible_values[0]
+                    if decided_by.id not in fired:
+                        fired.append(decided_by.id)
+                        findings.append(
+                            {
+                                "rule": decided_by.id,
+                                "effect": slot,
+                                "source": decided_by.source.id,
+                                "level": label,
+                                "text": decided_by.says,
+                                slot: possible_values[0],
+                            }
+                        )
+                else:
+                    chosen[slot] = None
+                    for r in open_rules:
+                        if i is not None and i >= 0:
+                            paths = self.unknown_paths(r, i)
+                        else:
+                            paths = [
+                                f"{label} ({n}, offered level not in the input)"
+                                for n in r.condition.explain(facts).unknown
+                            ]
+                        unknowns.add(paths, r, f"{slot} at {label}", label)
+            return chosen, fired
+
+        out_levels: list[dict[str, Any]] = []
+        planned_names: list[str] = []
+        techniques: set[str | None] = set()
+        for k, lf in enumerate(self.levels):
+            name = self.names[k]
+            entry: dict[str, Any] = {
+                "level": name,
+                "role": {True: "index", False: "impending", None: None}[self.inp.levels[k].index],
+                "treat": treated[k],
+                "offer": offers.get(k),
+            }
+            in_plan = treated[k] is not False or k in offers
+            slots_out, fired = (
+                resolve(lf.facts, k, name) if in_plan else ({s: None for s in _SLOTS}, [])
+            )
+            if treated[k] is not False:
+                techniques.add(slots_out["technique"])
+            if in_plan:
+                planned_names.append(name)
+            entry.update(slots_out)
+            entry["sins"] = sins_summary(lf)
+            entry["genant_grade"] = lf.genant
+            entry["height_loss_pct"] = lf.height_loss
+            entry["flags"] = flags[k]
+            entry["rules"] = level_rules[k] + fired
+            out_levels.append(entry)
+        for lf, name in synthetic:
+            slots_out, fired = resolve(lf.facts, -1, name)
+            planned_names.append(name)
+            entry = {"level": name, "role": "intervening", "treat": False, "offer": "intervening"}
+            entry.update(slots_out)
+            entry.update(
+                {
+                    "sins": None,
+                    "genant_grade": None,
+                    "height_loss_pct": None,
+                    "flags": [],
+                    "rules": [intervening_rule.id, *fired],
+                }
+            )
+            out_levels.append(entry)
+
+        planned_names.sort(key=vertebra_index)
+        sessions = [
+            planned_names[j : j + max_levels] for j in range(0, len(planned_names), max_levels)
+        ]
+
+        action_list = sorted(actions.values(), key=lambda a: c.action_order[a["code"]])
+        for a in action_list:
+            if not a["levels"]:
+                del a["levels"]
+
+        missing = [
+            {k: v for k, v in e.items() if k != "affects"}
+            for p, e in unknowns.items.items()
+            if p in missing_paths
+        ]
+        if "levels" in missing_paths:
+            missing.append(
+                {
+                    "field": "levels",
+                    "why": "at least one fractured level must be described",
+                    "rules": [],
+                }
+            )
+        notes = [e for p, e in unknowns.items.items() if p not in missing_paths]
+
+        outcomes: dict[str, Any] = {}
+        evidence: list[dict[str, Any]] = []
+        if possible and any(t is not False for t in treated):
+            wanted = {"kyphoplasty", "vertebroplasty"} if None in techniques else techniques
+            outcomes = {
+                t: c.outcomes.by_technique[t]
+                for t in ("kyphoplasty", "vertebroplasty")
+                if t in wanted
+            }
+            evidence = [e for e in c.outcomes.evidence if wanted & set(e["techniques"])]
+
+        return {
+            "disposition": disposition,
+            "guideline": self.profile,
+            "guidelines": verdicts,
+            "levels": out_levels,
+            "sessions": sessions,
+            "actions": action_list,
+            "findings": findings,
+            "missing": missing,
+            "notes": notes,
+            "flags": patient_flags,
+            "expected_outcomes": outcomes,
+            "evidence": evidence,
+            "rulebook_version": c.rb.version,
+            "engine_version": ENGINE_VERSION,
+            "notice": NOTICE,
+        }
+
+
+def assess(
+    patient: Mapping[str, Any] | AssessmentInput,
+    *,
+    guideline: str | None = None,
+    max_levels_per_session: int | None = None,
+    rulebook: Rulebook | None = None,
+) -> dict[str, Any]:
+    """Assess one patient with a cancer-related vertebral compression fracture.
+
+    Parameters
+    ----------
+    patient
+        The input of DESIGN.md section 3, as a mapping (parsed JSON) or a validated
+        :class:`AssessmentInput`. Absent or ``null`` fields are unknown, never "no".
+    guideline
+        The profile whose indication sets the primary disposition: ``jnccn2012`` (default),
+        ``nice2008`` or ``snis2014``. Every profile's verdict is reported in ``guidelines``.
+    max_levels_per_session
+        Levels per session; default from the rulebook (3, JNCCN-2012).
+    rulebook
+        A rulebook other than the bundled one (for review and testing).
+
+    Returns
+    -------
+    dict
+        JSON-ready output of DESIGN.md section 3. Treat it as read-only: the expected-outcome
+        tables inside are shared between assessments.
+
+    Raises
+    ------
+    vertebro.errors.InvalidInput
+        For input that is not valid; the message names each field and why.
+    """
+    inp = validate_input(patient)
+    c = _compile(rulebook or default_rulebook())
+    profile = guideline or c.rb.default_profile
+    if profile not in c.rb.profiles:
+        raise InvalidInput.field(
+            "guideline", f"{profile!r} is not a guideline profile ({', '.join(c.rb.profiles)})"
+        )
+    max_levels = c.max_levels if max_levels_per_session is None else max_levels_per_session
+    if isinstance(max_levels, bool) or not isinstance(max_levels, int) or max_levels < 1:
+        raise InvalidInput.field(
+            "max_levels_per_session", f"{max_levels!r} is not a positive whole number"
+        )
+    return _Run(c, inp, profile).run(max_levels)

@@ -1,0 +1,247 @@
+"""From validated input to the facts rules test, with unknowns kept as unknowns.
+
+A fact is ``None`` when unknown. Interval facts (SINS total, KPS) are ``(low, high)``: the
+SINS total of a level whose lesion type is unknown is the range of totals over the possible
+lesion types, so that "SINS >= 13" is decided whenever every possibility agrees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from vertebro.errors import InvalidInput
+from vertebro.scores import (
+    SINS_POINTS,
+    ecog_to_kps_range,
+    genant_grade,
+    height_loss_pct,
+    sins_category,
+    sins_collapse,
+    sins_location,
+)
+from vertebro.spine import region
+
+from ._input import AssessmentInput, LevelInput
+
+__all__ = ["LevelFacts", "level_facts", "patient_facts", "unknown_inputs"]
+
+_SCREWS = ("unilateral_screw", "bilateral_screws")
+_FULL_KPS = (0, 100)
+
+
+def _points(component: str, descriptor: str | None) -> tuple[int, int]:
+    table = SINS_POINTS[component]
+    if descriptor is None:
+        return min(table.values()), max(table.values())
+    p = table[descriptor]
+    return p, p
+
+
+def patient_facts(inp: AssessmentInput) -> dict[str, Any]:
+    p, pain, neuro, contra, ctx = (
+        inp.patient,
+        inp.pain,
+        inp.neurology,
+        inp.contraindications,
+        inp.context,
+    )
+    if p.kps is not None:
+        kps: tuple[int, int] = (p.kps, p.kps)
+    elif p.ecog is not None:
+        # The conventional KPS<->ECOG table (vertebro.scores.KPS_ECOG_TABLES) maps each ECOG
+        # grade to a KPS range; the rules see that range, never a guessed single value.
+        kps = ecog_to_kps_range(p.ecog)
+    else:
+        kps = _FULL_KPS
+    instr = [lv.instrumentation for lv in inp.levels]
+    if any(i in _SCREWS for i in instr):
+        instrumented: bool | None = True
+    elif instr and all(i == "none" for i in instr):
+        instrumented = False
+    else:
+        instrumented = None
+    return {
+        "patient.age": p.age,
+        "patient.sex": p.sex,
+        "patient.primary_cancer": p.primary_cancer,
+        "patient.cancer_history": p.cancer_history,
+        "patient.histology_confirmed": p.histology_confirmed,
+        "patient.kps": kps,
+        "patient.life_expectancy_months": p.life_expectancy_months,
+        "patient.multiple_primaries": p.multiple_primaries,
+        "patient.long_latency": p.long_latency,
+        "patient.instrumented": instrumented,
+        "pain.nrs": pain.nrs,
+        "pain.mechanical": pain.mechanical,
+        "pain.concordant_exam": pain.concordant_exam,
+        "pain.radicular_exceeds_axial": pain.radicular_exceeds_axial,
+        "pain.medical_therapy_weeks": pain.medical_therapy_weeks,
+        "pain.therapy_failed.prevents_ambulation": pain.therapy_failed.prevents_ambulation,
+        "pain.therapy_failed.analgesic_side_effects": pain.therapy_failed.analgesic_side_effects,
+        "neurology.deficit": neuro.deficit,
+        "neurology.clinical_cord_compression": neuro.clinical_cord_compression,
+        "contraindications.active_systemic_infection": contra.active_systemic_infection,
+        "contraindications.spinal_infection": contra.spinal_infection,
+        "contraindications.uncorrectable_coagulopathy": contra.uncorrectable_coagulopathy,
+        "contraindications.unfit_for_anaesthesia": contra.unfit_for_anaesthesia,
+        "contraindications.cement_allergy": contra.cement_allergy,
+        "context.mdt_agreed": ctx.mdt_agreed,
+        "context.spine_surgery_available": ctx.spine_surgery_available,
+        "context.mri_contraindicated": ctx.mri_contraindicated,
+        "assessment.disposition": None,
+        "assessment.augmentation_possible": None,
+    }
+
+
+@dataclass(slots=True)
+class LevelFacts:
+    """The facts of one level plus what the report shows about it (SINS range, Genant)."""
+
+    facts: dict[str, Any]
+    sins_range: tuple[int, int]
+    sins_points: dict[str, tuple[int, int]]
+    height_loss: float | None
+    genant: int | None
+
+
+def _pain_points(lv: LevelInput, inp: AssessmentInput) -> tuple[int, int]:
+    # SINS pain is pain attributed to the lesion: a non-index (asymptomatic) level scores 0.
+    if lv.index is False:
+        return 0, 0
+    mech, nrs = inp.pain.mechanical, inp.pain.nrs
+    if mech is True:
+        symptomatic = (3, 3)
+    elif mech is False:
+        symptomatic = (1, 1) if (nrs is not None and nrs > 0) else ((0, 0) if nrs == 0 else (0, 1))
+    else:
+        symptomatic = (0, 3) if nrs is None else ((0, 0) if nrs == 0 else (1, 3))
+    if lv.index is None:
+        return 0, symptomatic[1]
+    return symptomatic
+
+
+def level_facts(
+    lv: LevelInput, i: int, inp: AssessmentInput, patient: dict[str, Any]
+) -> LevelFacts:
+    if lv.height_loss_pct is not None:
+        loss: float | None = lv.height_loss_pct
+    elif lv.heights_mm is not None:
+        h = lv.heights_mm
+        loss = height_loss_pct(
+            anterior=h.anterior, middle=h.middle, posterior=h.posterior, reference=h.reference
+        )
+    else:
+        loss = None
+    grade = genant_grade(loss) if loss is not None else None
+
+    if loss is None:
+        collapse = _points("collapse", None)
+    elif loss == 0 and lv.body_involved_over_50 is None:
+        collapse = (
+            SINS_POINTS["collapse"]["none"],
+            SINS_POINTS["collapse"]["none_over_50_involved"],
+        )
+    else:
+        collapse = _points("collapse", sins_collapse(loss, bool(lv.body_involved_over_50)))
+    pts = {
+        "location": _points("location", sins_location(lv.level)),
+        "pain": _pain_points(lv, inp),
+        "lesion": _points("lesion", lv.lesion),
+        "alignment": _points("alignment", lv.alignment),
+        "collapse": collapse,
+        "posterolateral": _points("posterolateral", lv.posterolateral),
+    }
+    lo = sum(p[0] for p in pts.values())
+    hi = sum(p[1] for p in pts.values())
+    if lv.sins_total is not None:
+        if not lo <= lv.sins_total <= hi:
+            span = f"{lo}" if lo == hi else f"{lo}-{hi}"
+            raise InvalidInput.field(
+                f"levels[{i}].sins_total",
+                f"{lv.sins_total} disagrees with the SINS components given ({span}); "
+                "correct one or leave sins_total out",
+            )
+        lo = hi = lv.sins_total
+    prior = inp.context.prior_radiotherapy_levels
+    facts = dict(patient)
+    facts.update(
+        {
+            "level.level": lv.level,
+            "level.region": region(lv.level),
+            "level.index": lv.index,
+            "level.mri_edema": lv.mri_edema,
+            "level.height_loss_pct": loss,
+            "level.genant_grade": grade,
+            "level.lesion": lv.lesion,
+            "level.posterior_wall": lv.posterior_wall,
+            "level.escc": lv.escc,
+            "level.alignment": lv.alignment,
+            "level.posterolateral": lv.posterolateral,
+            "level.instrumentation": lv.instrumentation,
+            "level.fracture_age_weeks": lv.fracture_age_weeks,
+            "level.sins_total": (lo, hi),
+            "level.kyphosis_concern": lv.kyphosis_concern,
+            "level.vertebra_plana": lv.vertebra_plana,
+            "level.prior_radiotherapy": None if prior is None else lv.level in prior,
+            "level.treated": None,
+        }
+    )
+    return LevelFacts(facts, (lo, hi), pts, loss, grade)
+
+
+_SINS_INPUTS = {
+    "lesion": "lesion",
+    "alignment": "alignment",
+    "posterolateral": "posterolateral",
+    "collapse": "height_loss_pct",
+}
+
+
+def unknown_inputs(fact: str, i: int | None, inp: AssessmentInput) -> list[str]:
+    """The input paths to fill in to make an unknown fact known (for ``missing``)."""
+    lv = inp.levels[i] if i is not None else None
+    at = f"levels[{i}]." if i is not None else ""
+    if fact == "level.sins_total" and lv is not None:
+        out = [
+            f"{at}{attr}"
+            for comp, attr in _SINS_INPUTS.items()
+            if comp != "collapse" and getattr(lv, attr) is None
+        ]
+        if lv.height_loss_pct is None and lv.heights_mm is None:
+            out.append(f"{at}height_loss_pct")
+        elif (lv.height_loss_pct == 0) and lv.body_involved_over_50 is None:
+            out.append(f"{at}body_involved_over_50")
+        if lv.index is None:
+            out.append(f"{at}index")
+        elif lv.index and inp.pain.mechanical is None:
+            out.append("pain.mechanical")
+        return out or [f"{at}sins_total"]
+    if fact in ("level.height_loss_pct", "level.genant_grade"):
+        return [f"{at}height_loss_pct"]
+    if fact == "level.prior_radiotherapy":
+        return ["context.prior_radiotherapy_levels"]
+    if fact == "patient.kps":
+        return ["patient.kps"]
+    if fact == "patient.instrumented":
+        return [
+            f"levels[{j}].instrumentation"
+            for j, other in enumerate(inp.levels)
+            if other.instrumentation is None
+        ]
+    if fact.startswith("level."):
+        return [f"{at}{fact.removeprefix('level.')}"]
+    return [fact]
+
+
+def sins_summary(lf: LevelFacts) -> dict[str, Any]:
+    lo, hi = lf.sins_range
+    cat_lo, cat_hi = sins_category(lo), sins_category(hi)
+    out: dict[str, Any] = {
+        "total": lo if lo == hi else None,
+        "category": cat_lo if cat_lo == cat_hi else None,
+    }
+    if lo != hi:
+        out["range"] = [lo, hi]
+    out["points"] = {k: (v[0] if v[0] == v[1] else None) for k, v in lf.sins_points.items()}
+    return out

@@ -1,0 +1,281 @@
+"""The text report: what a tumour board reads on one screen, narrowest terminal first.
+
+Disposition first, then the plan per level, sessions, actions, why (rule statements with their
+sources), what is missing, expected outcomes, evidence and the decision-support notice. No
+wide tables: each level is a short block, so the report reads on a 60-column terminal.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
+from ._rulebook import default_rulebook
+
+__all__ = ["render_text", "report_renderable"]
+
+_STYLE = {
+    "candidate": "bold green",
+    "refer_surgery": "bold red",
+    "contraindicated": "bold red",
+    "not_indicated": "bold yellow",
+    "incomplete": "bold yellow",
+}
+_MEANING = {
+    "candidate": "candidate for vertebral augmentation",
+    "refer_surgery": "refer for spine surgery / radiation oncology evaluation",
+    "contraindicated": "augmentation contraindicated",
+    "not_indicated": "no level meets the indication",
+    "incomplete": "cannot answer yet: facts that could change the answer are missing",
+}
+_TREAT = {True: "TREAT", False: "not treated", None: "treat if confirmed"}
+
+
+def _heading(title: str) -> Text:
+    return Text(title.upper(), style="bold underline")
+
+
+def _bullets(lines: list[Text]) -> RenderableType:
+    # A two-column grid gives wrapped lines a hanging indent under their bullet.
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=2, justify="right")
+    grid.add_column(ratio=1)
+    for line in lines:
+        grid.add_row("•", line)
+    return grid
+
+
+def _level_block(lv: Mapping[str, Any], flag_labels: Mapping[str, str]) -> RenderableType:
+    head = Text(f"{lv['level']:<4}", style="bold")
+    role = lv.get("role") or "role unknown"
+    head.append(f" {role} · ")
+    if lv.get("offer"):
+        head.append(f"offered ({lv['offer']}, optional)", style="cyan")
+    else:
+        head.append(_TREAT[lv["treat"]], style="bold green" if lv["treat"] else "")
+    if lv["treat"] is not False or lv.get("offer"):
+        tech = lv.get("technique") or "technique undetermined"
+        extra = ", ".join(
+            x for x in (lv.get("approach"), lv.get("needle") and f"{lv['needle']} needle") if x
+        )
+        head.append(f" · {tech}" + (f", {extra}" if extra else ""))
+    detail = Text()
+    sins = lv.get("sins")
+    if sins:
+        if sins["total"] is not None:
+            detail.append(f"SINS {sins['total']} {sins['category']}")
+        else:
+            lo, hi = sins["range"]
+            detail.append(f"SINS {lo}-{hi}" + (f" {sins['category']}" if sins["category"] else ""))
+    if lv.get("genant_grade") is not None:
+        detail.append(f" · Genant {lv['genant_grade']} ({lv['height_loss_pct']:g}% height loss)")
+    if lv.get("flags"):
+        detail.append(" · ")
+        detail.append("; ".join(flag_labels.get(f, f) for f in lv["flags"]), style="yellow")
+    parts: list[RenderableType] = [head]
+    if detail:
+        parts.append(Padding(detail, (0, 0, 0, 5)))
+    return Group(*parts)
+
+
+def _series(block: Mapping[str, Any]) -> str:
+    return " → ".join(f"{row['mean']:g}" for row in block["by_interval"])
+
+
+def report_renderable(result: Mapping[str, Any]) -> RenderableType:
+    rb = default_rulebook()
+    flag_labels = {k: v.label for k, v in rb.flags.items()}
+    disp = result["disposition"]
+    out: list[RenderableType] = []
+
+    title = Text("vertebro · ", style="dim")
+    title.append("decision support, not a decision", style="dim italic")
+    out.append(title)
+    line = Text("DISPOSITION: ", style="bold")
+    line.append(disp.upper().replace("_", " "), style=_STYLE[disp])
+    out.append(line)
+    out.append(Text(f"  {_MEANING[disp]} (guideline {result['guideline']})"))
+    verdicts = Text("  guidelines: ")
+    for j, (g, v) in enumerate(result["guidelines"].items()):
+        if j:
+            verdicts.append(" · ")
+        verdicts.append(f"{g} ")
+        verdicts.append(v, style=_STYLE[v].replace("bold ", ""))
+    out.append(verdicts)
+    if len(set(result["guidelines"].values())) > 1:
+        out.append(Text("  the guidelines disagree: see the notes below", style="yellow"))
+
+    if result["missing"]:
+        out += [Text(""), _heading("Missing: could change the answer")]
+        out.append(
+            _bullets(
+                [
+                    Text.assemble((m["field"], "bold yellow"), f": {m['why']}")
+                    for m in result["missing"]
+                ]
+            )
+        )
+
+    out += [Text(""), _heading("Plan per level")]
+    out += [_level_block(lv, flag_labels) for lv in result["levels"]] or [Text(" no levels given")]
+    if result["sessions"]:
+        offered = {lv["level"] for lv in result["levels"] if lv.get("offer")}
+        sess = Text(" sessions: ")
+        for j, s in enumerate(result["sessions"], 1):
+            sess.append(
+                f"{'  ' if j > 1 else ''}{j}) "
+                + ", ".join(x + ("*" if x in offered else "") for x in s)
+            )
+        if offered:
+            sess.append("   (* optional)", style="dim")
+        out.append(sess)
+    if result["flags"]:
+        out.append(
+            Text(
+                " patient: " + "; ".join(flag_labels.get(f, f) for f in result["flags"]),
+                style="yellow",
+            )
+        )
+
+    if result["actions"]:
+        out += [Text(""), _heading("Actions")]
+        out.append(
+            _bullets(
+                [
+                    Text.assemble(
+                        a["label"],
+                        (f" ({', '.join(a['levels'])})" if a.get("levels") else ""),
+                        (f"  [{a['rule']}]", "dim"),
+                    )
+                    for a in result["actions"]
+                ]
+            )
+        )
+
+    # One line per rule, with every level it fired at; actions already name their rule.
+    grouped: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for f in result["findings"]:
+        if f["effect"] != "action":
+            grouped.setdefault((f["rule"], f["effect"]), []).append(f)
+    if grouped:
+        out += [Text(""), _heading("Why")]
+        lines = []
+        for (rule, _), fs in grouped.items():
+            levels = [f["level"] for f in fs if f.get("level")]
+            where = f"{', '.join(levels)}: " if levels else ""
+            t = Text.assemble((f"[{fs[0]['source']}] ", "cyan"), where, fs[0]["text"])
+            for f in fs:
+                if f.get("failed"):
+                    t.append(
+                        f" Not met{' at ' + f['level'] if f.get('level') else ''}: "
+                        f"{'; '.join(f['failed'])}.",
+                        style="yellow",
+                    )
+            t.append(f"  ({rule})", style="dim")
+            lines.append(t)
+        out.append(_bullets(lines))
+
+    if result["notes"]:
+        out += [Text(""), _heading("Unknown, not changing the answer")]
+        out.append(
+            _bullets(
+                [
+                    Text.assemble((n["field"], "bold"), f" → {', '.join(n['affects'])}")
+                    for n in result["notes"]
+                ]
+            )
+        )
+
+    for tech, o in result["expected_outcomes"].items():
+        out += [Text(""), _heading(f"Expected outcomes: {tech}")]
+        out.append(
+            Text(
+                " pooled means, preop → <4 wk → ≤6 wk → <6 mo → <1 y → ≥1 y "
+                "(Sorensen-SpineJ-2019, Table 2)",
+                style="dim",
+            )
+        )
+        sc = o["symptomatic_complications"]
+        lo, hi = sc["ci95_percent"]
+        leak = "; ".join(
+            f"{x['percent']:g}% of {x['unit']}s ({x['source'].split(',')[0]})"
+            for x in o["leakage"][:2]
+        )
+        lines = [
+            Text(f"NRS {_series(o['nrs'])}"),
+            Text(f"ODI {_series(o['odi'])}"),
+            Text(f"KPS {_series(o['kps'])} (both techniques)"),
+            Text(f"cement leakage {leak}"),
+            Text(
+                f"symptomatic complications {sc['events']}/{sc['n']} = {sc['percent']:g}% "
+                f"(95% CI {lo:g}-{hi:g}, Wilson)"
+            ),
+        ]
+        lines += [
+            Text(
+                f"{t['trial']}: {t['outcome']}: "
+                + (
+                    f"{t['effect']:+g} (95% CI {t['ci95'][0]:g} to {t['ci95'][1]:g})"
+                    if "effect" in t
+                    else f"{_fmt(t['kyphoplasty'])} vs {_fmt(t['control'])}"
+                )
+            )
+            for t in o["trials"]
+        ]
+        out.append(_bullets(lines))
+
+    if result["evidence"]:
+        out += [Text(""), _heading("Evidence")]
+        out.append(
+            _bullets(
+                [
+                    Text.assemble(
+                        (
+                            f"Class {e['class']}, level {e['level']}"
+                            if e.get("class")
+                            else f"strength {e['strength']}",
+                            "bold",
+                        ),
+                        f" ({e['source']}): {e['statement']}",
+                    )
+                    for e in result["evidence"]
+                ]
+            )
+        )
+
+    out += [
+        Text(""),
+        Text(
+            f"rulebook {result['rulebook_version']} · engine {result['engine_version']}",
+            style="dim",
+        ),
+    ]
+    out.append(Text(result["notice"], style="italic"))
+    return Group(*out)
+
+
+def _fmt(v: Any) -> str:
+    return f"{v[0]}/{v[1]}" if isinstance(v, list) else f"{v:g}"
+
+
+def render_text(result: Mapping[str, Any], width: int | None = None, color: bool = False) -> str:
+    """Render an assessment as text (plain by default) at the given width."""
+    console = Console(
+        width=width or 80,
+        record=True,
+        force_terminal=color,
+        no_color=not color,
+        highlight=False,
+        file=io.StringIO(),
+    )
+    console.print(report_renderable(result))
+    return (
+        "\n".join(line.rstrip() for line in console.export_text(styles=color).splitlines()) + "\n"
+    )
+
