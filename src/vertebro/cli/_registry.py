@@ -1,9 +1,484 @@
-"""CLI group placeholder: filled in by the part that owns it."""
+"""`vertebro registry`, `vertebro db` and `vertebro demo`: thin commands over the registry.
+
+Each command parses its options, calls :class:`vertebro.registry.Registry` (or the import /
+export functions) as the user given by ``--as`` and formats the result as text or JSON.
+The store is ``--db URL``, else ``VERTEBRO_DATABASE_URL``, else ``./vertebro.db``.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vertebro.errors import InvalidInput
+
+from ._output import console, err_console, print_json
+
+__all__ = ["register"]
+
+registry_app = typer.Typer(help="The outcomes registry: patients, assessments, procedures, "
+                           "complications, follow-ups; import, export and audit.",
+                           no_args_is_help=True)
+db_app = typer.Typer(help="The registry database: migrations and first admin.",
+                     no_args_is_help=True)
+demo_app = typer.Typer(help="Synthetic demo data (clearly labelled, not real patients).",
+                       no_args_is_help=True)
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class FileFormat(StrEnum):
+    csv = "csv"
+    redcap = "redcap"
+    fhir = "fhir"
+
+
+class ImportFormat(StrEnum):
+    csv = "csv"
+    redcap = "redcap"
+
+
+DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the registry "
+                                           "(default: VERTEBRO_DATABASE_URL or "
+                                           "sqlite:///vertebro.db)")]
+AsOpt = Annotated[str, typer.Option("--as", help="the acting user")]
+FmtOpt = Annotated[Format, typer.Option("--format", help="output format")]
+
+
+def _registry(db: str | None) -> Any:
+    from vertebro.registry import Registry
+
+    return Registry(db)
+
+
+def _out(fmt: Format, data: Any, text: Callable[[Any], None]) -> None:
+    if fmt is Format.json:
+        print_json(data)
+    else:
+        text(data)
+
+
+def _kv(data: dict[str, Any]) -> None:
+    for k, v in data.items():
+        if isinstance(v, list | dict):
+            v = json.dumps(v)
+        console().print(f"{k:>22}: {v}", markup=False)
+
+
+def _date(value: str | None, field: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput.field(field, f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[str, int, int], None]]:
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), console=err_console(), transient=True,
+                   disable=not err_console().is_terminal)
+    tasks: dict[str, Any] = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(f"{label}: {phase}", total=total)
+        bar.update(tasks[phase], completed=done, total=total)
+
+    with bar:
+        yield update
+
+
+# ------------------------------------------------------------------------------ db
+@db_app.command("upgrade")
+def db_upgrade(db: DbOpt = None) -> None:
+    """Migrate the database to the latest schema (creates a new database)."""
+    from vertebro.registry.db import current_revision, make_engine
+
+    engine = make_engine(db)
+    console().print(f"database at revision {current_revision(engine)}")
+    engine.dispose()
+
+
+@db_app.command("current")
+def db_current(db: DbOpt = None) -> None:
+    """Show the schema revision of the database and the latest one."""
+    from vertebro.registry.db import current_revision, head_revision, make_engine
+
+    engine = make_engine(db, migrate=False)
+    console().print(f"current: {current_revision(engine)}  head: {head_revision()}")
+    engine.dispose()
+
+
+@db_app.command("init")
+def db_init(
+    admin: Annotated[str, typer.Option(help="username of the first admin")],
+    site: Annotated[str, typer.Option(help="code of the first site")],
+    site_name: Annotated[str, typer.Option(help="name of the first site")],
+    db: DbOpt = None,
+) -> None:
+    """Create the first site and admin of an empty registry."""
+    reg = _registry(db)
+    reg.bootstrap(admin, site, site_name)
+    console().print(f"admin {admin} created at site {site}")
+
+
+# ------------------------------------------------------------------------------ demo
+@demo_app.command("seed")
+def demo_seed(
+    patients: Annotated[int, typer.Option("--patients", min=1, help="number of patients")],
+    sites: Annotated[int, typer.Option("--sites", min=1, help="number of sites")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="random seed")] = 0,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="the cohort's 'today' "
+                                              "(YYYY-MM-DD; default today)")] = None,
+    db: DbOpt = None,
+    admin: Annotated[str, typer.Option("--as", help="admin to write as")] = "admin",
+) -> None:
+    """Write a SYNTHETIC cohort following Sorensen-SpineJ-2019 Tables 1 and 2."""
+    from vertebro.registry.demo import seed as run_seed
+
+    reg = _registry(db)
+    with _progress("demo seed") as progress:
+        counts = run_seed(reg, patients, sites=sites, seed=seed, as_of=_date(as_of, "as_of"),
+                          admin=admin, progress=progress)
+    console().print(
+        f"SYNTHETIC demo cohort written (not real patients): {counts['patient']} patients, "
+        f"{counts['procedure']} procedures, {counts['follow_up']} follow-ups, "
+        f"{counts['complication']} complications at {sites} site(s). Users: admin, "
+        + ", ".join(f"clin-demo{k}" for k in range(1, sites + 1)) + ", researcher.")
+    reg.close()
+
+
+# ------------------------------------------------------------------------------ registry
+@registry_app.command("add-site")
+def add_site(code: str, name: str, as_: AsOpt, db: DbOpt = None) -> None:
+    """Add a site (admin)."""
+    _registry(db).add_site(as_, code, name)
+    console().print(f"site {code} added")
+
+
+@registry_app.command("add-user")
+def add_user(
+    username: str,
+    as_: AsOpt,
+    role: Annotated[str, typer.Option(help="clinician | researcher | admin")],
+    site: Annotated[str | None, typer.Option(help="site code (clinicians)")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Add a user (admin)."""
+    _registry(db).add_user(as_, username, role, site)
+    console().print(f"user {username} ({role}) added")
+
+
+@registry_app.command("add-patient")
+def add_patient(
+    code: Annotated[str, typer.Argument(help="site-local pseudonymous code (never a name)")],
+    as_: AsOpt,
+    birth_year: Annotated[int | None, typer.Option()] = None,
+    sex: Annotated[str | None, typer.Option(help="male | female | other | unknown")] = None,
+    primary_cancer: Annotated[str | None, typer.Option()] = None,
+    hospital_number: Annotated[str | None, typer.Option(
+        help="stored only as a keyed hash, for de-duplication")] = None,
+    site: Annotated[str | None, typer.Option(help="site code (default: yours)")] = None,
+    db: DbOpt = None,
+    fmt: FmtOpt = Format.text,
+) -> None:
+    """Register a patient."""
+    data = {"code": code, "birth_year": birth_year, "sex": sex, "primary_cancer": primary_cancer,
+            "hospital_number": hospital_number, "site": site}
+    out = _registry(db).add_patient(as_, {k: v for k, v in data.items() if v is not None})
+    _out(fmt, out, _kv)
+
+
+@registry_app.command("assess")
+def assess_cmd(
+    patient: str,
+    input_path: Annotated[Path, typer.Argument(metavar="PATIENT.json",
+                                               help="the engine input (DESIGN.md section 3)")],
+    as_: AsOpt,
+    guideline: Annotated[str, typer.Option(help="guideline profile")] = "jnccn2012",
+    date: Annotated[str | None, typer.Option(help="assessment date (default today)")] = None,
+    db: DbOpt = None,
+    fmt: FmtOpt = Format.text,
+) -> None:
+    """Run the decision engine for a patient and store its input and output."""
+    try:
+        data = json.loads(input_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidInput.field(str(input_path), f"cannot read JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidInput.field(str(input_path), "not a JSON object")
+    out = _registry(db).record_assessment(as_, patient, data, guideline=guideline,
+                                          assessed_on=_date(date, "date"))
+
+    def text(o: dict[str, Any]) -> None:
+        levels = [lv["level"] for lv in o["output"].get("levels", []) if lv.get("treat")]
+        console().print(f"assessment {o['assessment_id']} stored for {o['patient']} "
+                        f"({o['assessed_on']}): {o['disposition']}; levels to treat: "
+                        f"{', '.join(levels) or 'none'}", markup=False)
+
+    _out(fmt, out, text)
+
+
+def _parse_level(spec: str, i: int) -> dict[str, Any]:
+    parts = spec.split(":")
+    keys = ("level", "technique", "cement_volume_ml", "approach")
+    if len(parts) < 2 or len(parts) > len(keys):
+        raise InvalidInput.field(f"levels[{i}]", f"{spec!r}: use LEVEL:TECHNIQUE[:ML[:APPROACH]]"
+                                 " e.g. T9:kyphoplasty:4.5")
+    return {k: v for k, v in zip(keys, parts, strict=False) if v != ""}
+
+
+@registry_app.command("add-procedure")
+def add_procedure(
+    patient: str,
+    as_: AsOpt,
+    date: Annotated[str, typer.Option(help="procedure date YYYY-MM-DD")],
+    level: Annotated[list[str], typer.Option(
+        help="LEVEL:TECHNIQUE[:CEMENT_ML[:APPROACH]], repeat per level")],
+    anaesthesia: Annotated[str | None, typer.Option(help="local | sedation | general")] = None,
+    operator_role: Annotated[str | None, typer.Option()] = None,
+    needle: Annotated[str | None, typer.Option(help="needle, all levels")] = None,
+    cement_type: Annotated[str | None, typer.Option(help="cement, all levels")] = None,
+    biopsy: Annotated[bool | None, typer.Option("--biopsy/--no-biopsy")] = None,
+    biopsy_result: Annotated[str | None, typer.Option()] = None,
+    override_reason: Annotated[str | None, typer.Option(
+        help="required after a 'contraindicated' assessment")] = None,
+    assessment_id: Annotated[int | None, typer.Option()] = None,
+    db: DbOpt = None,
+    fmt: FmtOpt = Format.text,
+) -> None:
+    """Record a procedure (one --level per treated vertebra)."""
+    levels = []
+    for i, spec in enumerate(level):
+        lv = _parse_level(spec, i)
+        lv["balloon_used"] = lv.get("technique") == "kyphoplasty"
+        if needle:
+            lv["needle"] = needle
+        if cement_type:
+            lv["cement_type"] = cement_type
+        levels.append(lv)
+    data = {"performed_on": date, "levels": levels, "anaesthesia": anaesthesia,
+            "operator_role": operator_role, "biopsy_taken": biopsy, "biopsy_result": biopsy_result,
+            "override_reason": override_reason, "assessment_id": assessment_id}
+    out = _registry(db).add_procedure(as_, patient, {k: v for k, v in data.items()
+                                                      if v is not None})
+    _out(fmt, out, _kv)
+
+
+@registry_app.command("add-complication")
+def add_complication(
+    patient: str,
+    as_: AsOpt,
+    type_: Annotated[str, typer.Option("--type", help="e.g. cement_leak, infection, fracture")],
+    level: Annotated[str | None, typer.Option()] = None,
+    leak_site: Annotated[str | None, typer.Option(
+        help="disc | venous | epidural | foraminal | paravertebral | pulmonary")] = None,
+    symptomatic: Annotated[bool | None, typer.Option("--symptomatic/--asymptomatic")] = None,
+    grade: Annotated[int | None, typer.Option(help="severity grade 1-5")] = None,
+    treatment: Annotated[str | None, typer.Option()] = None,
+    procedure: Annotated[int | None, typer.Option(help="procedure id (default: latest)")] = None,
+    db: DbOpt = None,
+    fmt: FmtOpt = Format.text,
+) -> None:
+    """Record a complication of a procedure."""
+    data = {"type": type_, "level": level, "leak_site": leak_site, "symptomatic": symptomatic,
+            "severity_grade": grade, "treatment": treatment}
+    out = _registry(db).add_complication(as_, patient, {k: v for k, v in data.items()
+                                                         if v is not None},
+                                         procedure_id=procedure)
+    _out(fmt, out, _kv)
+
+
+@registry_app.command("add-follow-up")
+def add_follow_up(
+    patient: str,
+    as_: AsOpt,
+    date: Annotated[str, typer.Option(help="visit date YYYY-MM-DD")],
+    baseline: Annotated[bool, typer.Option("--baseline", help="preoperative baseline")] = False,
+    nrs: Annotated[float | None, typer.Option(help="pain NRS 0-10")] = None,
+    odi: Annotated[str | None, typer.Option(
+        help="10 ODI v2.1a section answers 0-5, comma-separated; blank = unanswered")] = None,
+    kps: Annotated[int | None, typer.Option()] = None,
+    ecog: Annotated[int | None, typer.Option()] = None,
+    rdq: Annotated[int | None, typer.Option(help="RDQ 0-24")] = None,
+    analgesic_class: Annotated[int | None, typer.Option(help="VERTOS class 0-3")] = None,
+    new_fracture_level: Annotated[str | None, typer.Option()] = None,
+    vital_status: Annotated[str | None, typer.Option(help="alive | dead | unknown")] = None,
+    lost: Annotated[bool, typer.Option("--lost", help="lost to follow-up")] = False,
+    procedure: Annotated[int | None, typer.Option(help="procedure id (default: latest)")] = None,
+    db: DbOpt = None,
+    fmt: FmtOpt = Format.text,
+) -> None:
+    """Record a follow-up visit (scores are computed, intervals binned)."""
+    data: dict[str, Any] = {
+        "followed_on": date, "baseline": baseline, "nrs": nrs, "kps": kps, "ecog": ecog,
+        "rdq": rdq, "analgesic_class": analgesic_class, "vital_status": vital_status,
+        "lost_to_follow_up": lost, "procedure_id": procedure,
+        "new_fracture": True if new_fracture_level else None,
+        "new_fracture_level": new_fracture_level,
+    }
+    if odi is not None:
+        data["odi_sections"] = [v.strip() or None for v in odi.split(",")]
+    out = _registry(db).add_follow_up(as_, patient, {k: v for k, v in data.items()
+                                                      if v is not None})
+    _out(fmt, out, _kv)
+
+
+@registry_app.command("show")
+def show(patient: str, as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) -> None:
+    """A patient's timeline: assessments, procedures, complications and follow-ups."""
+    out = _registry(db).timeline(as_, patient)
+
+    def text(o: dict[str, Any]) -> None:
+        head = {k: v for k, v in o.items() if k != "events"}
+        console().print(" ".join(f"{k}={v}" for k, v in head.items()), markup=False)
+        table = Table("when", "event", "details")
+        for e in o["events"]:
+            when = e.get("date", f"day {e.get('day')}")
+            details = {k: v for k, v in e.items() if k not in ("date", "day", "event")
+                       and v not in (None, [], False)}
+            table.add_row(str(when), e["event"], json.dumps(details)[:200])
+        console().print(table)
+
+    _out(fmt, out, text)
+
+
+@registry_app.command("list")
+def list_patients(as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) -> None:
+    """The patients you may see."""
+    out = _registry(db).list_patients(as_)
+
+    def text(rows: list[dict[str, Any]]) -> None:
+        table = Table("site", "patient", "birth year", "sex", "primary cancer")
+        for r in rows:
+            table.add_row(r["site"], r["patient"], str(r["birth_year"] or ""), r["sex"] or "",
+                          r["primary_cancer"] or "")
+        console().print(table)
+
+    _out(fmt, out, text)
+
+
+@registry_app.command("due")
+def due(
+    as_: AsOpt,
+    today: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default today)")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="include missed intervals")] = False,
+    db: DbOpt = None,
+    fmt: FmtOpt = Format.text,
+) -> None:
+    """Follow-ups due or overdue, per interval."""
+    out = _registry(db).due(as_, _date(today, "today"), include_missed=all_)
+
+    def text(rows: list[dict[str, Any]]) -> None:
+        from vertebro.registry.vocab import INTERVAL_LABELS
+
+        table = Table("site", "patient", "interval", "status", "target", "days since procedure")
+        for r in rows:
+            table.add_row(r["site"], r["patient"], INTERVAL_LABELS[r["interval"]], r["status"],
+                          r.get("target_date", ""), str(r["days_since_procedure"]))
+        console().print(table)
+        console().print(f"{len(rows)} follow-up(s) due or overdue")
+
+    _out(fmt, out, text)
+
+
+@registry_app.command("summary")
+def summary(as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) -> None:
+    """Outcomes by technique and follow-up interval (like Sorensen-SpineJ-2019 Table 2)."""
+    out = _registry(db).summary(as_)
+
+    def text(o: dict[str, Any]) -> None:
+        from vertebro.registry.vocab import INTERVAL_LABELS, INTERVALS
+
+        console().print(f"{o['patients']} patients; procedures by technique: "
+                        f"{o['procedures']}; cement leakage: {o['cement_leakage']}; "
+                        f"symptomatic leaks: {o['symptomatic_leakage']}", markup=False)
+        table = Table("measure", "technique", *(INTERVAL_LABELS[i] for i in INTERVALS),
+                      title="mean (N) by interval")
+        for name, by_tech in o["outcomes"].items():
+            for tech, cells in by_tech.items():
+                table.add_row(name.upper(), tech, *(
+                    f"{c['mean']:.2f} ({c['n']})" if (c := cells.get(i)) else "-"
+                    for i in INTERVALS))
+        console().print(table)
+
+    _out(fmt, out, text)
+
+
+@registry_app.command("audit")
+def audit_cmd(patient: str, as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) -> None:
+    """Every change to a patient's records: who, when, what, before and after."""
+    out = _registry(db).audit_trail(as_, patient)
+
+    def text(rows: list[dict[str, Any]]) -> None:
+        table = Table("at", "who", "action", "table", "row", "change")
+        for r in rows:
+            if r["action"] == "update":
+                change = {k: [r["before"][k], v] for k, v in r["after"].items()
+                          if r["before"].get(k) != v}
+            else:
+                change = r["after"] or r["before"]
+            table.add_row(r["at"][:19], r["actor"], r["action"], r["table"], str(r["row_id"]),
+                          json.dumps(change)[:160])
+        console().print(table)
+
+    _out(fmt, out, text)
+
+
+@registry_app.command("export")
+def export_cmd(
+    as_: AsOpt,
+    fmt: Annotated[FileFormat, typer.Option("--format", help="csv | redcap | fhir")],
+    out: Annotated[Path, typer.Option("--out", help="file (csv, fhir) or folder (redcap)")],
+    research: Annotated[bool, typer.Option(
+        "--research", help="no direct identifiers; days from the index procedure")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Export every record you may see."""
+    from vertebro.registry import io
+
+    reg = _registry(db)
+    with _progress("export") as progress:
+        written = io.export(reg, as_, fmt.value, out, research=research, progress=progress)
+    console().print(f"exported {written} to {out}", markup=False)
+
+
+@registry_app.command("import")
+def import_cmd(
+    path: Annotated[Path, typer.Argument(help="what `export` wrote for this format")],
+    as_: AsOpt,
+    fmt: Annotated[ImportFormat, typer.Option("--format", help="csv | redcap")],
+    db: DbOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the counts as JSON")] = False,
+) -> None:
+    """Import a file: all or nothing, every error listed (row, column, reason)."""
+    from vertebro.registry import io
+
+    reg = _registry(db)
+    with _progress("import") as progress:
+        counts = io.import_(reg, as_, fmt.value, path, progress=progress)
+    if json_out:
+        print_json(counts)
+    else:
+        console().print("imported: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
+                        markup=False)
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.add_typer(registry_app, name="registry")
+    app.add_typer(db_app, name="db")
+    app.add_typer(demo_app, name="demo")

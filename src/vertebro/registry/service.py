@@ -80,9 +80,19 @@ class Actor:
         return self.role == "researcher"
 
 
-def assessed_levels(assessment_input: Mapping[str, Any]) -> set[str]:
-    levels = assessment_input.get("levels") or []
-    return {str(lv.get("level", "")).upper() for lv in levels if isinstance(lv, Mapping)}
+def assessed_levels(
+    assessment_input: Mapping[str, Any], output: Mapping[str, Any] | None = None
+) -> set[str]:
+    """Levels an assessment covers: those in its input and those the engine planned (it may
+    add intervening or impending levels, JNCCN-2012)."""
+    found: set[str] = set()
+    for doc in (assessment_input, output or {}):
+        levels = doc.get("levels") or []
+        if isinstance(levels, list):
+            found |= {str(lv.get("level", "")).upper() for lv in levels
+                      if isinstance(lv, Mapping)}
+    found.discard("")
+    return found
 
 
 def follow_up_columns(data: FollowUpIn, performed_on: dt.date, where: str = "") -> dict[str, Any]:
@@ -446,6 +456,7 @@ class Registry:
                     .order_by(Assessment.assessed_on.desc(), Assessment.id.desc()).limit(1)
                 )
             errors = validate_procedure(p, assessment.input if assessment else None,
+                                        assessment.output if assessment else None,
                                         assessment.disposition if assessment else None,
                                         assessment.assessed_on if assessment else None)
             if errors:
@@ -568,7 +579,7 @@ class Registry:
                 events.append({"event": "assessment", "date": a.assessed_on,
                                "assessment_id": a.id, "guideline": a.guideline,
                                "disposition": a.disposition,
-                               "levels": sorted(assessed_levels(a.input)),
+                               "levels": sorted(assessed_levels(a.input, a.output)),
                                "rulebook_version": a.rulebook_version,
                                "engine_version": a.engine_version})
             proc_ids = [p.id for p in procs]
@@ -654,6 +665,62 @@ class Registry:
                     out.append(item)
             return out
 
+    def summary(self, actor: str) -> dict[str, Any]:
+        """Outcomes by technique and interval, laid out like Sorensen-SpineJ-2019 Table 2.
+
+        A patient's technique is kyphoplasty if any level of the procedure used it. Means are
+        over follow-ups; N is the number of follow-ups with that measure.
+        """
+        from .vocab import INTERVALS
+
+        with self._tx(actor, write=False) as (s, who):
+            q = select(Procedure.id, Procedure.patient_id).join(Patient)
+            if not who.all_sites:
+                q = q.where(Patient.site_id == who.site_id)
+            procs = dict(s.execute(q).tuples().all())
+            technique: dict[int, str] = {}
+            for pid, tech in s.execute(select(ProcedureLevel.procedure_id,
+                                              ProcedureLevel.technique)):
+                if pid in procs and technique.get(pid) != "kyphoplasty":
+                    technique[pid] = tech
+            acc: dict[tuple[str, str, str], list[float]] = {}
+            for pid, interval, nrs, odi, kps in s.execute(
+                select(FollowUp.procedure_id, FollowUp.interval, FollowUp.nrs, FollowUp.odi,
+                       FollowUp.kps)
+            ):
+                if pid not in procs:
+                    continue
+                tech = technique.get(pid, "unknown")
+                for name, value in (("nrs", nrs), ("odi", odi), ("kps", kps)):
+                    if value is not None:
+                        acc.setdefault((name, tech, interval), []).append(float(value))
+            leaks: dict[str, set[int]] = {}
+            for pid, ctype, symptomatic in s.execute(
+                select(Complication.procedure_id, Complication.type, Complication.symptomatic)
+            ):
+                if pid in procs and ctype == "cement_leak":
+                    leaks.setdefault(technique.get(pid, "unknown"), set()).add(pid)
+                    if symptomatic:
+                        leaks.setdefault("symptomatic:" + technique.get(pid, "unknown"),
+                                         set()).add(pid)
+            techs = sorted(set(technique.values()))
+            n_by_tech = {t: sum(1 for v in technique.values() if v == t) for t in techs}
+            outcomes = {
+                name: {t: {iv: {"n": len(vs), "mean": round(sum(vs) / len(vs), 2)}
+                           for iv in INTERVALS if (vs := acc.get((name, t, iv)))}
+                       for t in techs}
+                for name in ("nrs", "odi", "kps")
+            }
+            return {
+                "patients": len(set(procs.values())),
+                "procedures": n_by_tech,
+                "cement_leakage": {t: round(len(leaks.get(t, ())) / n, 3)
+                                   for t, n in n_by_tech.items() if n},
+                "symptomatic_leakage": {t: len(leaks.get("symptomatic:" + t, ()))
+                                        for t in techs},
+                "outcomes": outcomes,
+            }
+
     def audit_trail(self, actor: str, ref: str) -> list[dict[str, Any]]:
         """Every audit row about a patient, oldest first (not for researchers)."""
         with self._tx(actor, write=False) as (s, who):
@@ -678,6 +745,7 @@ class Registry:
 def validate_procedure(
     p: ProcedureIn,
     assessment_input: Mapping[str, Any] | None,
+    assessment_output: Mapping[str, Any] | None,
     disposition: str | None,
     assessed_on: dt.date | None,
     where: str = "",
@@ -690,7 +758,7 @@ def validate_procedure(
             errors.append(FieldError(f"levels[{i}].level", f"{lv.level} is listed twice", where))
         seen.add(lv.level)
     if assessment_input is not None:
-        assessed = assessed_levels(assessment_input)
+        assessed = assessed_levels(assessment_input, assessment_output)
         for i, lv in enumerate(p.levels):
             if lv.level not in assessed:
                 errors.append(FieldError(

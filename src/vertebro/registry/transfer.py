@@ -532,7 +532,7 @@ def _check_procedures(plan: _Plan) -> list[FieldError]:
             errors.extend(level_errs)
             continue
         a = plan.assessments.get(proc["_assessment"]) if proc["_assessment"] else None
-        for e in validate_procedure(p, a["input"] if a else None,
+        for e in validate_procedure(p, a["input"] if a else None, a["output"] if a else None,
                                     a["disposition"] if a else None,
                                     a["assessed_on"] if a else None, where):
             if e.field.startswith("levels["):
