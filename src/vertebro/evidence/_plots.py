@@ -1,0 +1,366 @@
+"""Forest and funnel plots as a reviewer would publish them (matplotlib, SVG and PNG).
+
+The forest plot lists every study with its estimate, CI and weight, a square sized by weight,
+subgroup subtotals, the pooled diamond, the prediction interval (as a bar under the diamond, as
+metafor's ``addpred``) and the heterogeneity line; estimates are shown on the back-transformed
+scale (risk ratio on a log axis, proportions on a linear axis) when the measure has one.
+The funnel plot shows effects against their standard errors with the pseudo 95% region around
+the pooled estimate, and trim-and-fill studies as open circles when asked.
+
+Figures are built with the object API (no pyplot state), so plotting is safe in servers and tests;
+SVGs are written with a fixed hash salt and no date, so the same input gives the same file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Polygon
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from matplotlib.transforms import blended_transform_factory
+
+from vertebro.errors import EvidenceError
+
+from ._bias import TrimFill
+from ._rma import RMA
+from ._sensitivity import Subgroups
+from ._transform import back_transform, transform_name
+
+__all__ = ["forest_plot", "funnel_plot", "save_figure"]
+
+_LABELS = {
+    "RR": "Risk ratio",
+    "OR": "Odds ratio",
+    "RD": "Risk difference",
+    "PR": "Proportion",
+    "PLO": "Proportion",
+    "PAS": "Proportion",
+    "PFT": "Proportion",
+    "MN": "Mean",
+    "MD": "Mean difference",
+    "SMD": "Standardised mean difference (Hedges' g)",
+    "GEN": "Effect",
+}
+_ANALYSIS_LABELS = {
+    "RR": "Log risk ratio",
+    "OR": "Log odds ratio",
+    "PLO": "Logit proportion",
+    "PAS": "Arcsine proportion",
+    "PFT": "Freeman-Tukey double arcsine (half scale)",
+}
+
+
+def save_figure(fig: Figure, path: str | Path) -> list[Path]:
+    """Save ``fig`` as SVG and PNG: ``path`` and its sibling with the other suffix."""
+    p = Path(path)
+    if p.suffix.lower() not in (".svg", ".png"):
+        raise EvidenceError(f"{p}: plots are written as .svg or .png")
+    out = [p.with_suffix(".svg"), p.with_suffix(".png")]
+    FigureCanvasAgg(fig)
+    with mpl.rc_context({"svg.hashsalt": "vertebro", "svg.fonttype": "none"}):
+        fig.savefig(out[0], format="svg", metadata={"Date": None})
+        fig.savefig(out[1], format="png", dpi=200, metadata={"Software": None})
+    return out
+
+
+def _fmt(x: float, digits: int) -> str:
+    return f"{x:.{digits}f}".replace("-", "\u2212")
+
+
+def _p(p: float) -> str:
+    if not math.isfinite(p):
+        return "NA"
+    return "p < 0.0001" if p < 1e-4 else f"p = {p:.4f}"
+
+
+def _het_text(f: RMA) -> str:
+    if f.k < 2:
+        return "Heterogeneity: not applicable (one study)"
+    if f.method in ("EE", "FE"):
+        return (
+            f"Heterogeneity: Q({f.q_df}) = {f.q:.2f}, {_p(f.q_pval)}; I\u00b2 = {f.i2:.0f}%"
+        )
+    return (
+        f"Heterogeneity: \u03c4\u00b2 = {f.tau2:.4f} ({f.method}), I\u00b2 = {f.i2:.0f}%, "
+        f"Q({f.q_df}) = {f.q:.2f}, {_p(f.q_pval)}"
+    )
+
+
+def forest_plot(
+    fit: RMA,
+    *,
+    subgroups: Subgroups | None = None,
+    labels: Sequence[str] | None = None,
+    data_labels: Sequence[str] | None = None,
+    data_header: str = "Events/N",
+    title: str | None = None,
+    digits: int = 2,
+    show_pi: bool = True,
+) -> Figure:
+    """Forest plot of a fitted model (and its subgroup fits when given).
+
+    ``data_labels`` are shown beside each study (e.g. "51/63"); ``labels`` replace the studies'
+    names. Returns a matplotlib Figure; save it with :func:`save_figure`.
+    """
+    measure = fit.measure
+    tname = transform_name(measure)
+    log_axis = measure in ("RR", "OR")
+
+    def tr(x: np.ndarray | float, ni: np.ndarray | None) -> np.ndarray:
+        arr = np.atleast_1d(np.asarray(x, float))
+        if tname is None:
+            return arr
+        return back_transform(measure, arr, ni)
+
+    study_labels = list(labels) if labels is not None else list(fit.slab)
+    dlab = list(data_labels) if data_labels is not None else None
+    groups: list[tuple[str | None, RMA, list[int]]] = []
+    if subgroups is not None:
+        pos = {s: i for i, s in enumerate(fit.slab)}
+        for g in subgroups.order:
+            sf = subgroups.fits[g]
+            groups.append((g, sf, [pos[s] for s in sf.slab]))
+    else:
+        groups.append((None, fit, list(range(fit.k))))
+
+    # rows, top to bottom
+    rows: list[tuple[str, object]] = []
+    for g, sf, idx in groups:
+        if g is not None:
+            rows.append(("header", g))
+        rows.extend(("study", i) for i in idx)
+        if g is not None:
+            rows.append(("subtotal", sf))
+            rows.append(("subhet", sf))
+            rows.append(("blank", None))
+    rows.append(("overall", fit))
+    if show_pi and fit.method not in ("EE", "FE") and fit.k > 2:
+        rows.append(("pi", fit))
+    rows.append(("het", fit))
+    if subgroups is not None and subgroups.df > 0:
+        rows.append(("sgtest", subgroups))
+
+    n = len(rows)
+    height = 1.3 + 0.26 * (n + 2) + (0.35 if title else 0)
+    fig = Figure(figsize=(10.5, height))
+    top_pad = (0.55 + (0.35 if title else 0)) / height
+    bottom_pad = 0.75 / height
+    ax = fig.add_axes((0.40, bottom_pad, 0.30, 1 - top_pad - bottom_pad))
+    ax.set_ylim(n - 0.5, -1.2)
+    trans = blended_transform_factory(fig.transFigure, ax.transData)
+
+    ni_all = fit.ni
+    lo_all = tr(fit.yi - 1.959963984540054 * np.sqrt(fit.vi), ni_all)
+    hi_all = tr(fit.yi + 1.959963984540054 * np.sqrt(fit.vi), ni_all)
+    est_all = tr(fit.yi, ni_all)
+    if measure == "PFT":
+        # a single study's back-transformation uses its own n (metafor: transf.ipft)
+        from ._transform import ipft
+
+        assert ni_all is not None
+        est_all = ipft(fit.yi, ni_all)
+        lo_all = ipft(fit.yi - 1.959963984540054 * np.sqrt(fit.vi), ni_all)
+        hi_all = ipft(fit.yi + 1.959963984540054 * np.sqrt(fit.vi), ni_all)
+
+    # column headers
+    hdr_y = -0.9
+    col_x = {"study": 0.02, "data": 0.27, "est": 0.72, "w": 0.95}
+    est_head = (_LABELS.get(measure, "Effect") if tname else _LABELS.get(measure, "Effect")) + " [95% CI]"
+    fig.text(col_x["study"], hdr_y, "Study", transform=trans, weight="bold", va="center")
+    if dlab is not None:
+        fig.text(col_x["data"], hdr_y, data_header, transform=trans, weight="bold", va="center", ha="center")
+    fig.text(col_x["est"], hdr_y, est_head, transform=trans, weight="bold", va="center")
+    fig.text(col_x["w"], hdr_y, "Weight", transform=trans, weight="bold", va="center", ha="right")
+
+    wmax = float(np.max(fit.weights)) if fit.k else 1.0
+    xs: list[float] = []
+    for y, (kind, obj) in enumerate(rows):
+        if kind == "header":
+            fig.text(col_x["study"], y, str(obj), transform=trans, weight="bold", va="center")
+        elif kind == "study":
+            i = int(obj)  # type: ignore[call-overload]
+            e, lo, hi = float(est_all[i]), float(lo_all[i]), float(hi_all[i])
+            xs.extend([lo, hi])
+            ax.plot([lo, hi], [y, y], color="black", lw=1)
+            size = 4 + 9 * math.sqrt(fit.weights[i] / wmax)
+            ax.plot([e], [y], marker="s", ms=size, color="#1f4e79", mec="#1f4e79")
+            fig.text(col_x["study"] + (0.015 if subgroups else 0), y, study_labels[i], transform=trans, va="center")
+            if dlab is not None:
+                fig.text(col_x["data"], y, dlab[i], transform=trans, va="center", ha="center")
+            fig.text(
+                col_x["est"],
+                y,
+                f"{_fmt(e, digits)} [{_fmt(lo, digits)}, {_fmt(hi, digits)}]",
+                transform=trans,
+                va="center",
+            )
+            wt = fit.weights[i] if subgroups is None else _overall_weight(fit, i)
+            fig.text(col_x["w"], y, f"{wt:.1f}%", transform=trans, va="center", ha="right")
+        elif kind in ("subtotal", "overall"):
+            f = obj
+            assert isinstance(f, RMA)
+            vals = tr(np.array([f.estimate, f.ci_lb, f.ci_ub]), f.ni)
+            e, lo, hi = (float(v) for v in vals)
+            xs.extend([lo, hi])
+            color = "#7f7f7f" if kind == "subtotal" else "black"
+            ax.add_patch(
+                Polygon(
+                    [(lo, y), (e, y - 0.32), (hi, y), (e, y + 0.32)],
+                    closed=True,
+                    facecolor=color,
+                    edgecolor=color,
+                )
+            )
+            if f.method in ("EE", "FE"):
+                how = "common effect"
+            else:
+                how = f.method + (", Hartung-Knapp" if f.test == "knha" else "")
+            model = (
+                "Common-effect model"
+                if f.method in ("EE", "FE")
+                else f"Random-effects model ({how})"
+            )
+            label = f"Subtotal ({how})" if kind == "subtotal" else model
+            fig.text(
+                col_x["study"] + (0.015 if kind == "subtotal" else 0),
+                y,
+                f"{label}, k = {f.k}",
+                transform=trans,
+                va="center",
+                weight="bold" if kind == "overall" else "normal",
+            )
+            fig.text(
+                col_x["est"],
+                y,
+                f"{_fmt(e, digits)} [{_fmt(lo, digits)}, {_fmt(hi, digits)}]",
+                transform=trans,
+                va="center",
+                weight="bold" if kind == "overall" else "normal",
+            )
+            if kind == "overall":
+                fig.text(col_x["w"], y, "100%", transform=trans, va="center", ha="right", weight="bold")
+            else:
+                share = float(np.sum([_overall_weight(fit, fit.slab.index(s)) for s in f.slab]))
+                fig.text(col_x["w"], y, f"{share:.1f}%", transform=trans, va="center", ha="right")
+        elif kind == "subhet":
+            assert isinstance(obj, RMA)
+            fig.text(col_x["study"] + 0.015, y, _het_text(obj), transform=trans, va="center", size=8, style="italic")
+        elif kind == "pi":
+            assert isinstance(obj, RMA)
+            vals = tr(np.array([obj.pi_lb, obj.pi_ub]), obj.ni)
+            lo, hi = float(vals[0]), float(vals[1])
+            xs.extend([lo, hi])
+            ax.plot([lo, hi], [y, y], color="#b22222", lw=2.2, solid_capstyle="butt")
+            ax.plot([lo, lo], [y - 0.18, y + 0.18], color="#b22222", lw=1.5)
+            ax.plot([hi, hi], [y - 0.18, y + 0.18], color="#b22222", lw=1.5)
+            fig.text(col_x["study"], y, f"Prediction interval ({obj.pi_dist})", transform=trans, va="center")
+            fig.text(
+                col_x["est"], y, f"[{_fmt(lo, digits)}, {_fmt(hi, digits)}]", transform=trans, va="center"
+            )
+        elif kind == "het":
+            assert isinstance(obj, RMA)
+            fig.text(col_x["study"], y, _het_text(obj), transform=trans, va="center", size=9)
+        elif kind == "sgtest":
+            assert isinstance(obj, Subgroups)
+            fig.text(
+                col_x["study"],
+                y,
+                f"Test for subgroup differences: Q({obj.df}) = {obj.q_between:.2f}, {_p(obj.pval)}",
+                transform=trans,
+                va="center",
+                size=9,
+            )
+
+    # axes cosmetics
+    finite = [x for x in xs if math.isfinite(x)]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    if log_axis:
+        ax.set_xscale("log")
+        lo, hi = max(lo, 1e-3), max(hi, lo * 1.01)
+        pad = (hi / lo) ** 0.06
+        left, right = lo / pad, hi * pad
+        ax.set_xlim(left, right)
+        nice = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100]
+        ticks = [t for t in nice if left <= t <= right]
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.axvline(1.0, color="black", lw=0.8)
+    else:
+        pad = 0.06 * (hi - lo if hi > lo else 1.0)
+        left, right = lo - pad, hi + pad
+        if tname == "proportion":
+            left, right = max(0.0, left), min(1.0, right)
+        ax.set_xlim(left, right)
+        if measure in ("MD", "SMD", "RD", "GEN") and left < 0 < right:
+            ax.axvline(0.0, color="black", lw=0.8)
+    if fit.method is not None:
+        e = float(tr(np.array([fit.estimate]), fit.ni)[0])
+        ax.axvline(e, color="#555555", lw=0.8, ls=":")
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.set_yticks([])
+    ax.set_xlabel(_LABELS.get(measure, "Effect") + (" (log scale)" if log_axis else ""))
+    ax.tick_params(axis="x", labelsize=8)
+    if title:
+        fig.suptitle(title, x=0.02, ha="left", y=1 - 0.18 / height, weight="bold")
+    return fig
+
+
+def _overall_weight(fit: RMA, i: int) -> float:
+    return float(fit.weights[i])
+
+
+def funnel_plot(
+    fit: RMA,
+    *,
+    trimfill: TrimFill | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Funnel plot: effects (analysis scale) against standard error, pseudo 95% region."""
+    fig = Figure(figsize=(6.5, 5.2))
+    ax = fig.add_subplot(1, 1, 1)
+    sei = np.sqrt(fit.vi)
+    se_all = sei if trimfill is None else np.concatenate([sei, np.sqrt(trimfill.vi_fill)])
+    se_max = float(np.max(se_all)) * 1.08
+    center = fit.estimate if trimfill is None else trimfill.fit.estimate
+    se_grid = np.linspace(0, se_max, 100)
+    z = 1.959963984540054
+    ax.fill_betweenx(se_grid, center - z * se_grid, center + z * se_grid, color="#eeeeee", zorder=0)
+    ax.plot(center - z * se_grid, se_grid, color="#999999", lw=0.8, ls="--")
+    ax.plot(center + z * se_grid, se_grid, color="#999999", lw=0.8, ls="--")
+    ax.axvline(
+        center,
+        color="black",
+        lw=0.9,
+        label="Pooled estimate" + (" after filling" if trimfill is not None and trimfill.k0 else ""),
+    )
+    ax.scatter(fit.yi, sei, s=28, color="#1f4e79", zorder=3, label=f"Studies (k = {fit.k})")
+    if trimfill is not None and trimfill.k0 > 0:
+        ax.scatter(
+            trimfill.yi_fill,
+            np.sqrt(trimfill.vi_fill),
+            s=28,
+            facecolors="white",
+            edgecolors="#b22222",
+            zorder=3,
+            label=f"Filled by trim-and-fill (k0 = {trimfill.k0}, {trimfill.estimator})",
+        )
+        ax.axvline(fit.estimate, color="#555555", lw=0.8, ls=":", label="Estimate before filling")
+    ax.set_ylim(se_max, 0)
+    ax.set_ylabel("Standard error")
+    ax.set_xlabel(_ANALYSIS_LABELS.get(fit.measure, _LABELS.get(fit.measure, "Effect")))
+    for side in ("right", "top"):
+        ax.spines[side].set_visible(False)
+    handles, labels_ = ax.get_legend_handles_labels()
+    fig.legend(handles, labels_, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    if title:
+        ax.set_title(title, loc="left", weight="bold", fontsize=11)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return fig
