@@ -677,7 +677,7 @@ class Registry:
             q = select(Procedure.id, Procedure.patient_id).join(Patient)
             if not who.all_sites:
                 q = q.where(Patient.site_id == who.site_id)
-            procs = dict(s.execute(q).tuples().all())
+            procs: dict[int, int] = {pid: pat for pid, pat in s.execute(q)}
             technique: dict[int, str] = {}
             for pid, tech in s.execute(select(ProcedureLevel.procedure_id,
                                               ProcedureLevel.technique)):

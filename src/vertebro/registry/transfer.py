@@ -417,16 +417,13 @@ def _plan_child(plan: _Plan, rtype: str, row: dict[str, str], where: str) -> lis
         plan.procedures[proc_key]["_complications"].append((where, c))
         return []
     # follow_up
-    d, errs = _date(row, where)
     sections = [row.get(c, "") for c in ODI_COLUMNS]
-    data: dict[str, Any] = {"followed_on": d, **_present(row, (
+    data: dict[str, Any] = {"followed_on": row.get("date", ""), **_present(row, (
         "baseline", "nrs", "rdq", "kps", "ecog", "analgesic_class", "new_fracture",
         "new_fracture_level", "vital_status", "lost_to_follow_up", "odi_version",
         "rdq_version"))}
     if any(sections):
         data["odi_sections"] = [v if v != "" else None for v in sections]
-    if errs:
-        return errs
     try:
         f = FollowUpIn.model_validate(data)
     except ValidationError as exc:
