@@ -83,9 +83,7 @@ def _het_text(f: RMA) -> str:
     if f.k < 2:
         return "Heterogeneity: not applicable (one study)"
     if f.method in ("EE", "FE"):
-        return (
-            f"Heterogeneity: Q({f.q_df}) = {f.q:.2f}, {_p(f.q_pval)}; I\u00b2 = {f.i2:.0f}%"
-        )
+        return f"Heterogeneity: Q({f.q_df}) = {f.q:.2f}, {_p(f.q_pval)}; I\u00b2 = {f.i2:.0f}%"
     return (
         f"Heterogeneity: \u03c4\u00b2 = {f.tau2:.4f} ({f.method}), I\u00b2 = {f.i2:.0f}%, "
         f"Q({f.q_df}) = {f.q:.2f}, {_p(f.q_pval)}"
@@ -121,6 +119,7 @@ def forest_plot(
     study_labels = list(labels) if labels is not None else list(fit.slab)
     dlab = list(data_labels) if data_labels is not None else None
     groups: list[tuple[str | None, RMA, list[int]]] = []
+    g: str | None
     if subgroups is not None:
         pos = {s: i for i, s in enumerate(fit.slab)}
         for g in subgroups.order:
@@ -171,10 +170,18 @@ def forest_plot(
     # column headers
     hdr_y = -0.9
     col_x = {"study": 0.02, "data": 0.27, "est": 0.72, "w": 0.95}
-    est_head = (_LABELS.get(measure, "Effect") if tname else _LABELS.get(measure, "Effect")) + " [95% CI]"
+    est_head = _LABELS.get(measure, "Effect") + " [95% CI]"
     fig.text(col_x["study"], hdr_y, "Study", transform=trans, weight="bold", va="center")
     if dlab is not None:
-        fig.text(col_x["data"], hdr_y, data_header, transform=trans, weight="bold", va="center", ha="center")
+        fig.text(
+            col_x["data"],
+            hdr_y,
+            data_header,
+            transform=trans,
+            weight="bold",
+            va="center",
+            ha="center",
+        )
     fig.text(col_x["est"], hdr_y, est_head, transform=trans, weight="bold", va="center")
     fig.text(col_x["w"], hdr_y, "Weight", transform=trans, weight="bold", va="center", ha="right")
 
@@ -190,7 +197,13 @@ def forest_plot(
             ax.plot([lo, hi], [y, y], color="black", lw=1)
             size = 4 + 9 * math.sqrt(fit.weights[i] / wmax)
             ax.plot([e], [y], marker="s", ms=size, color="#1f4e79", mec="#1f4e79")
-            fig.text(col_x["study"] + (0.015 if subgroups else 0), y, study_labels[i], transform=trans, va="center")
+            fig.text(
+                col_x["study"] + (0.015 if subgroups else 0),
+                y,
+                study_labels[i],
+                transform=trans,
+                va="center",
+            )
             if dlab is not None:
                 fig.text(col_x["data"], y, dlab[i], transform=trans, va="center", ha="center")
             fig.text(
@@ -244,13 +257,23 @@ def forest_plot(
                 weight="bold" if kind == "overall" else "normal",
             )
             if kind == "overall":
-                fig.text(col_x["w"], y, "100%", transform=trans, va="center", ha="right", weight="bold")
+                fig.text(
+                    col_x["w"], y, "100%", transform=trans, va="center", ha="right", weight="bold"
+                )
             else:
                 share = float(np.sum([_overall_weight(fit, fit.slab.index(s)) for s in f.slab]))
                 fig.text(col_x["w"], y, f"{share:.1f}%", transform=trans, va="center", ha="right")
         elif kind == "subhet":
             assert isinstance(obj, RMA)
-            fig.text(col_x["study"] + 0.015, y, _het_text(obj), transform=trans, va="center", size=8, style="italic")
+            fig.text(
+                col_x["study"] + 0.015,
+                y,
+                _het_text(obj),
+                transform=trans,
+                va="center",
+                size=8,
+                style="italic",
+            )
         elif kind == "pi":
             assert isinstance(obj, RMA)
             vals = tr(np.array([obj.pi_lb, obj.pi_ub]), obj.ni)
@@ -259,9 +282,19 @@ def forest_plot(
             ax.plot([lo, hi], [y, y], color="#b22222", lw=2.2, solid_capstyle="butt")
             ax.plot([lo, lo], [y - 0.18, y + 0.18], color="#b22222", lw=1.5)
             ax.plot([hi, hi], [y - 0.18, y + 0.18], color="#b22222", lw=1.5)
-            fig.text(col_x["study"], y, f"Prediction interval ({obj.pi_dist})", transform=trans, va="center")
             fig.text(
-                col_x["est"], y, f"[{_fmt(lo, digits)}, {_fmt(hi, digits)}]", transform=trans, va="center"
+                col_x["study"],
+                y,
+                f"Prediction interval ({obj.pi_dist})",
+                transform=trans,
+                va="center",
+            )
+            fig.text(
+                col_x["est"],
+                y,
+                f"[{_fmt(lo, digits)}, {_fmt(hi, digits)}]",
+                transform=trans,
+                va="center",
             )
         elif kind == "het":
             assert isinstance(obj, RMA)
@@ -339,7 +372,8 @@ def funnel_plot(
         center,
         color="black",
         lw=0.9,
-        label="Pooled estimate" + (" after filling" if trimfill is not None and trimfill.k0 else ""),
+        label="Pooled estimate"
+        + (" after filling" if trimfill is not None and trimfill.k0 else ""),
     )
     ax.scatter(fit.yi, sei, s=28, color="#1f4e79", zorder=3, label=f"Studies (k = {fit.k})")
     if trimfill is not None and trimfill.k0 > 0:

@@ -90,9 +90,14 @@ class PrismaCounts(BaseModel):
         ident = None
         if self.databases is not None or self.registers is not None:
             ident = (self.databases or 0) + (self.registers or 0)
-        removed = sum(x or 0 for x in (self.duplicates_removed, self.automation_removed, self.other_removed))
+        removed = sum(
+            x or 0 for x in (self.duplicates_removed, self.automation_removed, self.other_removed)
+        )
         if ident is not None and self.screened is not None and ident - removed != self.screened:
-            out.append(f"identified {ident} - removed {removed} = {ident - removed}, but {self.screened} screened")
+            out.append(
+                f"identified {ident} - removed {removed} = {ident - removed}, "
+                f"but {self.screened} screened"
+            )
         if known(self.screened, self.screen_excluded, self.sought):
             assert self.screened is not None and self.screen_excluded is not None
             if self.screened - self.screen_excluded != self.sought:
@@ -103,7 +108,10 @@ class PrismaCounts(BaseModel):
         if known(self.sought, self.not_retrieved, self.assessed):
             assert self.sought is not None and self.not_retrieved is not None
             if self.sought - self.not_retrieved != self.assessed:
-                out.append(f"sought {self.sought} - not retrieved {self.not_retrieved} != assessed {self.assessed}")
+                out.append(
+                    f"sought {self.sought} - not retrieved {self.not_retrieved} "
+                    f"!= assessed {self.assessed}"
+                )
         # end-to-end: what the reported exclusions leave, if unreported removals were zero
         excl_ft = [r.n for r in self.excluded_reasons]
         if ident is not None and all(n is not None for n in excl_ft):
@@ -114,7 +122,9 @@ class PrismaCounts(BaseModel):
             if self.previous is not None and self.previous.records is not None:
                 prev = self.previous.records - (self.previous.excluded or 0)
             other = self.other_sources or 0
-            other -= (self.other_not_retrieved or 0) + sum(r.n or 0 for r in self.other_excluded_reasons)
+            other -= (self.other_not_retrieved or 0) + sum(
+                r.n or 0 for r in self.other_excluded_reasons
+            )
             implied = left + prev + other
             if implied != self.included_studies:
                 assumed = []
@@ -143,7 +153,9 @@ def load_prisma(path: str | Path) -> PrismaCounts:
     except OSError as exc:
         raise InvalidInput.field(str(p), f"cannot be read ({exc.strerror})") from None
     except json.JSONDecodeError as exc:
-        raise InvalidInput.field(str(p), f"is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        raise InvalidInput.field(
+            str(p), f"is not valid JSON ({exc.msg}, line {exc.lineno})"
+        ) from None
     return parse_prisma(raw, p.name)
 
 
@@ -200,41 +212,109 @@ def prisma_diagram(c: PrismaCounts) -> Figure:
     ax.axis("off")
     chars_per_unit = 1.7
 
-    def box(col: str, yc: float, h: float, lines: list[str], *, bold_first: bool = False, fc: str = "white") -> tuple[float, float, float, float]:
+    def box(
+        col: str,
+        yc: float,
+        h: float,
+        lines: list[str],
+        *,
+        bold_first: bool = False,
+        fc: str = "white",
+    ) -> tuple[float, float, float, float]:
         x0, x1 = cols[col]
         w = x1 - x0
         ax.add_patch(
-            FancyBboxPatch((x0, yc - h / 2), w, h, boxstyle="square,pad=0", fc=fc, ec="black", lw=0.9)
+            FancyBboxPatch(
+                (x0, yc - h / 2), w, h, boxstyle="square,pad=0", fc=fc, ec="black", lw=0.9
+            )
         )
         wrapped: list[str] = []
         for ln in lines:
             wrapped.extend(textwrap.wrap(ln, width=int(w * chars_per_unit)) or [""])
-        ax.text(x0 + 1.0, yc, "\n".join(wrapped), va="center", ha="left", fontsize=8.3, linespacing=1.35)
+        ax.text(
+            x0 + 1.0, yc, "\n".join(wrapped), va="center", ha="left", fontsize=8.3, linespacing=1.35
+        )
         return x0, x1, yc - h / 2, yc + h / 2
 
     def arrow(p0: tuple[float, float], p1: tuple[float, float]) -> None:
-        ax.add_patch(FancyArrowPatch(p0, p1, arrowstyle="-|>", mutation_scale=10, lw=0.9, color="black"))
+        ax.add_patch(
+            FancyArrowPatch(p0, p1, arrowstyle="-|>", mutation_scale=10, lw=0.9, color="black")
+        )
 
     # header bars
     top = 97.5
     x0 = cols["prev"][0] if has_prev else cols["main"][0]
     if has_prev:
         px0, px1 = cols["prev"]
-        ax.add_patch(FancyBboxPatch((px0, top - 2.2), px1 - px0, 3.6, boxstyle="round,pad=0.3", fc="#d9d9d9", ec="none"))
-        ax.text((px0 + px1) / 2, top - 0.4, "Previous studies", ha="center", va="center", fontsize=9, weight="bold")
+        ax.add_patch(
+            FancyBboxPatch(
+                (px0, top - 2.2), px1 - px0, 3.6, boxstyle="round,pad=0.3", fc="#d9d9d9", ec="none"
+            )
+        )
+        ax.text(
+            (px0 + px1) / 2,
+            top - 0.4,
+            "Previous studies",
+            ha="center",
+            va="center",
+            fontsize=9,
+            weight="bold",
+        )
     mx0, mx1 = cols["main"][0], cols["excl"][1]
-    ax.add_patch(FancyBboxPatch((mx0, top - 2.2), mx1 - mx0, 3.6, boxstyle="round,pad=0.3", fc="#fce4a8", ec="none"))
-    ax.text((mx0 + mx1) / 2, top - 0.4, "Identification of new studies via databases and registers", ha="center", va="center", fontsize=9, weight="bold")
+    ax.add_patch(
+        FancyBboxPatch(
+            (mx0, top - 2.2), mx1 - mx0, 3.6, boxstyle="round,pad=0.3", fc="#fce4a8", ec="none"
+        )
+    )
+    ax.text(
+        (mx0 + mx1) / 2,
+        top - 0.4,
+        "Identification of new studies via databases and registers",
+        ha="center",
+        va="center",
+        fontsize=9,
+        weight="bold",
+    )
     if has_other:
         ox0, ox1 = cols["other"][0], cols["oexcl"][1]
-        ax.add_patch(FancyBboxPatch((ox0, top - 2.2), ox1 - ox0, 3.6, boxstyle="round,pad=0.3", fc="#d9d9d9", ec="none"))
-        ax.text((ox0 + ox1) / 2, top - 0.4, "Identification of new studies via other methods", ha="center", va="center", fontsize=9, weight="bold")
+        ax.add_patch(
+            FancyBboxPatch(
+                (ox0, top - 2.2), ox1 - ox0, 3.6, boxstyle="round,pad=0.3", fc="#d9d9d9", ec="none"
+            )
+        )
+        ax.text(
+            (ox0 + ox1) / 2,
+            top - 0.4,
+            "Identification of new studies via other methods",
+            ha="center",
+            va="center",
+            fontsize=9,
+            weight="bold",
+        )
     del x0
 
     # phase labels on the left
     for label, y0, y1 in (("Identification", 78, 93), ("Screening", 25, 76), ("Included", 4, 23)):
-        ax.add_patch(FancyBboxPatch((-left_margin + 1.2, y0), 4.2, y1 - y0, boxstyle="round,pad=0.3", fc="#9dc3e6", ec="none"))
-        ax.text(-left_margin + 3.3, (y0 + y1) / 2, label, rotation=90, ha="center", va="center", fontsize=9, weight="bold")
+        ax.add_patch(
+            FancyBboxPatch(
+                (-left_margin + 1.2, y0),
+                4.2,
+                y1 - y0,
+                boxstyle="round,pad=0.3",
+                fc="#9dc3e6",
+                ec="none",
+            )
+        )
+        ax.text(
+            -left_margin + 3.3,
+            (y0 + y1) / 2,
+            label,
+            rotation=90,
+            ha="center",
+            va="center",
+            fontsize=9,
+            weight="bold",
+        )
 
     y_id, y_scr, y_sought, y_ass, y_inc = 85.5, 67.0, 52.0, 36.5, 12.5
     # identification
@@ -259,12 +339,20 @@ def prisma_diagram(c: PrismaCounts) -> Figure:
     b_se = box("excl", y_scr, 8, [f"Records excluded (n\u00a0=\u00a0{_n(c.screen_excluded)})"])
     arrow(((b_id[0] + b_id[1]) / 2, b_id[2]), ((b_s[0] + b_s[1]) / 2, b_s[3]))
     arrow((b_s[1], y_scr), (b_se[0], y_scr))
-    b_so = box("main", y_sought, 8, [f"Reports sought for retrieval (n\u00a0=\u00a0{_n(c.sought)})"])
-    b_nr = box("excl", y_sought, 8, [f"Reports not retrieved (n\u00a0=\u00a0{_n(c.not_retrieved)})"])
+    b_so = box(
+        "main", y_sought, 8, [f"Reports sought for retrieval (n\u00a0=\u00a0{_n(c.sought)})"]
+    )
+    b_nr = box(
+        "excl", y_sought, 8, [f"Reports not retrieved (n\u00a0=\u00a0{_n(c.not_retrieved)})"]
+    )
     arrow(((b_s[0] + b_s[1]) / 2, b_s[2]), ((b_so[0] + b_so[1]) / 2, b_so[3]))
     arrow((b_so[1], y_sought), (b_nr[0], y_sought))
-    b_a = box("main", y_ass, 8, [f"Reports assessed for eligibility (n\u00a0=\u00a0{_n(c.assessed)})"])
-    reasons = ["Reports excluded:"] + [f"{r.reason} (n\u00a0=\u00a0{_n(r.n)})" for r in c.excluded_reasons]
+    b_a = box(
+        "main", y_ass, 8, [f"Reports assessed for eligibility (n\u00a0=\u00a0{_n(c.assessed)})"]
+    )
+    reasons = ["Reports excluded:"] + [
+        f"{r.reason} (n\u00a0=\u00a0{_n(r.n)})" for r in c.excluded_reasons
+    ]
     if not c.excluded_reasons:
         reasons.append("not reported")
     b_ex = box("excl", y_ass, max(8.0, 3.2 * len(reasons) + 1.5), reasons)
@@ -283,17 +371,41 @@ def prisma_diagram(c: PrismaCounts) -> Figure:
         px0, px1 = cols["prev"]
         line_x = px0 + 3.0
         cols["prev_excl"] = (px0 + 6.0, px1)
-        b_pe = box("prev_excl", y_ass, 12, [f"{pv.excluded_label} (n\u00a0=\u00a0{_n(pv.excluded)})"])
+        b_pe = box(
+            "prev_excl", y_ass, 12, [f"{pv.excluded_label} (n\u00a0=\u00a0{_n(pv.excluded)})"]
+        )
         ax.plot([line_x, line_x], [b_p[2], y_inc], color="black", lw=0.9)
         arrow((line_x, y_ass), (b_pe[0], y_ass))
         arrow((line_x, y_inc), (b_inc[0], y_inc))
     if has_other:
         names = ", ".join(c.other_source_names) if c.other_source_names else "other methods"
-        b_o = box("other", y_id, 13, ["Records identified from:", f"{names} (n\u00a0=\u00a0{_n(c.other_sources)})"])
-        b_os = box("other", y_sought, 8, [f"Reports sought for retrieval (n\u00a0=\u00a0{_n(c.other_sought)})"])
-        b_onr = box("oexcl", y_sought, 8, [f"Reports not retrieved (n\u00a0=\u00a0{_n(c.other_not_retrieved)})"])
-        b_oa = box("other", y_ass, 8, [f"Reports assessed for eligibility (n\u00a0=\u00a0{_n(c.other_assessed)})"])
-        oreasons = ["Reports excluded:"] + [f"{r.reason} (n\u00a0=\u00a0{_n(r.n)})" for r in c.other_excluded_reasons]
+        b_o = box(
+            "other",
+            y_id,
+            13,
+            ["Records identified from:", f"{names} (n\u00a0=\u00a0{_n(c.other_sources)})"],
+        )
+        b_os = box(
+            "other",
+            y_sought,
+            8,
+            [f"Reports sought for retrieval (n\u00a0=\u00a0{_n(c.other_sought)})"],
+        )
+        b_onr = box(
+            "oexcl",
+            y_sought,
+            8,
+            [f"Reports not retrieved (n\u00a0=\u00a0{_n(c.other_not_retrieved)})"],
+        )
+        b_oa = box(
+            "other",
+            y_ass,
+            8,
+            [f"Reports assessed for eligibility (n\u00a0=\u00a0{_n(c.other_assessed)})"],
+        )
+        oreasons = ["Reports excluded:"] + [
+            f"{r.reason} (n\u00a0=\u00a0{_n(r.n)})" for r in c.other_excluded_reasons
+        ]
         if not c.other_excluded_reasons:
             oreasons.append("not reported")
         b_oex = box("oexcl", y_ass, max(8.0, 3.2 * len(oreasons) + 1.5), oreasons)
@@ -306,7 +418,24 @@ def prisma_diagram(c: PrismaCounts) -> Figure:
         arrow((ox, y_inc), (b_inc[1], y_inc))
 
     if c.title:
-        ax.text(-left_margin + 1.2, 100 + title_units - 1.2, c.title, ha="left", va="top", fontsize=11, weight="bold")
+        ax.text(
+            -left_margin + 1.2,
+            100 + title_units - 1.2,
+            c.title,
+            ha="left",
+            va="top",
+            fontsize=11,
+            weight="bold",
+        )
     if foot_lines:
-        ax.text(-left_margin + 1.2, 1.5, "\n".join(foot_lines), ha="left", va="top", fontsize=7.8, color="#333333", linespacing=1.4)
+        ax.text(
+            -left_margin + 1.2,
+            1.5,
+            "\n".join(foot_lines),
+            ha="left",
+            va="top",
+            fontsize=7.8,
+            color="#333333",
+            linespacing=1.4,
+        )
     return fig
