@@ -1,0 +1,114 @@
+"""Benchmark: the decision engine against its floor, pydantic validation of the same input.
+
+Generates N patients (fixed seed) with a realistic mix of known and unknown facts, then times
+(1) validation alone (``AssessmentInput.model_validate``, the floor) and (2) ``vertebro.assess``
+(validation + engine + full JSON-ready output), both on one core, best of R repeats.
+Reports assessments per second and the ratio total / validation (goal in issue #2: <= 2.0,
+and >= 5,000 assessments per second).
+
+    python benchmarks/assess_bench.py [--patients 100000] [--repeats 3] [--seed 2026]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import time
+from collections import Counter
+from typing import Any
+
+from vertebro import assess
+from vertebro.assess import AssessmentInput
+from vertebro.spine import VERTEBRAE
+
+LEVELS = [v for v in VERTEBRAE if not v.startswith("S")]
+
+
+def _maybe(rng: random.Random, values: list[Any], p_unknown: float) -> Any:
+    return None if rng.random() < p_unknown else rng.choice(values)
+
+
+def generate(n: int, seed: int, p_unknown: float = 0.08) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    out = []
+
+    def block(spec: dict[str, list[Any]]) -> dict[str, Any]:
+        d = {k: _maybe(rng, v, p_unknown) for k, v in spec.items()}
+        return {k: v for k, v in d.items() if v is not None}
+
+    for _ in range(n):
+        names = rng.sample(LEVELS, rng.choice([1, 1, 2, 3]))
+        levels = []
+        for name in names:
+            lv = {"level": name, **block({
+                "index": [True, True, True, False], "mri_edema": [True, True, False],
+                "height_loss_pct": [0, 10, 30, 45, 60], "lesion": ["lytic", "mixed", "blastic"],
+                "posterior_wall": ["intact", "intact", "disrupted", "retropulsion"],
+                "escc": ["0", "0", "1a", "1b", "1c", "2", "3"],
+                "alignment": ["normal", "normal", "deformity", "subluxation"],
+                "posterolateral": ["none", "unilateral", "bilateral"],
+                "instrumentation": ["none", "none", "none", "bilateral_screws"],
+                "fracture_age_weeks": [2, 8, 30],
+            })}
+            levels.append(lv)
+        out.append({
+            "patient": block({"age": list(range(30, 90)), "sex": ["male", "female"],
+                              "primary_cancer": ["myeloma", "breast", "lung", "prostate", "renal"],
+                              "cancer_history": [True, True, False], "histology_confirmed": [True, False],
+                              "kps": [40, 50, 60, 70, 80, 90], "life_expectancy_months": [2, 6, 12, 24]}),
+            "pain": {**block({"nrs": list(range(11)), "mechanical": [True, True, False],
+                              "concordant_exam": [True, True, False], "radicular_exceeds_axial": [False, True],
+                              "medical_therapy_weeks": [1, 3, 6, 10]}),
+                     "therapy_failed": block({"prevents_ambulation": [True, False],
+                                              "analgesic_side_effects": [True, False]})},
+            "neurology": block({"deficit": ["none", "none", "none", "radiculopathy", "myelopathy"],
+                                "clinical_cord_compression": [False, False, False, True]}),
+            "contraindications": block({k: [False] * 19 + [True] for k in (
+                "active_systemic_infection", "spinal_infection", "uncorrectable_coagulopathy",
+                "unfit_for_anaesthesia", "cement_allergy")}),
+            "levels": levels,
+            "context": block({"mdt_agreed": [True, False], "spine_surgery_available": [True, False],
+                              "prior_radiotherapy_levels": [[], [names[0]]]}),
+        })
+    return out
+
+
+def _time(fn: Any, patients: list[dict[str, Any]], repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for p in patients:
+            fn(p)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--patients", type=int, default=100_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=2026)
+    args = ap.parse_args()
+    patients = generate(args.patients, args.seed)
+    assess(patients[0])  # load and compile the rulebook outside the timing
+    validate = _time(AssessmentInput.model_validate, patients, args.repeats)
+    total = _time(assess, patients, args.repeats)
+    mix = Counter(assess(p)["disposition"] for p in patients[:5000])
+    n = args.patients
+    report = {
+        "patients": n,
+        "python": platform.python_version(),
+        "validation_s": round(validate, 3),
+        "assess_s": round(total, 3),
+        "validation_per_s": round(n / validate),
+        "assessments_per_s": round(n / total),
+        "ratio_total_over_validation": round(total / validate, 2),
+        "dispositions_first_5000": dict(sorted(mix.items())),
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
