@@ -17,9 +17,13 @@ install: $(STAMP)
 run: install
 	$(BIN)/vertebro assess examples/aospine_case.json
 	$(BIN)/vertebro assess examples/ajnr_instrumented_case.json
+	$(BIN)/vertebro demo seed --patients 300 --sites 3 --seed 1 --if-empty
+	$(BIN)/vertebro registry summary --as researcher
+	$(BIN)/vertebro registry show SYN-00001 --as clin-demo1
 
 test: install
 	$(BIN)/pytest
+	PYTHON=$(BIN)/python scripts/with_postgres.sh $(BIN)/pytest tests/registry
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

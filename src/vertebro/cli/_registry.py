@@ -57,10 +57,20 @@ AsOpt = Annotated[str, typer.Option("--as", help="the acting user")]
 FmtOpt = Annotated[Format, typer.Option("--format", help="output format")]
 
 
-def _registry(db: str | None) -> Any:
+@contextmanager
+def _registry(db: str | None) -> Iterator[Any]:
     from vertebro.registry import Registry
 
-    return Registry(db)
+    reg = Registry(db)
+    try:
+        yield reg
+    finally:
+        reg.close()
+
+
+def _call(db: str | None, method: str, *args: Any, **kwargs: Any) -> Any:
+    with _registry(db) as reg:
+        return getattr(reg, method)(*args, **kwargs)
 
 
 def _out(fmt: Format, data: Any, text: Callable[[Any], None]) -> None:
@@ -131,8 +141,7 @@ def db_init(
     db: DbOpt = None,
 ) -> None:
     """Create the first site and admin of an empty registry."""
-    reg = _registry(db)
-    reg.bootstrap(admin, site, site_name)
+    _call(db, "bootstrap", admin, site, site_name)
     console().print(f"admin {admin} created at site {site}")
 
 
@@ -146,12 +155,17 @@ def demo_seed(
                                               "(YYYY-MM-DD; default today)")] = None,
     db: DbOpt = None,
     admin: Annotated[str, typer.Option("--as", help="admin to write as")] = "admin",
+    if_empty: Annotated[bool, typer.Option(
+        "--if-empty", help="do nothing if the registry already has patients")] = False,
 ) -> None:
     """Write a SYNTHETIC cohort following Sorensen-SpineJ-2019 Tables 1 and 2."""
     from vertebro.registry.demo import seed as run_seed
 
-    reg = _registry(db)
-    with _progress("demo seed") as progress:
+    with _registry(db) as reg:
+        if if_empty and reg.counts()["patient"]:
+            console().print("the registry already has patients: demo seed skipped")
+            return
+    with _registry(db) as reg, _progress("demo seed") as progress:
         counts = run_seed(reg, patients, sites=sites, seed=seed, as_of=_date(as_of, "as_of"),
                           admin=admin, progress=progress)
     console().print(
@@ -159,14 +173,13 @@ def demo_seed(
         f"{counts['procedure']} procedures, {counts['follow_up']} follow-ups, "
         f"{counts['complication']} complications at {sites} site(s). Users: admin, "
         + ", ".join(f"clin-demo{k}" for k in range(1, sites + 1)) + ", researcher.")
-    reg.close()
 
 
 # ------------------------------------------------------------------------------ registry
 @registry_app.command("add-site")
 def add_site(code: str, name: str, as_: AsOpt, db: DbOpt = None) -> None:
     """Add a site (admin)."""
-    _registry(db).add_site(as_, code, name)
+    _call(db, "add_site", as_, code, name)
     console().print(f"site {code} added")
 
 
@@ -179,7 +192,7 @@ def add_user(
     db: DbOpt = None,
 ) -> None:
     """Add a user (admin)."""
-    _registry(db).add_user(as_, username, role, site)
+    _call(db, "add_user", as_, username, role, site)
     console().print(f"user {username} ({role}) added")
 
 
@@ -199,7 +212,7 @@ def add_patient(
     """Register a patient."""
     data = {"code": code, "birth_year": birth_year, "sex": sex, "primary_cancer": primary_cancer,
             "hospital_number": hospital_number, "site": site}
-    out = _registry(db).add_patient(as_, {k: v for k, v in data.items() if v is not None})
+    out = _call(db, "add_patient", as_, {k: v for k, v in data.items() if v is not None})
     _out(fmt, out, _kv)
 
 
@@ -221,7 +234,7 @@ def assess_cmd(
         raise InvalidInput.field(str(input_path), f"cannot read JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidInput.field(str(input_path), "not a JSON object")
-    out = _registry(db).record_assessment(as_, patient, data, guideline=guideline,
+    out = _call(db, "record_assessment", as_, patient, data, guideline=guideline,
                                           assessed_on=_date(date, "date"))
 
     def text(o: dict[str, Any]) -> None:
@@ -274,7 +287,7 @@ def add_procedure(
     data = {"performed_on": date, "levels": levels, "anaesthesia": anaesthesia,
             "operator_role": operator_role, "biopsy_taken": biopsy, "biopsy_result": biopsy_result,
             "override_reason": override_reason, "assessment_id": assessment_id}
-    out = _registry(db).add_procedure(as_, patient, {k: v for k, v in data.items()
+    out = _call(db, "add_procedure", as_, patient, {k: v for k, v in data.items()
                                                       if v is not None})
     _out(fmt, out, _kv)
 
@@ -297,7 +310,7 @@ def add_complication(
     """Record a complication of a procedure."""
     data = {"type": type_, "level": level, "leak_site": leak_site, "symptomatic": symptomatic,
             "severity_grade": grade, "treatment": treatment}
-    out = _registry(db).add_complication(as_, patient, {k: v for k, v in data.items()
+    out = _call(db, "add_complication", as_, patient, {k: v for k, v in data.items()
                                                          if v is not None},
                                          procedure_id=procedure)
     _out(fmt, out, _kv)
@@ -333,7 +346,7 @@ def add_follow_up(
     }
     if odi is not None:
         data["odi_sections"] = [v.strip() or None for v in odi.split(",")]
-    out = _registry(db).add_follow_up(as_, patient, {k: v for k, v in data.items()
+    out = _call(db, "add_follow_up", as_, patient, {k: v for k, v in data.items()
                                                       if v is not None})
     _out(fmt, out, _kv)
 
@@ -341,7 +354,7 @@ def add_follow_up(
 @registry_app.command("show")
 def show(patient: str, as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) -> None:
     """A patient's timeline: assessments, procedures, complications and follow-ups."""
-    out = _registry(db).timeline(as_, patient)
+    out = _call(db, "timeline", as_, patient)
 
     def text(o: dict[str, Any]) -> None:
         head = {k: v for k, v in o.items() if k != "events"}
@@ -360,7 +373,7 @@ def show(patient: str, as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) 
 @registry_app.command("list")
 def list_patients(as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) -> None:
     """The patients you may see."""
-    out = _registry(db).list_patients(as_)
+    out = _call(db, "list_patients", as_)
 
     def text(rows: list[dict[str, Any]]) -> None:
         table = Table("site", "patient", "birth year", "sex", "primary cancer")
@@ -381,7 +394,7 @@ def due(
     fmt: FmtOpt = Format.text,
 ) -> None:
     """Follow-ups due or overdue, per interval."""
-    out = _registry(db).due(as_, _date(today, "today"), include_missed=all_)
+    out = _call(db, "due", as_, _date(today, "today"), include_missed=all_)
 
     def text(rows: list[dict[str, Any]]) -> None:
         from vertebro.registry.vocab import INTERVAL_LABELS
@@ -399,7 +412,7 @@ def due(
 @registry_app.command("summary")
 def summary(as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) -> None:
     """Outcomes by technique and follow-up interval (like Sorensen-SpineJ-2019 Table 2)."""
-    out = _registry(db).summary(as_)
+    out = _call(db, "summary", as_)
 
     def text(o: dict[str, Any]) -> None:
         from vertebro.registry.vocab import INTERVAL_LABELS, INTERVALS
@@ -422,7 +435,7 @@ def summary(as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) -> None:
 @registry_app.command("audit")
 def audit_cmd(patient: str, as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) -> None:
     """Every change to a patient's records: who, when, what, before and after."""
-    out = _registry(db).audit_trail(as_, patient)
+    out = _call(db, "audit_trail", as_, patient)
 
     def text(rows: list[dict[str, Any]]) -> None:
         table = Table("at", "who", "action", "table", "row", "change")
@@ -451,8 +464,7 @@ def export_cmd(
     """Export every record you may see."""
     from vertebro.registry import io
 
-    reg = _registry(db)
-    with _progress("export") as progress:
+    with _registry(db) as reg, _progress("export") as progress:
         written = io.export(reg, as_, fmt.value, out, research=research, progress=progress)
     console().print(f"exported {written} to {out}", markup=False)
 
@@ -468,8 +480,7 @@ def import_cmd(
     """Import a file: all or nothing, every error listed (row, column, reason)."""
     from vertebro.registry import io
 
-    reg = _registry(db)
-    with _progress("import") as progress:
+    with _registry(db) as reg, _progress("import") as progress:
         counts = io.import_(reg, as_, fmt.value, path, progress=progress)
     if json_out:
         print_json(counts)
