@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from vertebro.errors import RulebookError
@@ -58,15 +60,28 @@ class Condition:
     children: tuple[Condition, ...] = ()
     field: str = ""
     text: str = ""
+    # Explanations depend only on the values of the condition's own facts; many patients
+    # share them, so they are memoised (bounded: facts take few distinct values).
+    _memo: dict[tuple[Any, ...], tuple[str, ...]] = dataclass_field(default_factory=dict, compare=False)
 
     def __call__(self, facts: Facts) -> Truth:
         return self.fn(facts)
 
-    @property
+    def unknown_fields(self, facts: Facts) -> tuple[str, ...]:
+        """The unknown facts that keep this condition open (cached form of ``explain``)."""
+        key = tuple(facts[f] for f in self.fields)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = tuple(dict.fromkeys(self.explain(facts).unknown))
+            if len(self._memo) < 4096:
+                self._memo[key] = hit
+        return hit
+
+    @cached_property
     def fields(self) -> tuple[str, ...]:
         if self.kind == "leaf":
             return (self.field,)
-        return tuple(f for c in self.children for f in c.fields)
+        return tuple(dict.fromkeys(f for c in self.children for f in c.fields))
 
     def explain(self, facts: Facts) -> Explanation:
         """Slow path: the unknown facts that keep the answer open, or the failed tests."""

@@ -147,7 +147,7 @@ class _Run:
         return self.pf if i is None else self.levels[i].facts
 
     def unknown_paths(self, rule: Rule, i: int | None) -> list[str]:
-        names = rule.condition.explain(self._facts(i)).unknown
+        names = rule.condition.unknown_fields(self._facts(i))
         out: list[str] = []
         for name in names:
             for p in unknown_inputs(name, i if name.startswith("level.") else None, self.inp):
@@ -156,33 +156,42 @@ class _Run:
         return out
 
     def _each(self, rules: tuple[Rule, ...]) -> list[tuple[Rule, int | None, Truth]]:
+        """Every (rule, level position or None, value) of a group of rules."""
         out: list[tuple[Rule, int | None, Truth]] = []
+        pf, lfs = self.pf, [lf.facts for lf in self.levels]
         for r in rules:
+            fn = r.condition.fn
             if r.scope == "patient":
-                out.append((r, None, r.condition.fn(self.pf)))
+                out.append((r, None, fn(pf)))
             else:
-                fn = r.condition.fn
-                out.extend((r, i, fn(lf.facts)) for i, lf in enumerate(self.levels))
+                for i, f in enumerate(lfs):
+                    out.append((r, i, fn(f)))
         return out
 
     # -- the assessment --------------------------------------------------------------------
     def run(self, max_levels: int) -> dict[str, Any]:
         c = self.c
-        safety = self._each(c.safety_patient) + self._each(c.safety_level)
-        contra = _or(v for r, _, v in safety if r.then.disposition == "contraindicated")
-        red = _or(v for r, _, v in safety if r.then.disposition == "refer_surgery")
-
         n = len(self.levels)
+        safety = self._each(c.safety_patient) + self._each(c.safety_level)
+        contra = _or([v for r, _, v in safety if r.then.disposition == "contraindicated"])
+        red = _or([v for r, _, v in safety if r.then.disposition == "refer_surgery"])
+
+        # Per level: excluded?  Per profile and level: indicated?  (Kleene and/or/not.)
         excl_vals = self._each(c.exclusions)
-        excluded = [_or(v for _, i, v in excl_vals if i == k) for k in range(n)]
+        excl_by_level: list[list[Truth]] = [[] for _ in range(n)]
+        for _, i, v in excl_vals:
+            excl_by_level[i].append(v)  # type: ignore[index]
+        excluded = [_or(vs) for vs in excl_by_level]
         ind_vals: dict[str, list[tuple[Rule, int | None, Truth]]] = {}
         level_ind: dict[str, list[Truth]] = {}
         overall: dict[str, Truth] = {}
         for p, rules in c.indications.items():
             vals = self._each(rules)
-            ind_vals[p] = vals
-            per = [_and2(_or(v for _, i, v in vals if i == k), _not(excluded[k])) for k in range(n)]
-            level_ind[p] = per
+            by_level: list[list[Truth]] = [[] for _ in range(n)]
+            for _, i, v in vals:
+                by_level[i].append(v)  # type: ignore[index]
+            per = [_and2(_or(by_level[k]), _not(excluded[k])) for k in range(n)]
+            ind_vals[p], level_ind[p] = vals, per
             overall[p] = _or(per) if n else None
         verdicts = {p: _decide(contra, red, overall[p]) for p in c.rb.profiles}
         disposition = verdicts[self.profile]
