@@ -1,9 +1,460 @@
-"""CLI group placeholder: filled in by the part that owns it."""
+"""``vertebro evidence``: pool studies, draw PRISMA flows, build GRADE tables, reproduce the seeds.
+
+Thin: parse, call :mod:`vertebro.evidence`, format. Invalid input raises
+:class:`~vertebro.errors.InvalidInput`, which the root app turns into exit code 2 (every problem
+listed); other :class:`~vertebro.errors.VertebroError` exit 1.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
 import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+from vertebro import evidence as ev
+from vertebro.errors import FieldError, InvalidInput
+
+from ._output import console, dumps, err_console, print_json
+
+__all__ = ["register"]
+
+evidence_app = typer.Typer(
+    name="evidence",
+    help=(
+        "Evidence synthesis: pool study-level data (metafor's definitions), PRISMA 2020 flow, "
+        "GRADE and AHA tables, and the seed reproductions."
+    ),
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    """Add the ``evidence`` group to the root app."""
+    app.add_typer(evidence_app, name="evidence")
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class DocFormat(StrEnum):
+    markdown = "markdown"
+    html = "html"
+    json = "json"
+
+
+FormatOption = Annotated[
+    Format, typer.Option("--format", help="text for people, json for programs.")
+]
+
+
+def _progress() -> Progress:
+    # on stderr, transient: stdout stays clean for JSON and pipes
+    return Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), console=err_console(), transient=True
+    )
+
+
+def _clean(obj: Any) -> Any:
+    """NaN/inf -> None so that the JSON is strict."""
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.floating):
+        return _clean(float(obj))
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def _batch_rows(res: ev.BatchResult, labels: list[str], key: str) -> list[dict[str, Any]]:
+    return [
+        {
+            key: labels[i],
+            "k": int(res.k[i]),
+            "estimate": float(res.estimate[i]),
+            "ci": [float(res.ci_lb[i]), float(res.ci_ub[i])],
+            "pval": float(res.pval[i]),
+            "tau2": float(res.tau2[i]),
+            "i2": float(res.i2[i]),
+        }
+        for i in range(len(res))
+    ]
+
+
+_FILTERS = ("outcome", "technique", "population", "design", "unit", "interval", "statistic")
+
+
+@evidence_app.command("pool")
+def pool_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV: vertebro study format or metafor columns.")],
+    measure: Annotated[
+        str | None,
+        typer.Option(
+            "--measure",
+            help="metafor measure: RR OR RD PR PLO PAS PFT MN MD SMD GEN "
+            "(default: PLO for events, MN for means, GEN for yi/vi).",
+        ),
+    ] = None,
+    method: Annotated[
+        str, typer.Option("--method", help="tau^2 estimator: EE FE DL REML ML PM HS SJ HE.")
+    ] = "REML",
+    knha: Annotated[
+        bool, typer.Option("--knha", help="Hartung-Knapp(-Sidik-Jonkman) CI and t test.")
+    ] = False,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by", help="Subgroup column (technique, design, ...; 'subgroup' in metafor CSVs)."
+        ),
+    ] = None,
+    outcome: Annotated[
+        str | None, typer.Option("--outcome", help="Keep rows of this outcome.")
+    ] = None,
+    technique: Annotated[
+        str | None, typer.Option("--technique", help="Keep rows of this technique.")
+    ] = None,
+    unit: Annotated[
+        str | None, typer.Option("--unit", help="Keep rows counted per patient|level|session.")
+    ] = None,
+    interval: Annotated[
+        str | None, typer.Option("--interval", help="Keep rows of this interval code.")
+    ] = None,
+    level: Annotated[float, typer.Option("--level", help="Confidence level, percent.")] = 95.0,
+    forest: Annotated[
+        Path | None, typer.Option("--forest", help="Write a forest plot (.svg and .png).")
+    ] = None,
+    funnel: Annotated[
+        Path | None, typer.Option("--funnel", help="Write a funnel plot (.svg and .png).")
+    ] = None,
+    bias: Annotated[bool, typer.Option("--bias", help="Egger's test and trim-and-fill.")] = False,
+    loo: Annotated[bool, typer.Option("--leave-one-out", help="Leave-one-out analysis.")] = False,
+    cumul: Annotated[
+        bool, typer.Option("--cumulative", help="Cumulative analysis by year.")
+    ] = False,
+    fmt: FormatOption = Format.text,
+) -> None:
+    """Pool studies: fixed or random effects, subgroups, plots (metafor's definitions)."""
+    method = method.upper()
+    if method not in ev.METHODS:
+        raise InvalidInput.field("--method", f"{method!r} is not one of {', '.join(ev.METHODS)}")
+    if measure is not None and measure.upper() not in ev.MEASURES:
+        raise InvalidInput.field("--measure", f"{measure!r} is not one of {', '.join(ev.MEASURES)}")
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InvalidInput.field(str(file), f"cannot be read ({exc.strerror})") from None
+    header = next(csv.reader(io.StringIO(text)), [])
+    header = [h.strip() for h in header]
+    test = "knha" if knha else "z"
+
+    groups: list[str] | None = None
+    years: list[int | None]
+    data_labels: list[str] | None = None
+    if "study" in header and "design" in header and "source" in header:
+        rows = ev.parse_studies(text, file.name)
+        wanted = {"outcome": outcome, "technique": technique, "unit": unit, "interval": interval}
+        for col, val in wanted.items():
+            if val is not None:
+                rows = [r for r in rows if getattr(r, col) == val]
+        outcomes = sorted({r.outcome for r in rows})
+        if len(outcomes) > 1:
+            raise InvalidInput.field(
+                "--outcome", f"the file has several outcomes; choose one: {', '.join(outcomes)}"
+            )
+        m = (measure or _default_measure(rows)).upper()
+        eff, used = ev.effects_from_studies(rows, m)
+        labels = [_label(r) for r in used]
+        years = [r.year for r in used]
+        if by is not None:
+            if by not in ev.COLUMNS:
+                raise InvalidInput.field(
+                    "--by", f"{by!r} is not a column ({', '.join(ev.COLUMNS)})"
+                )
+            groups = [str(getattr(r, by) or "not reported") for r in used]
+        if m in ("PR", "PLO", "PAS", "PFT"):
+            data_labels = [f"{r.events}/{r.denominator}" for r in used]
+    elif ev.is_metafor_header(header):
+        if measure is None:
+            if "yi" in header:
+                measure = "GEN"
+            else:
+                raise InvalidInput.field(
+                    "--measure", "is required for this CSV (e.g. RR, PLO, SMD)"
+                )
+        md = ev.parse_metafor_csv(text, measure, file.name)
+        m = md.effects.measure
+        eff, years = md.effects, md.year
+        labels = [
+            f"{s} {y}" if y is not None and str(y) not in s else s
+            for s, y in zip(md.study, md.year, strict=True)
+        ]
+        if by is not None:
+            if by != "subgroup" or md.subgroup is None:
+                raise InvalidInput.field("--by", "metafor-style CSVs group by a 'subgroup' column")
+            groups = md.subgroup
+        if m in ("PR", "PLO", "PAS", "PFT"):
+            cols = md.columns
+            raw = list(csv.DictReader(io.StringIO(text)))
+            if "xi" in cols:
+                data_labels = [f"{r['xi'].strip()}/{r['ni'].strip()}" for r in raw]
+    else:
+        raise InvalidInput(
+            FieldError(
+                "header",
+                "is neither the vertebro study format (study, design, outcome, source, ...) nor "
+                "metafor columns (ai,bi,ci,di | ai,n1i,ci,n2i | xi,ni | mi,sdi,ni | "
+                "m1i,sd1i,n1i,m2i,sd2i,n2i | yi,vi | yi,sei)",
+                file.name,
+            )
+        )
+
+    with _progress() as progress:
+        progress.add_task(f"Fitting {m} {method} (k = {len(eff)})", total=None)
+        fit = ev.RMA(method, test, level=level).fit(
+            eff.yi, eff.vi, measure=m, ni=eff.ni, slab=labels
+        )
+        result: dict[str, Any] = fit.to_dict()
+        sg = None
+        if groups is not None:
+            sg = ev.subgroups(
+                eff.yi, eff.vi, groups, method=method, test=test, measure=m, ni=eff.ni, slab=labels
+            )
+            result.update(sg.to_dict())
+        tf = None
+        if bias:
+            if len(eff) < 3:
+                raise InvalidInput.field("--bias", "Egger's test and trim-and-fill need k >= 3")
+            result["egger"] = ev.egger(eff.yi, eff.vi, method=method, test=test).to_dict()
+            tf = ev.trimfill(eff.yi, eff.vi, method=method, test=test)
+            result["trimfill"] = tf.to_dict()
+        if loo:
+            if len(eff) < 2:
+                raise InvalidInput.field("--leave-one-out", "needs k >= 2")
+            res = ev.leave_one_out(eff.yi, eff.vi, method=method, test=test)
+            result["leave_one_out"] = _batch_rows(res, labels, "omitted")
+        if cumul:
+            order = [y if y is not None else 10**6 for y in years]
+            res, idx = ev.cumulative(eff.yi, eff.vi, order, method=method, test=test)
+            result["cumulative"] = _batch_rows(res, [labels[i] for i in idx], "added")
+        written: list[str] = []
+        if forest is not None:
+            progress.add_task("Drawing forest plot", total=None)
+            fig = ev.forest_plot(fit, subgroups=sg, data_labels=data_labels)
+            written += [str(p) for p in ev.save_figure(fig, forest)]
+        if funnel is not None:
+            progress.add_task("Drawing funnel plot", total=None)
+            fig = ev.funnel_plot(fit, trimfill=tf)
+            written += [str(p) for p in ev.save_figure(fig, funnel)]
+    if written:
+        result["files"] = written
+
+    if fmt is Format.json:
+        print_json(_clean(result))
+        return
+    out = console()
+    out.print(fit.summary(), markup=False, highlight=False, soft_wrap=True)
+    table = Table(title="Studies", show_lines=False)
+    for col in ("study", "yi", "se", "weight %"):
+        table.add_column(col, justify="left" if col == "study" else "right")
+    for s, y, v, w in zip(fit.slab, fit.yi, fit.vi, fit.weights, strict=True):
+        table.add_row(s, f"{y:.4f}", f"{np.sqrt(v):.4f}", f"{w:.1f}")
+    out.print(table)
+    if sg is not None:
+        out.print(sg.summary(), markup=False, highlight=False, soft_wrap=True)
+    if "egger" in result:
+        e = result["egger"]
+        out.print(
+            f"Egger's test ({e['model']}): slope {e['slope']:.4f}, {e['dist']} = {e['stat']:.4f}, "
+            f"p = {e['pval']:.4f}; limit estimate {e['limit_estimate']:.4f}",
+            markup=False,
+            soft_wrap=True,
+        )
+        t = result["trimfill"]
+        out.print(
+            f"Trim-and-fill ({t['estimator']}): {t['k0']} missing on the {t['side']} side; "
+            f"adjusted estimate {t['adjusted']['estimate']:.4f} "
+            f"[{t['adjusted']['ci'][0]:.4f}, {t['adjusted']['ci'][1]:.4f}]",
+            markup=False,
+            soft_wrap=True,
+        )
+    for key, title in (("leave_one_out", "Leave-one-out"), ("cumulative", "Cumulative")):
+        if key in result:
+            tb = Table(title=title)
+            for col in (
+                "omitted" if key == "leave_one_out" else "added",
+                "k",
+                "estimate",
+                "95% CI",
+                "tau2",
+                "I2 %",
+            ):
+                tb.add_column(col)
+            for r in result[key]:
+                tb.add_row(
+                    str(r["omitted" if key == "leave_one_out" else "added"]),
+                    str(r["k"]),
+                    f"{r['estimate']:.4f}",
+                    f"[{r['ci'][0]:.4f}, {r['ci'][1]:.4f}]",
+                    f"{r['tau2']:.4f}",
+                    "NA" if not np.isfinite(r["i2"]) else f"{r['i2']:.1f}",
+                )
+            out.print(tb)
+    for p in written:
+        out.print(f"wrote {p}", markup=False)
+
+
+def _default_measure(rows: list[ev.StudyRow]) -> str:
+    if any(r.events is not None and r.denominator is not None for r in rows):
+        return "PLO"
+    if any(r.mean is not None and r.sd is not None and r.n is not None for r in rows):
+        return "MN"
+    return "GEN"
+
+
+def _label(r: ev.StudyRow) -> str:
+    parts = [r.study]
+    extra = [x for x in (r.technique, r.timepoint) if x]
+    if extra:
+        parts.append(f"({', '.join(extra)})")
+    return " ".join(parts)
+
+
+@evidence_app.command("prisma")
+def prisma_cmd(
+    counts: Annotated[Path, typer.Argument(help="PRISMA 2020 counts (JSON).")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Diagram file (.svg or .png; both are written).")
+    ],
+    fmt: FormatOption = Format.text,
+) -> None:
+    """Draw the PRISMA 2020 flow diagram from a counts file."""
+    c = ev.load_prisma(counts)
+    with _progress() as progress:
+        progress.add_task("Drawing PRISMA 2020 flow diagram", total=None)
+        files = [str(p) for p in ev.save_figure(ev.prisma_diagram(c), out)]
+    problems = c.checks()
+    if fmt is Format.json:
+        print_json(
+            {"files": files, "included_studies": c.included_studies, "reconciliation": problems}
+        )
+        return
+    for p in files:
+        console().print(f"wrote {p}", markup=False)
+    for p in problems:
+        console().print(f"note: counts do not reconcile: {p}", markup=False)
+
+
+@evidence_app.command("grade")
+def grade_cmd(
+    sof: Annotated[Path, typer.Argument(help="Summary of findings (YAML).")],
+    fmt: Annotated[
+        DocFormat, typer.Option("--format", help="markdown, html or json.")
+    ] = DocFormat.markdown,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """GRADE summary of findings and AHA class/level table, as Markdown or HTML."""
+    s = ev.load_sof(sof)
+    if fmt is DocFormat.json:
+        text = dumps(s.to_dict()) + "\n"
+    elif fmt is DocFormat.markdown:
+        text = ev.render_markdown(s)
+    else:
+        text = ev.render_html(s)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+        console().print(f"wrote {out}", markup=False)
+    else:
+        typer.echo(text, nl=False)
+
+
+@evidence_app.command("reproduce")
+def reproduce_cmd(fmt: FormatOption = Format.text) -> None:
+    """Recompute the seed and reference numbers and show them beside the published ones."""
+    with _progress() as progress:
+        progress.add_task("Recomputing published numbers", total=None)
+        checks = ev.reproduce()
+    if fmt is Format.json:
+        print_json(
+            {"checks": [c.to_dict() for c in checks], "all_agree": all(c.agrees for c in checks)}
+        )
+        return
+    table = Table(title="Published vs vertebro", show_lines=True)
+    for col in ("check", "source", "published", "vertebro", ""):
+        table.add_column(col)
+    for c in checks:
+        table.add_row(
+            c.name, c.source, c.published, c.vertebro, "agrees" if c.agrees else "DIFFERS"
+        )
+    console().print(table)
+    t2 = ev.sorensen_table2()
+    tb = Table(title="Sorensen-SpineJ-2019 Table 2, rebuilt from study rows: mean (N)")
+    tb.add_column("outcome")
+    tb.add_column("technique")
+    for lab in ev.INTERVALS.values():
+        tb.add_column(lab, justify="right")
+    for (oc, tech), cells in t2.items():
+        tb.add_row(
+            oc,
+            tech,
+            *[f"{cells[iv][0]:.2f} ({cells[iv][1]})" if iv in cells else "" for iv in ev.INTERVALS],
+        )
+    console().print(tb)
+
+
+_EXAMPLES = {
+    "studies": "studies.csv",
+    "prisma": "prisma_sorensen2019.json",
+    "sof": "sof_example.yaml",
+    "bcg": "reference/bcg.csv",
+    "miller": "reference/miller1978.csv",
+}
+
+
+@evidence_app.command("example")
+def example_cmd(
+    name: Annotated[str, typer.Argument(help="studies | prisma | sof | bcg | miller")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Print or save a shipped data file: the curated studies, Sorensen's PRISMA counts, the
+    example SOF, or metafor's reference data (BCG, Miller)."""
+    if name not in _EXAMPLES:
+        raise InvalidInput.field("name", f"{name!r} is not one of {', '.join(_EXAMPLES)}")
+    text = ev.data_text(_EXAMPLES[name])
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console().print(f"wrote {out}", markup=False)
+
+
+@evidence_app.command("check")
+def check_cmd(
+    file: Annotated[Path, typer.Argument(help="A vertebro-format study CSV.")],
+    fmt: FormatOption = Format.text,
+) -> None:
+    """Validate a study CSV (exit 2 listing every problem) and flag printed percentages that
+    disagree with their counts."""
+    rows = ev.read_studies(file)
+    warnings = ev.check_consistency(rows)
+    if fmt is Format.json:
+        print_json({"rows": len(rows), "warnings": warnings})
+        return
+    console().print(f"{file}: {len(rows)} valid rows", markup=False)
+    for w in warnings:
+        console().print(f"warning: {w}", markup=False)

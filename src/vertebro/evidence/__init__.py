@@ -1,22 +1,111 @@
-"""Evidence synthesis: study-level data, meta-analysis (metafor's definitions), PRISMA, plots,
-certainty of evidence. Public names are re-exported here; the modules behind them are private.
+"""Evidence synthesis for vertebral augmentation: study-level data, meta-analysis that agrees with
+R's metafor, Sorensen-style N-weighted pooling, PRISMA 2020 flow diagrams, forest and funnel
+plots, GRADE summary-of-findings and AHA class/level tables.
+
+Public names are re-exported here (httpx style); the modules behind them are private::
+
+    from vertebro.evidence import RMA, escalc
+    eff = escalc("PLO", xi=[601, 59], ni=[760, 101])
+    res = RMA(method="REML", test="knha").fit(eff.yi, eff.vi, measure="PLO")
+    print(res.summary())
+
+See ``docs/evidence.md`` for the CSV formats, the method notes and the command line.
 """
 
 from ._batch import BatchResult, rma_batch
+from ._bias import Egger, TrimFill, egger, trimfill
+from ._dataset import data_text, load_curated
+from ._grade import (
+    AHA_CLASSES,
+    AHA_LEVELS,
+    CERTAINTY,
+    Outcome,
+    SummaryOfFindings,
+    load_sof,
+    parse_sof,
+    render_html,
+    render_markdown,
+)
 from ._measures import MEASURES, Effects, escalc
-from ._rma import METHODS, RMA, estimate_tau2
+from ._plots import forest_plot, funnel_plot, save_figure
+from ._prisma import PrismaCounts, load_prisma, parse_prisma, prisma_diagram
+from ._reproduce import Check, cafe_responders, reproduce, sorensen_table2, wilcoxon_all_improved
+from ._rma import METHODS, RMA, estimate_tau2, q_gen, tau2_qprofile
+from ._sensitivity import Subgroups, cumulative, leave_one_out, subgroups
+from ._studies import (
+    COLUMNS,
+    DESIGNS,
+    MetaforData,
+    StudyRow,
+    check_consistency,
+    effects_from_studies,
+    is_metafor_header,
+    parse_metafor_csv,
+    parse_studies,
+    read_metafor_csv,
+    read_studies,
+)
 from ._transform import back_transform, ipft, pft
+from ._weighted import INTERVALS, WeightedMean, pooled_by_interval, weighted_mean
 
 __all__ = [
+    "AHA_CLASSES",
+    "AHA_LEVELS",
+    "CERTAINTY",
+    "COLUMNS",
+    "DESIGNS",
+    "INTERVALS",
     "MEASURES",
     "METHODS",
     "RMA",
     "BatchResult",
+    "Check",
     "Effects",
+    "Egger",
+    "MetaforData",
+    "Outcome",
+    "PrismaCounts",
+    "StudyRow",
+    "Subgroups",
+    "SummaryOfFindings",
+    "TrimFill",
+    "WeightedMean",
     "back_transform",
+    "cafe_responders",
+    "check_consistency",
+    "cumulative",
+    "data_text",
+    "effects_from_studies",
+    "egger",
     "escalc",
     "estimate_tau2",
+    "forest_plot",
+    "funnel_plot",
     "ipft",
+    "is_metafor_header",
+    "leave_one_out",
+    "load_curated",
+    "load_prisma",
+    "load_sof",
+    "parse_metafor_csv",
+    "parse_prisma",
+    "parse_sof",
+    "parse_studies",
     "pft",
+    "pooled_by_interval",
+    "prisma_diagram",
+    "q_gen",
+    "read_metafor_csv",
+    "read_studies",
+    "render_html",
+    "render_markdown",
+    "reproduce",
     "rma_batch",
+    "save_figure",
+    "sorensen_table2",
+    "subgroups",
+    "tau2_qprofile",
+    "trimfill",
+    "weighted_mean",
+    "wilcoxon_all_improved",
 ]

@@ -148,7 +148,7 @@ def forest_plot(
     n = len(rows)
     height = 1.3 + 0.26 * (n + 2) + (0.35 if title else 0)
     fig = Figure(figsize=(10.5, height))
-    top_pad = (0.55 + (0.35 if title else 0)) / height
+    top_pad = (0.25 + (0.35 if title else 0)) / height
     bottom_pad = 0.75 / height
     ax = fig.add_axes((0.40, bottom_pad, 0.30, 1 - top_pad - bottom_pad))
     ax.set_ylim(n - 0.5, -1.2)
@@ -195,7 +195,7 @@ def forest_plot(
             e, lo, hi = float(est_all[i]), float(lo_all[i]), float(hi_all[i])
             xs.extend([lo, hi])
             ax.plot([lo, hi], [y, y], color="black", lw=1)
-            size = 4 + 9 * math.sqrt(fit.weights[i] / wmax)
+            size = 3.5 + 7 * math.sqrt(fit.weights[i] / wmax)
             ax.plot([e], [y], marker="s", ms=size, color="#1f4e79", mec="#1f4e79")
             fig.text(
                 col_x["study"] + (0.015 if subgroups else 0),

@@ -480,10 +480,10 @@ class RMA:
         if self.k > 1:
             lines.append(f"I^2 = {self.i2:.2f}%; H^2 = {self.h2:.2f}")
             lines.append(
-                f"Test for heterogeneity: Q({self.q_df}) = {self.q:.4f}, p = {_fmt_p(self.q_pval)}"
+                f"Test for heterogeneity: Q({self.q_df}) = {self.q:.4f}, {_p_eq(self.q_pval)}"
             )
         if self.p > 1:
-            lines.append(f"Test of moderators: QM = {self.qm:.4f}, p = {_fmt_p(self.qm_pval)}")
+            lines.append(f"Test of moderators: QM = {self.qm:.4f}, {_p_eq(self.qm_pval)}")
         lines.append("")
         stat = "t" if self.dist.startswith("t") else "z"
         head = [("estimate", 10), ("se", 9), (stat + "val", 9), ("pval", 9), ("ci.lb", 10)]
@@ -511,6 +511,11 @@ class RMA:
             f"RMA(method={self.method!r}, test={self.test!r}, k={self.k}, "
             f"estimate={self.estimate:.4f}, tau2={self.tau2:.4f})"
         )
+
+
+def _p_eq(p: float) -> str:
+    s = _fmt_p(p)
+    return f"p {s}" if s.startswith("<") else f"p = {s}"
 
 
 def _fmt_p(p: float) -> str:

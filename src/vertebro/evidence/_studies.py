@@ -51,6 +51,7 @@ __all__ = [
     "StudyRow",
     "check_consistency",
     "effects_from_studies",
+    "is_metafor_header",
     "parse_studies",
     "read_metafor_csv",
     "read_studies",
