@@ -121,20 +121,22 @@ def forest_plot(
     groups: list[tuple[str | None, RMA, list[int]]] = []
     g: str | None
     if subgroups is not None:
-        pos = {s: i for i, s in enumerate(fit.slab)}
+        if len(fit.yi) != len(subgroups.overall.yi) or not np.allclose(fit.yi, subgroups.overall.yi):
+            raise EvidenceError("forest plot: the subgroups were fitted to other data than the model")
         for g in subgroups.order:
-            sf = subgroups.fits[g]
-            groups.append((g, sf, [pos[s] for s in sf.slab]))
+            groups.append((g, subgroups.fits[g], subgroups.indices[g]))
     else:
         groups.append((None, fit, list(range(fit.k))))
 
     # rows, top to bottom
     rows: list[tuple[str, object]] = []
+    subtotal_idx: dict[int, list[int]] = {}
     for g, sf, idx in groups:
         if g is not None:
             rows.append(("header", g))
         rows.extend(("study", i) for i in idx)
         if g is not None:
+            subtotal_idx[len(rows)] = idx
             rows.append(("subtotal", sf))
             rows.append(("subhet", sf))
             rows.append(("blank", None))
@@ -261,7 +263,7 @@ def forest_plot(
                     col_x["w"], y, "100%", transform=trans, va="center", ha="right", weight="bold"
                 )
             else:
-                share = float(np.sum([_overall_weight(fit, fit.slab.index(s)) for s in f.slab]))
+                share = float(np.sum([_overall_weight(fit, j) for j in subtotal_idx[y]]))
                 fig.text(col_x["w"], y, f"{share:.1f}%", transform=trans, va="center", ha="right")
         elif kind == "subhet":
             assert isinstance(obj, RMA)

@@ -37,6 +37,8 @@ class Subgroups:
     df: int
     pval: float
     order: list[str] = field(default_factory=list)
+    #: positions of each subgroup's studies in the input (labels need not be unique)
+    indices: dict[str, list[int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -99,14 +101,15 @@ def subgroups(
             slab=[s for s, keep in zip(labels, sel, strict=True) if keep],
         )
     overall = RMA(method, test).fit(y, v, measure=measure, ni=n, slab=labels)
+    indices = {name: [int(i) for i in np.flatnonzero(g == name)] for name in order}
     if len(order) < 2:
-        return Subgroups(fits, overall, float("nan"), 0, float("nan"), order)
+        return Subgroups(fits, overall, float("nan"), 0, float("nan"), order, indices)
     est = np.array([fits[o].estimate for o in order])
     w = 1 / np.array([fits[o].se for o in order]) ** 2
     mu = float(np.sum(w * est) / np.sum(w))
     qb = float(np.sum(w * (est - mu) ** 2))
     df = len(order) - 1
-    return Subgroups(fits, overall, qb, df, float(stats.chi2.sf(qb, df)), order)
+    return Subgroups(fits, overall, qb, df, float(stats.chi2.sf(qb, df)), order, indices)
 
 
 def leave_one_out(
