@@ -34,8 +34,13 @@ NEUROLOGY = {
 }
 CONTRA = {
     k: [False] * 9 + [True]
-    for k in ("active_systemic_infection", "spinal_infection", "uncorrectable_coagulopathy",
-              "unfit_for_anaesthesia", "cement_allergy")
+    for k in (
+        "active_systemic_infection",
+        "spinal_infection",
+        "uncorrectable_coagulopathy",
+        "unfit_for_anaesthesia",
+        "cement_allergy",
+    )
 }
 LEVEL = {
     "index": [True, True, True, False],
@@ -63,10 +68,14 @@ def _block(spec: dict[str, list[Any]], p_unknown: float) -> st.SearchStrategy[di
     unknown_weight = max(1, round(10 * p_unknown))
     known = [False] * unknown_weight + [True] * (10 - unknown_weight)
     parts = {
-        k: st.tuples(st.sampled_from(known), st.sampled_from(values)).map(lambda t: t[1] if t[0] else MISSING)
+        k: st.tuples(st.sampled_from(known), st.sampled_from(values)).map(
+            lambda t: t[1] if t[0] else MISSING
+        )
         for k, values in spec.items()
     }
-    return st.fixed_dictionaries(parts).map(lambda d: {k: v for k, v in d.items() if v is not MISSING})
+    return st.fixed_dictionaries(parts).map(
+        lambda d: {k: v for k, v in d.items() if v is not MISSING}
+    )
 
 
 @st.composite
@@ -88,8 +97,13 @@ def patients(draw: st.DrawFn, p_unknown: float = 0.1) -> dict[str, Any]:
     }
 
 
-BLOCKS = {"patient": PATIENT, "pain": PAIN, "neurology": NEUROLOGY,
-          "contraindications": CONTRA, "context": CONTEXT}
+BLOCKS = {
+    "patient": PATIENT,
+    "pain": PAIN,
+    "neurology": NEUROLOGY,
+    "contraindications": CONTRA,
+    "context": CONTEXT,
+}
 
 
 @st.composite
@@ -107,7 +121,9 @@ def completions(draw: st.DrawFn, patient: dict[str, Any]) -> dict[str, Any]:
     out["pain"]["therapy_failed"] = tf
     if "prior_radiotherapy_levels" not in out["context"]:
         names = [lv["level"] for lv in patient["levels"]]
-        out["context"]["prior_radiotherapy_levels"] = draw(st.lists(st.sampled_from(names), unique=True))
+        out["context"]["prior_radiotherapy_levels"] = draw(
+            st.lists(st.sampled_from(names), unique=True)
+        )
     levels = []
     for lv in patient["levels"]:
         full = dict(lv)

@@ -74,7 +74,13 @@ def test_misspelt_key_suggests_the_right_one(tmp_path: Path) -> None:
 
 def test_batch_with_bad_lines_lists_each_and_writes_nothing(tmp_path: Path) -> None:
     good = json.dumps(base_patient())
-    lines = [good, json.dumps(_with("pain.nrs", 11)), good, "{not json", json.dumps(_with("levels.0.level", "T13"))]
+    lines = [
+        good,
+        json.dumps(_with("pain.nrs", 11)),
+        good,
+        "{not json",
+        json.dumps(_with("levels.0.level", "T13")),
+    ]
     src = tmp_path / "cohort.jsonl"
     src.write_text("\n".join(lines) + "\n")
     out = tmp_path / "results.jsonl"

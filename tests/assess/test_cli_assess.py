@@ -60,8 +60,11 @@ def test_batch_writes_one_result_per_patient(tmp_path: Path) -> None:
 
 
 def test_stdin_input() -> None:
-    result = runner.invoke(app, ["assess", "-", "--format", "json"],
-                           input=(EXAMPLES / "ajnr_instrumented_case.json").read_text())
+    result = runner.invoke(
+        app,
+        ["assess", "-", "--format", "json"],
+        input=(EXAMPLES / "ajnr_instrumented_case.json").read_text(),
+    )
     assert result.exit_code == 0
     assert json.loads(result.stdout)["levels"][0]["technique"] == "vertebroplasty"
 

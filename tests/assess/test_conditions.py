@@ -29,7 +29,9 @@ def test_truth_tables(a: bool | None, b: bool | None) -> None:
     neg = compile_condition({"not": _leaf(A)}, "t", False, "patient")
     # Kleene: the answer is decided iff every completion of the unknowns agrees.
     completions = [
-        (x, y) for x in ((a,) if a is not None else (True, False)) for y in ((b,) if b is not None else (True, False))
+        (x, y)
+        for x in ((a,) if a is not None else (True, False))
+        for y in ((b,) if b is not None else (True, False))
     ]
 
     def expected(f: object) -> bool | None:
@@ -61,9 +63,16 @@ def test_explain_names_unknown_and_failed() -> None:
 
 
 def test_vertebra_between_and_known() -> None:
-    cond = compile_condition({"field": "level.level", "between": ["T11", "L1"]}, "t", False, "level")
+    cond = compile_condition(
+        {"field": "level.level", "between": ["T11", "L1"]}, "t", False, "level"
+    )
     assert [cond({"level.level": v}) for v in ("T10", "T11", "T12", "L1", "L2", None)] == [
-        False, True, True, True, False, None,
+        False,
+        True,
+        True,
+        True,
+        False,
+        None,
     ]
     known = compile_condition({"field": "level.escc", "known": False}, "t", False, "level")
     assert known({"level.escc": None}) is True and known({"level.escc": "0"}) is False

@@ -21,7 +21,10 @@ def test_wilson_matches_statsmodels(events: int, n: int) -> None:
 def test_sorensen_symptomatic_complications() -> None:
     o = load_outcomes().by_technique
     # Sorensen-SpineJ-2019, Table 1: 35/2024 PVP, 8/909 KP
-    vp, kp = o["vertebroplasty"]["symptomatic_complications"], o["kyphoplasty"]["symptomatic_complications"]
+    vp, kp = (
+        o["vertebroplasty"]["symptomatic_complications"],
+        o["kyphoplasty"]["symptomatic_complications"],
+    )
     assert (vp["events"], vp["n"], kp["events"], kp["n"]) == (35, 2024, 8, 909)
     assert vp["percent"] == pytest.approx(100 * 35 / 2024, abs=TOL["percent"])
     assert kp["ci95_percent"][0] < kp["percent"] < kp["ci95_percent"][1]
@@ -29,9 +32,17 @@ def test_sorensen_symptomatic_complications() -> None:
 
 def test_sorensen_table2_and_leakage() -> None:
     o = load_outcomes().by_technique
-    # Sorensen-SpineJ-2019, Table 2, VAS PVP preoperative 7.48 (N 1445) and KP < 4 weeks 2.96 (N 814)
-    assert o["vertebroplasty"]["nrs"]["by_interval"][0] == {"interval": "preoperative", "mean": 7.48, "n": 1445}
-    assert o["kyphoplasty"]["nrs"]["by_interval"][1] == {"interval": "< 4 weeks", "mean": 2.96, "n": 814}
+    # Sorensen-SpineJ-2019, Table 2: VAS PVP preoperative 7.48 (N 1445); KP < 4 weeks 2.96 (N 814)
+    assert o["vertebroplasty"]["nrs"]["by_interval"][0] == {
+        "interval": "preoperative",
+        "mean": 7.48,
+        "n": 1445,
+    }
+    assert o["kyphoplasty"]["nrs"]["by_interval"][1] == {
+        "interval": "< 4 weeks",
+        "mean": 2.96,
+        "n": 814,
+    }
     # Sorensen-SpineJ-2019: leakage 37.9% PVP, 13.6% KP
     assert o["vertebroplasty"]["leakage"][0]["percent"] == 37.9
     assert o["kyphoplasty"]["leakage"][0]["percent"] == 13.6

@@ -14,8 +14,13 @@ from vertebro.assess import default_rulebook
 from .strategies import completions, patients
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-CONTRA_KEYS = ("active_systemic_infection", "spinal_infection", "uncorrectable_coagulopathy",
-               "unfit_for_anaesthesia", "cement_allergy")
+CONTRA_KEYS = (
+    "active_systemic_infection",
+    "spinal_infection",
+    "uncorrectable_coagulopathy",
+    "unfit_for_anaesthesia",
+    "cement_allergy",
+)
 
 
 @SETTINGS

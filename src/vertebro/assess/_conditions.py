@@ -21,10 +21,11 @@ with per-leaf explanations; conditions compile to closures once, at rulebook loa
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from dataclasses import field as dataclass_field
+from functools import cached_property
 from typing import Any
 
 from vertebro.errors import RulebookError
@@ -39,6 +40,12 @@ Facts = Mapping[str, Any]
 _Fn = Callable[[Facts], Truth]
 
 _NUMERIC_OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<"}
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "gte": operator.ge,
+    "gt": operator.gt,
+    "lte": operator.le,
+    "lt": operator.lt,
+}
 _LEAF_OPS = {*_NUMERIC_OPS, "is", "in", "between", "known"}
 
 
@@ -62,7 +69,9 @@ class Condition:
     text: str = ""
     # Explanations depend only on the values of the condition's own facts; many patients
     # share them, so they are memoised (bounded: facts take few distinct values).
-    _memo: dict[tuple[Any, ...], tuple[str, ...]] = dataclass_field(default_factory=dict, compare=False)
+    _memo: dict[tuple[Any, ...], tuple[str, ...]] = dataclass_field(
+        default_factory=dict, compare=False
+    )
 
     def __call__(self, facts: Facts) -> Truth:
         return self.fn(facts)
@@ -267,11 +276,11 @@ def _build_numeric(op: str) -> Callable[[Field, Any, str], tuple[_Fn, str]]:
             }
             return tests[op], text
 
+        cmp = _COMPARE[op]
+
         def num_fn(f: Facts) -> Truth:
             v = f[name]
-            if v is None:
-                return None
-            return {"gte": v >= x, "gt": v > x, "lte": v <= x, "lt": v < x}[op]
+            return None if v is None else bool(cmp(v, x))
 
         return num_fn, text
 
