@@ -16,6 +16,8 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from vertebro.spine import vertebra_index
+
 from ._rulebook import default_rulebook
 
 __all__ = ["render_text", "report_renderable"]
@@ -51,37 +53,41 @@ def _bullets(lines: list[Text]) -> RenderableType:
     return grid
 
 
-def _level_block(lv: Mapping[str, Any], flag_labels: Mapping[str, str]) -> RenderableType:
-    head = Text(f"{lv['level']:<4}", style="bold")
-    role = lv.get("role") or "role unknown"
-    head.append(f" {role} · ")
-    if lv.get("offer"):
-        head.append(f"offered ({lv['offer']}, optional)", style="cyan")
-    else:
-        head.append(_TREAT[lv["treat"]], style="bold green" if lv["treat"] else "")
-    if lv["treat"] is not False or lv.get("offer"):
-        tech = lv.get("technique") or "technique undetermined"
-        extra = ", ".join(
-            x for x in (lv.get("approach"), lv.get("needle") and f"{lv['needle']} needle") if x
-        )
-        head.append(f" · {tech}" + (f", {extra}" if extra else ""))
-    detail = Text()
-    sins = lv.get("sins")
-    if sins:
-        if sins["total"] is not None:
-            detail.append(f"SINS {sins['total']} {sins['category']}")
+def _human(code: str) -> str:
+    return code.replace("_", " ")
+
+
+def _level_rows(levels: list[Mapping[str, Any]], flag_labels: Mapping[str, str]) -> RenderableType:
+    # A grid keeps each level's details aligned under its text, however narrow the terminal.
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=4, style="bold")
+    grid.add_column(ratio=1)
+    for lv in levels:
+        head = Text(f"{lv.get('role') or 'role unknown'} · ")
+        if lv.get("offer"):
+            head.append(f"offered ({lv['offer']}, optional)", style="cyan")
         else:
-            lo, hi = sins["range"]
-            detail.append(f"SINS {lo}-{hi}" + (f" {sins['category']}" if sins["category"] else ""))
-    if lv.get("genant_grade") is not None:
-        detail.append(f" · Genant {lv['genant_grade']} ({lv['height_loss_pct']:g}% height loss)")
-    if lv.get("flags"):
-        detail.append(" · ")
-        detail.append("; ".join(flag_labels.get(f, f) for f in lv["flags"]), style="yellow")
-    parts: list[RenderableType] = [head]
-    if detail:
-        parts.append(Padding(detail, (0, 0, 0, 5)))
-    return Group(*parts)
+            head.append(_TREAT[lv["treat"]], style="bold green" if lv["treat"] else "")
+        if lv["treat"] is not False or lv.get("offer"):
+            tech = lv.get("technique") or "technique undetermined"
+            needle = lv.get("needle") and f"{lv['needle']} needle"
+            extra = ", ".join(_human(x) for x in (lv.get("approach"), needle) if x)
+            head.append(f" · {tech}" + (f", {extra}" if extra else ""))
+        sins = lv.get("sins")
+        if sins:
+            if sins["total"] is not None:
+                head.append(f"\nSINS {sins['total']} {sins['category']}")
+            else:
+                lo, hi = sins["range"]
+                head.append(
+                    f"\nSINS {lo}-{hi}" + (f" {sins['category']}" if sins["category"] else "")
+                )
+        if lv.get("genant_grade") is not None:
+            head.append(f" · Genant {lv['genant_grade']} ({lv['height_loss_pct']:g}% height loss)")
+        for f in lv.get("flags") or ():
+            head.append(f"\n! {flag_labels.get(f, f)}", style="yellow")
+        grid.add_row(lv["level"], head)
+    return grid
 
 
 def _series(block: Mapping[str, Any]) -> str:
@@ -109,7 +115,7 @@ def report_renderable(result: Mapping[str, Any]) -> RenderableType:
         verdicts.append(v, style=_STYLE[v].replace("bold ", ""))
     out.append(verdicts)
     if len(set(result["guidelines"].values())) > 1:
-        out.append(Text("  the guidelines disagree: see the notes below", style="yellow"))
+        out.append(Text("  the guidelines disagree: see Why and Unknown below", style="yellow"))
 
     if result["missing"]:
         out += [Text(""), _heading("Missing: could change the answer")]
@@ -123,7 +129,8 @@ def report_renderable(result: Mapping[str, Any]) -> RenderableType:
         )
 
     out += [Text(""), _heading("Plan per level")]
-    out += [_level_block(lv, flag_labels) for lv in result["levels"]] or [Text(" no levels given")]
+    by_spine = sorted(result["levels"], key=lambda lv: vertebra_index(lv["level"]))
+    out.append(_level_rows(by_spine, flag_labels) if by_spine else Text(" no levels given"))
     if result["sessions"]:
         offered = {lv["level"] for lv in result["levels"] if lv.get("offer")}
         sess = Text(" sessions: ")
@@ -278,4 +285,3 @@ def render_text(result: Mapping[str, Any], width: int | None = None, color: bool
     return (
         "\n".join(line.rstrip() for line in console.export_text(styles=color).splitlines()) + "\n"
     )
-
