@@ -38,7 +38,9 @@ def test_closed_forms(bcg):
     }
     t0 = rss / k  # Sidik & Jonkman 2005: one step from var(y)(k-1)/k
     m0 = _mu(y, v, t0)
-    expected["SJ"] = t0 * sum((yi - m0) ** 2 / (vi + t0) for yi, vi in zip(y, v, strict=True)) / (k - 1)
+    expected["SJ"] = (
+        t0 * sum((yi - m0) ** 2 / (vi + t0) for yi, vi in zip(y, v, strict=True)) / (k - 1)
+    )
     for method, t2 in expected.items():
         assert abs(RMA(method).fit(y, v).tau2 - t2) < TOL["closed_form"], method
 
