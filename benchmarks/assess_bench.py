@@ -42,36 +42,82 @@ def generate(n: int, seed: int, p_unknown: float = 0.08) -> list[dict[str, Any]]
         names = rng.sample(LEVELS, rng.choice([1, 1, 2, 3]))
         levels = []
         for name in names:
-            lv = {"level": name, **block({
-                "index": [True, True, True, False], "mri_edema": [True, True, False],
-                "height_loss_pct": [0, 10, 30, 45, 60], "lesion": ["lytic", "mixed", "blastic"],
-                "posterior_wall": ["intact", "intact", "disrupted", "retropulsion"],
-                "escc": ["0", "0", "1a", "1b", "1c", "2", "3"],
-                "alignment": ["normal", "normal", "deformity", "subluxation"],
-                "posterolateral": ["none", "unilateral", "bilateral"],
-                "instrumentation": ["none", "none", "none", "bilateral_screws"],
-                "fracture_age_weeks": [2, 8, 30],
-            })}
+            lv = {
+                "level": name,
+                **block(
+                    {
+                        "index": [True, True, True, False],
+                        "mri_edema": [True, True, False],
+                        "height_loss_pct": [0, 10, 30, 45, 60],
+                        "lesion": ["lytic", "mixed", "blastic"],
+                        "posterior_wall": ["intact", "intact", "disrupted", "retropulsion"],
+                        "escc": ["0", "0", "1a", "1b", "1c", "2", "3"],
+                        "alignment": ["normal", "normal", "deformity", "subluxation"],
+                        "posterolateral": ["none", "unilateral", "bilateral"],
+                        "instrumentation": ["none", "none", "none", "bilateral_screws"],
+                        "fracture_age_weeks": [2, 8, 30],
+                    }
+                ),
+            }
             levels.append(lv)
-        out.append({
-            "patient": block({"age": list(range(30, 90)), "sex": ["male", "female"],
-                              "primary_cancer": ["myeloma", "breast", "lung", "prostate", "renal"],
-                              "cancer_history": [True, True, False], "histology_confirmed": [True, False],
-                              "kps": [40, 50, 60, 70, 80, 90], "life_expectancy_months": [2, 6, 12, 24]}),
-            "pain": {**block({"nrs": list(range(11)), "mechanical": [True, True, False],
-                              "concordant_exam": [True, True, False], "radicular_exceeds_axial": [False, True],
-                              "medical_therapy_weeks": [1, 3, 6, 10]}),
-                     "therapy_failed": block({"prevents_ambulation": [True, False],
-                                              "analgesic_side_effects": [True, False]})},
-            "neurology": block({"deficit": ["none", "none", "none", "radiculopathy", "myelopathy"],
-                                "clinical_cord_compression": [False, False, False, True]}),
-            "contraindications": block({k: [False] * 19 + [True] for k in (
-                "active_systemic_infection", "spinal_infection", "uncorrectable_coagulopathy",
-                "unfit_for_anaesthesia", "cement_allergy")}),
-            "levels": levels,
-            "context": block({"mdt_agreed": [True, False], "spine_surgery_available": [True, False],
-                              "prior_radiotherapy_levels": [[], [names[0]]]}),
-        })
+        out.append(
+            {
+                "patient": block(
+                    {
+                        "age": list(range(30, 90)),
+                        "sex": ["male", "female"],
+                        "primary_cancer": ["myeloma", "breast", "lung", "prostate", "renal"],
+                        "cancer_history": [True, True, False],
+                        "histology_confirmed": [True, False],
+                        "kps": [40, 50, 60, 70, 80, 90],
+                        "life_expectancy_months": [2, 6, 12, 24],
+                    }
+                ),
+                "pain": {
+                    **block(
+                        {
+                            "nrs": list(range(11)),
+                            "mechanical": [True, True, False],
+                            "concordant_exam": [True, True, False],
+                            "radicular_exceeds_axial": [False, True],
+                            "medical_therapy_weeks": [1, 3, 6, 10],
+                        }
+                    ),
+                    "therapy_failed": block(
+                        {
+                            "prevents_ambulation": [True, False],
+                            "analgesic_side_effects": [True, False],
+                        }
+                    ),
+                },
+                "neurology": block(
+                    {
+                        "deficit": ["none", "none", "none", "radiculopathy", "myelopathy"],
+                        "clinical_cord_compression": [False, False, False, True],
+                    }
+                ),
+                "contraindications": block(
+                    {
+                        k: [False] * 19 + [True]
+                        for k in (
+                            "active_systemic_infection",
+                            "spinal_infection",
+                            "uncorrectable_coagulopathy",
+                            "unfit_for_anaesthesia",
+                            "cement_allergy",
+                        )
+                    }
+                ),
+                "levels": levels,
+                "context": block(
+                    {
+                        "mdt_agreed": [True, False],
+                        "spine_surgery_available": [True, False],
+                        "prior_radiotherapy_levels": [[], [names[0]]],
+                    }
+                ),
+            }
+        )
     return out
 
 
