@@ -209,7 +209,9 @@ def test_grade_command(tmp_path):
     assert "<table>" in (tmp_path / "s.html").read_text()
     bad = tmp_path / "bad.yaml"
     bad.write_text(
-        "title: t\noutcomes:\n  - outcome: o\n    design: rct\n    effect: e\n    domains:\n      imprecision: {rating: -1}\n"
+        "title: t\n"
+        "outcomes:\n"
+        "  - {outcome: o, design: rct, effect: e, domains: {imprecision: {rating: -1}}}\n"
     )
     res = runner.invoke(APP, ["evidence", "grade", str(bad)])
     assert res.exit_code == 2
