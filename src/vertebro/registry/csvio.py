@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -32,6 +33,16 @@ def read_csv(path: Path) -> list[tuple[str, dict[str, str]]]:
         path = path / "registry.csv"
     if not path.is_file():
         raise InvalidInput.field("path", f"{path} is not a file")
+    enabled = gc.isenabled()
+    gc.disable()  # many small dicts are kept: spare the cyclic GC rescanning them
+    try:
+        return _read(path)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read(path: Path) -> list[tuple[str, dict[str, str]]]:
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)

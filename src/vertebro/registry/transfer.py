@@ -10,13 +10,15 @@ written, in one transaction, with one audit row per inserted row.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import JSON, Table, insert, select, text
 
 from vertebro.errors import FieldError, InvalidInput, RegistryError
 
@@ -92,6 +94,14 @@ _ALLOWED: dict[str, set[str]] = {
                   "rdq_version", "rdq", "kps", "ecog", "analgesic_class", "new_fracture",
                   "new_fracture_level", "vital_status", "lost_to_follow_up"},
 }
+
+
+#: columns that must be empty in a record of each type
+_FOREIGN: dict[str, tuple[str, ...]] = {
+    t: tuple(c for c in COLUMNS if c not in _ALLOWED[t] | {"record_type", "site", "patient"}
+             | DERIVED)
+    for t in _ALLOWED
+} | {"site": tuple(c for c in COLUMNS if c not in {"record_type", "site", "site_name"})}
 
 
 # ------------------------------------------------------------------------------ export
@@ -280,7 +290,18 @@ def import_records(
     Imports add new patients (with everything recorded about them); a patient that already
     exists at its site is an error. Returns the number of rows inserted per table.
     """
-    rows = list(rows)
+    # Many small objects are built and kept: the cyclic GC would rescan them over and over.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _import(reg, actor, list(rows), progress, chunk)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _import(reg: Registry, actor: str, rows: list[tuple[str, dict[str, str]]],
+            progress: Progress | None, chunk: int) -> dict[str, int]:
     total = len(rows)
     with reg.session(actor) as (s, who):
         assert who is not None
@@ -297,10 +318,9 @@ def import_records(
                 errors.append(FieldError("record_type", f"{rtype!r} is not one of "
                                          f"{', '.join(RECORD_TYPES)}", where))
                 continue
-            extra = {k for k, v in row.items() if v != "" and k not in _ALLOWED[rtype]
-                     and k not in ("record_type", "site", "patient") and k not in DERIVED}
-            for k in sorted(extra):
-                errors.append(FieldError(k, f"not a field of a {rtype} record", where))
+            for k in _FOREIGN[rtype]:
+                if row.get(k):
+                    errors.append(FieldError(k, f"not a field of a {rtype} record", where))
             site = row.get("site", "")
             if rtype == "site":
                 errors.extend(_plan_site(plan, row, where, who, known_sites, new_sites))
@@ -547,6 +567,64 @@ def _check_procedures(plan: _Plan) -> list[FieldError]:
     return errors
 
 
+class _BulkWriter:
+    """Many-row inserts on the session's own connection and transaction, bypassing the
+    per-row statement machinery: ``executemany`` on SQLite, ``COPY`` on PostgreSQL. Values
+    go through SQLAlchemy's own bind processors of each column, so they are stored exactly
+    as an ORM insert would store them."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect
+        self.raw = conn.connection.driver_connection
+        self._procs: dict[tuple[str, tuple[str, ...]], list[tuple[int, Any, bool]]] = {}
+
+    def insert(self, model: type[Base], rows: list[dict[str, Any]]) -> None:
+        table: Table = model.__table__  # type: ignore[assignment]
+        cols = tuple(rows[0])
+        key = (table.name, cols)
+        if key not in self._procs:
+            self._procs[key] = [
+                (i, p, isinstance(table.c[c].type, JSON))
+                for i, c in enumerate(cols)
+                if (p := table.c[c].type._cached_bind_processor(self.dialect)) is not None
+            ]
+        procs = self._procs[key]
+        getter = itemgetter(*cols)
+        tuples: list[Any] = []
+        memo: dict[Any, Any] = {}  # dates and times repeat a lot (e.g. the import's timestamp)
+        for r in rows:
+            t = list(getter(r))
+            for i, p, is_json in procs:
+                v = t[i]
+                if v is None:
+                    continue
+                if is_json:
+                    t[i] = p(v)
+                else:
+                    m = memo.get(v)
+                    if m is None:
+                        m = memo[v] = p(v)
+                    t[i] = m
+            tuples.append(t)
+        names = ", ".join(f'"{c}"' for c in cols)
+        if self.dialect.name == "postgresql":
+            with self.raw.cursor() as cur, cur.copy(
+                f'COPY "{table.name}" ({names}) FROM STDIN'
+            ) as copy:
+                for t in tuples:
+                    copy.write_row(t)
+        elif self.dialect.name == "sqlite":
+            marks = ", ".join("?" for _ in cols)
+            cur = self.raw.cursor()
+            try:
+                cur.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', tuples)
+            finally:
+                cur.close()
+        else:  # any other backend: SQLAlchemy's executemany
+            self.conn.execute(insert(table), rows)
+
+
 def _write(s: Any, plan: _Plan, actor: str, known_sites: dict[str, int],
            progress: Progress | None, chunk: int) -> dict[str, int]:
     at = audit.now()
@@ -555,24 +633,49 @@ def _write(s: Any, plan: _Plan, actor: str, known_sites: dict[str, int],
              + len(plan.follow_ups))
     done = 0
 
+    conn = s.connection()
+    if conn.dialect.name == "sqlite":
+        # take the write lock now, so that the ids read below stay ours until commit
+        conn.execute(text("UPDATE registry_meta SET value = value WHERE 0 = 1"))
+
+    def allocate(model: type[Base], n: int) -> list[int]:
+        table = model.__tablename__
+        if conn.dialect.name == "postgresql":
+            return list(conn.execute(text(
+                f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
+                "FROM generate_series(1, :n)"), {"n": n}).scalars())
+        start = conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one()
+        return list(range(start + 1, start + 1 + n))
+
+    at_iso = at.isoformat()
+    writer = _BulkWriter(conn)
+
     def put(model: type[Base], rows: list[dict[str, Any]],
             patient_ids: list[int | None] | None) -> list[int]:
         nonlocal done
-        ids: list[int] = []
-        table = model.__tablename__
+        if not rows:
+            return []
+        name = model.__tablename__
+        ids = allocate(model, len(rows))
+        dates = [k for k, v in rows[0].items() if isinstance(v, dt.date) and k != "created_at"]
+        stamped = "created_at" in rows[0]
         for i in range(0, len(rows), chunk):
             part = rows[i:i + chunk]
-            stmt = insert(model).returning(model.id,  # type: ignore[attr-defined]
-                                           sort_by_parameter_order=True)
-            got = list(s.execute(stmt, part).scalars())
-            ids.extend(got)
-            s.execute(insert(AuditLog), [
-                {"at": at, "actor": actor, "action": "insert", "table_name": table,
-                 "row_id": rid, "before": None,
-                 "patient_id": rid if patient_ids is None else patient_ids[i + j],
-                 "after": {"id": rid, **{k: audit.jsonable(v) for k, v in r.items()}}}
-                for j, (rid, r) in enumerate(zip(got, part, strict=True))
-            ])
+            trail = []
+            for j, (rid, r) in enumerate(zip(ids[i:i + chunk], part, strict=True)):
+                r["id"] = rid
+                after = dict(r)
+                for k in dates:
+                    if after[k] is not None:
+                        after[k] = after[k].isoformat()
+                if stamped:
+                    after["created_at"] = at_iso
+                trail.append({"at": at, "actor": actor, "action": "insert", "table_name": name,
+                              "row_id": rid, "before": None, "after": after,
+                              "patient_id": rid if patient_ids is None
+                              else patient_ids[i + j]})
+            writer.insert(model, part)
+            writer.insert(AuditLog, trail)
             done += len(part)
             if progress:
                 progress("write", done, total)
