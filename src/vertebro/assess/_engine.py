@@ -132,7 +132,10 @@ class _Unknowns:
 
 
 class _Run:
-    """One assessment. Holds the facts and every rule's value so explanations are cheap."""
+    """One assessment, in phases: decide, explain, plan, offer, output.
+
+    Holds the facts and every rule's value, so that explanations are cheap.
+    """
 
     def __init__(self, c: _Compiled, inp: AssessmentInput, profile: str) -> None:
         self.c, self.inp, self.profile = c, inp, profile
@@ -141,6 +144,15 @@ class _Run:
             level_facts(lv, i, inp, self.pf) for i, lv in enumerate(inp.levels)
         ]
         self.names = [lv.level for lv in inp.levels]
+        n = len(self.levels)
+        self.findings: list[dict[str, Any]] = []
+        self.unknowns = _Unknowns()
+        self.missing_paths: set[str] = set()
+        self.level_rules: list[list[str]] = [[] for _ in range(n)]
+        self.flags: list[list[str]] = [[] for _ in range(n)]
+        self.patient_flags: list[str] = []
+        self.actions: dict[str, dict[str, Any]] = {}
+        self.offers: dict[int, str] = {}
 
     # -- helpers ---------------------------------------------------------------------------
     def _facts(self, i: int | None) -> Mapping[str, Any]:
@@ -168,316 +180,295 @@ class _Run:
                     out.append((r, i, fn(f)))
         return out
 
-    # -- the assessment --------------------------------------------------------------------
-    def run(self, max_levels: int) -> dict[str, Any]:
-        c = self.c
-        n = len(self.levels)
-        safety = self._each(c.safety_patient) + self._each(c.safety_level)
-        contra = _or([v for r, _, v in safety if r.then.disposition == "contraindicated"])
-        red = _or([v for r, _, v in safety if r.then.disposition == "refer_surgery"])
+    def _finding(self, rule: Rule, effect: str, level: str | None, **extra: Any) -> None:
+        f: dict[str, Any] = {"rule": rule.id, "effect": effect, "source": rule.source.id}
+        if level is not None:
+            f["level"] = level
+        f["text"] = rule.says
+        f.update(extra)
+        self.findings.append(f)
 
+    # -- phase 1: the answer, under every profile -------------------------------------------
+    def decide(self) -> None:
+        c, n = self.c, len(self.levels)
+        self.safety = self._each(c.safety_patient) + self._each(c.safety_level)
+        self.contra = _or([v for r, _, v in self.safety if r.then.disposition == "contraindicated"])
+        self.red = _or([v for r, _, v in self.safety if r.then.disposition == "refer_surgery"])
         # Per level: excluded?  Per profile and level: indicated?  (Kleene and/or/not.)
-        excl_vals = self._each(c.exclusions)
+        self.excl_vals = self._each(c.exclusions)
         excl_by_level: list[list[Truth]] = [[] for _ in range(n)]
-        for _, i, v in excl_vals:
+        for _, i, v in self.excl_vals:
             excl_by_level[i].append(v)  # type: ignore[index]
-        excluded = [_or(vs) for vs in excl_by_level]
-        ind_vals: dict[str, list[tuple[Rule, int | None, Truth]]] = {}
-        level_ind: dict[str, list[Truth]] = {}
-        overall: dict[str, Truth] = {}
+        self.excluded = [_or(vs) for vs in excl_by_level]
+        self.ind_vals: dict[str, list[tuple[Rule, int | None, Truth]]] = {}
+        self.level_ind: dict[str, list[Truth]] = {}
+        self.overall: dict[str, Truth] = {}
         for p, rules in c.indications.items():
             vals = self._each(rules)
             by_level: list[list[Truth]] = [[] for _ in range(n)]
             for _, i, v in vals:
                 by_level[i].append(v)  # type: ignore[index]
-            per = [_and2(_or(by_level[k]), _not(excluded[k])) for k in range(n)]
-            ind_vals[p], level_ind[p] = vals, per
-            overall[p] = _or(per) if n else None
-        verdicts = {p: _decide(contra, red, overall[p]) for p in c.rb.profiles}
-        disposition = verdicts[self.profile]
+            per = [_and2(_or(by_level[k]), _not(self.excluded[k])) for k in range(n)]
+            self.ind_vals[p], self.level_ind[p] = vals, per
+            self.overall[p] = _or(per) if n else None
+        self.verdicts = {p: _decide(self.contra, self.red, self.overall[p]) for p in c.rb.profiles}
+        self.disposition = self.verdicts[self.profile]
 
-        unknowns = _Unknowns()
-        missing_paths: set[str] = set()
-        findings: list[dict[str, Any]] = []
-
-        def finding(rule: Rule, effect: str, i: int | None, **extra: Any) -> None:
-            f: dict[str, Any] = {"rule": rule.id, "effect": effect, "source": rule.source.id}
-            if i is not None:
-                f["level"] = self.names[i]
-            f["text"] = rule.says
-            f.update(extra)
-            findings.append(f)
-
-        level_rules: list[list[str]] = [[] for _ in range(n)]
-
-        # Safety: findings for what is known present; unknowns are blockers unless the
-        # disposition is already settled by a known contraindication or red flag.
-        safety_blocks = disposition == "incomplete" and (contra is None or red is None)
-        for r, i, v in safety:
+    # -- phase 2: why, and what is unknown ---------------------------------------------------
+    def explain(self) -> None:
+        incomplete = self.disposition == "incomplete"
+        # Safety unknowns block unless a known contraindication or red flag settles the answer.
+        safety_blocks = incomplete and (self.contra is None or self.red is None)
+        for r, i, v in self.safety:
+            lvl = self.names[i] if i is not None else None
             if v is True:
-                finding(r, r.then.disposition or "", i)
+                self._finding(r, r.then.disposition or "", lvl)
                 if i is not None:
-                    level_rules[i].append(r.id)
+                    self.level_rules[i].append(r.id)
             elif v is None:
                 paths = self.unknown_paths(r, i)
-                lvl = self.names[i] if i is not None else None
-                unknowns.add(paths, r, f"disposition ({r.then.disposition})", lvl)
+                self.unknowns.add(paths, r, f"disposition ({r.then.disposition})", lvl)
                 if safety_blocks:
-                    missing_paths.update(paths)
-
-        # Indication: findings for the chosen profile; unknowns block if the answer hinges on them.
-        ind_blocks = disposition == "incomplete" and overall[self.profile] is None
-        for r, i, v in excl_vals:
+                    self.missing_paths.update(paths)
+        # Indication unknowns block when the chosen profile's answer hinges on them.
+        primary_ind = self.level_ind[self.profile]
+        ind_blocks = incomplete and self.overall[self.profile] is None
+        for r, i, v in self.excl_vals:
             assert i is not None
             if v is True:
-                finding(r, "exclude_level", i)
-                level_rules[i].append(r.id)
-            elif v is None and level_ind[self.profile][i] is None:
+                self._finding(r, "exclude_level", self.names[i])
+                self.level_rules[i].append(r.id)
+            elif v is None and primary_ind[i] is None:
                 paths = self.unknown_paths(r, i)
-                unknowns.add(paths, r, f"treatment of {self.names[i]}", self.names[i])
+                self.unknowns.add(paths, r, f"treatment of {self.names[i]}", self.names[i])
                 if ind_blocks:
-                    missing_paths.update(paths)
-        for p, vals in ind_vals.items():
+                    self.missing_paths.update(paths)
+        for p, vals in self.ind_vals.items():
+            primary = p == self.profile
             for r, i, v in vals:
                 assert i is not None
-                primary = p == self.profile
+                name = self.names[i]
                 if v is True and primary:
-                    finding(r, "indicates", i, guideline=p)
-                    level_rules[i].append(r.id)
-                elif v is False and primary and level_ind[p][i] is False and not excluded[i]:
-                    finding(
-                        r,
-                        "not_met",
-                        i,
-                        guideline=p,
-                        failed=r.condition.explain(self.levels[i].facts).failed,
-                    )
-                elif v is None and level_ind[p][i] is None:
+                    self._finding(r, "indicates", name, guideline=p)
+                    self.level_rules[i].append(r.id)
+                elif v is False and primary and primary_ind[i] is False and not self.excluded[i]:
+                    failed = r.condition.explain(self.levels[i].facts).failed
+                    self._finding(r, "not_met", name, guideline=p, failed=failed)
+                elif v is None and self.level_ind[p][i] is None:
                     paths = self.unknown_paths(r, i)
-                    affects = f"treatment of {self.names[i]}" if primary else f"guidelines.{p}"
-                    unknowns.add(paths, r, affects, self.names[i])
+                    affects = f"treatment of {name}" if primary else f"guidelines.{p}"
+                    self.unknowns.add(paths, r, affects, name)
                     if primary and ind_blocks:
-                        missing_paths.update(paths)
-        if n == 0 and disposition == "incomplete":
-            missing_paths.add("levels")
+                        self.missing_paths.update(paths)
+        if not self.levels and incomplete:
+            self.missing_paths.add("levels")
 
-        # Plan: only now are disposition and treated levels known.
-        possible = disposition in ("candidate", "incomplete")
-        treated: list[Truth] = [level_ind[self.profile][k] if possible else False for k in range(n)]
-        self.pf["assessment.disposition"] = disposition
-        self.pf["assessment.augmentation_possible"] = possible
+    # -- phase 3: the plan: flags, actions, offers -------------------------------------------
+    def plan(self) -> None:
+        c = self.c
+        self.possible = self.disposition in ("candidate", "incomplete")
+        primary_ind = self.level_ind[self.profile]
+        self.treated: list[Truth] = [
+            primary_ind[k] if self.possible else False for k in range(len(self.levels))
+        ]
+        plan_facts = {
+            "assessment.disposition": self.disposition,
+            "assessment.augmentation_possible": self.possible,
+        }
+        self.pf.update(plan_facts)
         for k, lf in enumerate(self.levels):
-            lf.facts["assessment.disposition"] = disposition
-            lf.facts["assessment.augmentation_possible"] = possible
-            lf.facts["level.treated"] = treated[k]
+            lf.facts.update(plan_facts)
+            lf.facts["level.treated"] = self.treated[k]
 
-        flags: list[list[str]] = [[] for _ in range(n)]
-        patient_flags: list[str] = []
-        actions: dict[str, dict[str, Any]] = {}
-        offers: dict[int, str] = {}
-        intervening_gap = 0
-        open_plan: list[tuple[Rule, int | None]] = []
+        self.intervening: tuple[Rule, int] | None = None
+        open_rules: list[tuple[Rule, int | None]] = []
         for r, i, v in self._each(c.plan_patient) + self._each(c.plan_level):
             if r.profiles and self.profile not in r.profiles:
                 continue
             if v is None:
-                open_plan.append((r, i))
-                continue
-            if v is False:
-                continue
-            t = r.then
-            if t.flag:
-                (flags[i] if i is not None else patient_flags).append(t.flag)
-                finding(r, "flag", i, flag=t.flag)
-            if t.action:
-                a = actions.setdefault(
-                    t.action,
-                    {
-                        "code": t.action,
-                        "label": c.rb.actions[t.action],
-                        "rule": r.id,
-                        "rules": [],
-                        "levels": [],
-                    },
-                )
-                if r.id not in a["rules"]:
-                    a["rules"].append(r.id)
-                if i is not None and self.names[i] not in a["levels"]:
-                    a["levels"].append(self.names[i])
-                if not t.flag:
-                    finding(r, "action", i, action=t.action)
-            if t.offer == "impending" and i is not None and treated[i] is not True:
-                offers[i] = "impending"
-                finding(r, "offer", i, offer="impending")
-            elif t.offer == "intervening":
-                intervening_gap = max(intervening_gap, t.max_gap or 0)
-                intervening_rule = r
-            if i is not None:
-                level_rules[i].append(r.id)
-
+                open_rules.append((r, i))
+            elif v is True:
+                self._apply(r, i)
         # An unknown fact only matters if it could add an action or flag not already there.
-        for r, i in open_plan:
+        for r, i in open_rules:
             lvl = self.names[i] if i is not None else None
             t = r.then
             have_action = t.action is None or (
-                t.action in actions and (lvl is None or lvl in actions[t.action]["levels"])
+                t.action in self.actions
+                and (lvl is None or lvl in self.actions[t.action]["levels"])
             )
-            have_flag = t.flag is None or t.flag in (flags[i] if i is not None else patient_flags)
+            have_flag = t.flag is None or t.flag in (
+                self.flags[i] if i is not None else self.patient_flags
+            )
             if have_action and have_flag and not t.offer:
                 continue
-            what = t.flag or t.action or t.offer or "plan"
-            unknowns.add(self.unknown_paths(r, i), r, what + (f" at {lvl}" if lvl else ""), lvl)
+            what = (t.flag or t.action or t.offer or "plan") + (f" at {lvl}" if lvl else "")
+            self.unknowns.add(self.unknown_paths(r, i), r, what, lvl)
 
-        # Intervening vertebrae between planned levels (not already described in the input).
-        synthetic: list[tuple[LevelFacts, str]] = []
-        if intervening_gap and any(t is not False for t in treated):
-            planned = sorted(
-                vertebra_index(self.names[k]) for k in range(n) if treated[k] is not False
+    def _apply(self, r: Rule, i: int | None) -> None:
+        t, lvl = r.then, (self.names[i] if i is not None else None)
+        if t.flag:
+            (self.flags[i] if i is not None else self.patient_flags).append(t.flag)
+            self._finding(r, "flag", lvl, flag=t.flag)
+        if t.action:
+            a = self.actions.setdefault(
+                t.action,
+                {
+                    "code": t.action,
+                    "label": self.c.rb.actions[t.action],
+                    "rule": r.id,
+                    "rules": [],
+                    "levels": [],
+                },
             )
-            present = {vertebra_index(x) for x in self.names}
-            for lo_i, hi_i in pairwise(planned):
-                if 1 <= hi_i - lo_i - 1 <= intervening_gap:
-                    for k in range(lo_i + 1, hi_i):
-                        if k not in present:
-                            name = VERTEBRAE[k]
-                            # A construct spans at least two levels above and below the tumour
-                            # (AJNR-instrumented, Surgery), so a vertebra between two screw-free
-                            # levels of an uninstrumented spine carries no screws.
-                            hw: Literal["none"] | None = (
-                                "none" if self.pf["patient.instrumented"] is False else None
-                            )
-                            lf = level_facts(
-                                LevelInput(level=name, index=False, instrumentation=hw),
-                                -1,
-                                self.inp,
-                                self.pf,
-                            )
-                            lf.facts.update(
-                                {
-                                    "assessment.disposition": disposition,
-                                    "assessment.augmentation_possible": possible,
-                                    "level.treated": False,
-                                }
-                            )
-                            synthetic.append((lf, name))
-                            findings.append(
-                                {
-                                    "rule": intervening_rule.id,
-                                    "effect": "offer",
-                                    "source": intervening_rule.source.id,
-                                    "level": name,
-                                    "text": intervening_rule.says,
-                                    "offer": "intervening",
-                                }
-                            )
+            if r.id not in a["rules"]:
+                a["rules"].append(r.id)
+            if lvl is not None and lvl not in a["levels"]:
+                a["levels"].append(lvl)
+            if not t.flag:
+                self._finding(r, "action", lvl, action=t.action)
+        if t.offer == "impending" and i is not None and self.treated[i] is not True:
+            self.offers[i] = "impending"
+            self._finding(r, "offer", lvl, offer="impending")
+        elif t.offer == "intervening":
+            gap = max(t.max_gap or 0, self.intervening[1] if self.intervening else 0)
+            self.intervening = (r, gap)
+        if i is not None:
+            self.level_rules[i].append(r.id)
 
-        # Technique, approach and needle: the highest-priority rule that holds decides; if a
-        # higher rule is unknown and would give another answer, the slot stays undetermined.
-        def resolve(
-            facts: Mapping[str, Any], i: int | None, label: str
-        ) -> tuple[dict[str, Any], list[str]]:
-            chosen: dict[str, Any] = {}
-            fired: list[str] = []
-            for slot in _SLOTS:
-                possible_values: list[str] = []
-                open_rules: list[Rule] = []
-                decided_by: Rule | None = None
-                for r in c.slots[slot]:
-                    v = r.condition.fn(facts)
-                    if v is False:
-                        continue
-                    val = getattr(r.then, slot)
-                    if val not in possible_values:
-                        possible_values.append(val)
-                    if v is True:
-                        decided_by = r
-                        break
-                    open_rules.append(r)
-                if len(possible_values) == 1 and decided_by is not None:
-                    chosen[slot] = possible_values[0]
-                    if decided_by.id not in fired:
-                        fired.append(decided_by.id)
-                        findings.append(
-                            {
-                                "rule": decided_by.id,
-                                "effect": slot,
-                                "source": decided_by.source.id,
-                                "level": label,
-                                "text": decided_by.says,
-                                slot: possible_values[0],
-                            }
-                        )
+    def intervening_levels(self) -> list[tuple[LevelFacts, str]]:
+        """Vertebrae between two planned levels, not described in the input, to offer."""
+        if self.intervening is None or not any(t is not False for t in self.treated):
+            return []
+        rule, gap = self.intervening
+        planned = sorted(
+            vertebra_index(self.names[k]) for k, t in enumerate(self.treated) if t is not False
+        )
+        present = {vertebra_index(x) for x in self.names}
+        # A construct spans at least two levels above and below the tumour (AJNR-instrumented,
+        # Surgery), so a vertebra between two screw-free levels of an uninstrumented spine
+        # carries no screws.
+        hw: Literal["none"] | None = "none" if self.pf["patient.instrumented"] is False else None
+        out: list[tuple[LevelFacts, str]] = []
+        for lo_i, hi_i in pairwise(planned):
+            if not 1 <= hi_i - lo_i - 1 <= gap:
+                continue
+            for k in range(lo_i + 1, hi_i):
+                if k in present:
+                    continue
+                name = VERTEBRAE[k]
+                lf = level_facts(
+                    LevelInput(level=name, index=False, instrumentation=hw), -1, self.inp, self.pf
+                )
+                lf.facts["level.treated"] = False
+                out.append((lf, name))
+                self._finding(rule, "offer", name, offer="intervening")
+        return out
+
+    # -- phase 4: technique, approach, needle per planned level ------------------------------
+    def resolve(
+        self, facts: Mapping[str, Any], i: int | None, label: str
+    ) -> tuple[dict[str, Any], list[str]]:
+        """The highest-priority rule that holds decides each slot; if a higher rule is unknown
+        and would give another answer, the slot stays undetermined and the unknown is noted."""
+        chosen: dict[str, Any] = {}
+        fired: list[str] = []
+        for slot in _SLOTS:
+            values: list[str] = []
+            open_rules: list[Rule] = []
+            decided_by: Rule | None = None
+            for r in self.c.slots[slot]:
+                v = r.condition.fn(facts)
+                if v is False:
+                    continue
+                val = getattr(r.then, slot)
+                if val not in values:
+                    values.append(val)
+                if v is True:
+                    decided_by = r
+                    break
+                open_rules.append(r)
+            if len(values) == 1 and decided_by is not None:
+                chosen[slot] = values[0]
+                if decided_by.id not in fired:
+                    fired.append(decided_by.id)
+                    self._finding(decided_by, slot, label, **{slot: values[0]})
+                continue
+            chosen[slot] = None
+            for r in open_rules:
+                if i is not None:
+                    paths = self.unknown_paths(r, i)
                 else:
-                    chosen[slot] = None
-                    for r in open_rules:
-                        if i is not None and i >= 0:
-                            paths = self.unknown_paths(r, i)
-                        else:
-                            paths = [
-                                f"{label} ({n}, offered level not in the input)"
-                                for n in r.condition.explain(facts).unknown
-                            ]
-                        unknowns.add(paths, r, f"{slot} at {label}", label)
-            return chosen, fired
+                    paths = [
+                        f"{label} ({fact}, offered level not in the input)"
+                        for fact in r.condition.unknown_fields(facts)
+                    ]
+                self.unknowns.add(paths, r, f"{slot} at {label}", label)
+        return chosen, fired
 
+    # -- phase 5: the output ------------------------------------------------------------------
+    def output(self, max_levels: int) -> dict[str, Any]:
+        c = self.c
         out_levels: list[dict[str, Any]] = []
-        planned_names: list[str] = []
+        planned: list[str] = []
         techniques: set[str | None] = set()
         for k, lf in enumerate(self.levels):
-            name = self.names[k]
+            name, treated = self.names[k], self.treated[k]
             entry: dict[str, Any] = {
                 "level": name,
                 "role": {True: "index", False: "impending", None: None}[self.inp.levels[k].index],
-                "treat": treated[k],
-                "offer": offers.get(k),
+                "treat": treated,
+                "offer": self.offers.get(k),
             }
-            in_plan = treated[k] is not False or k in offers
-            slots_out, fired = (
-                resolve(lf.facts, k, name) if in_plan else ({s: None for s in _SLOTS}, [])
+            in_plan = treated is not False or k in self.offers
+            slots, fired = (
+                self.resolve(lf.facts, k, name) if in_plan else (dict.fromkeys(_SLOTS), [])
             )
-            if treated[k] is not False:
-                techniques.add(slots_out["technique"])
+            if treated is not False:
+                techniques.add(slots["technique"])
             if in_plan:
-                planned_names.append(name)
-            entry.update(slots_out)
-            entry["sins"] = sins_summary(lf)
-            entry["genant_grade"] = lf.genant
-            entry["height_loss_pct"] = lf.height_loss
-            entry["flags"] = flags[k]
-            entry["rules"] = level_rules[k] + fired
+                planned.append(name)
+            entry.update(slots)
+            entry.update(
+                {
+                    "sins": sins_summary(lf),
+                    "genant_grade": lf.genant,
+                    "height_loss_pct": lf.height_loss,
+                    "flags": self.flags[k],
+                    "rules": self.level_rules[k] + fired,
+                }
+            )
             out_levels.append(entry)
-        for lf, name in synthetic:
-            slots_out, fired = resolve(lf.facts, -1, name)
-            planned_names.append(name)
+        for lf, name in self.intervening_levels():
+            slots, fired = self.resolve(lf.facts, None, name)
+            planned.append(name)
+            assert self.intervening is not None
             entry = {"level": name, "role": "intervening", "treat": False, "offer": "intervening"}
-            entry.update(slots_out)
+            entry.update(slots)
             entry.update(
                 {
                     "sins": None,
                     "genant_grade": None,
                     "height_loss_pct": None,
                     "flags": [],
-                    "rules": [intervening_rule.id, *fired],
+                    "rules": [self.intervening[0].id, *fired],
                 }
             )
             out_levels.append(entry)
 
-        planned_names.sort(key=vertebra_index)
-        sessions = [
-            planned_names[j : j + max_levels] for j in range(0, len(planned_names), max_levels)
-        ]
-
-        action_list = sorted(actions.values(), key=lambda a: c.action_order[a["code"]])
-        for a in action_list:
+        planned.sort(key=vertebra_index)
+        sessions = [planned[j : j + max_levels] for j in range(0, len(planned), max_levels)]
+        actions = sorted(self.actions.values(), key=lambda a: c.action_order[a["code"]])
+        for a in actions:
             if not a["levels"]:
                 del a["levels"]
-
+        items = self.unknowns.items
         missing = [
             {k: v for k, v in e.items() if k != "affects"}
-            for p, e in unknowns.items.items()
-            if p in missing_paths
+            for p, e in items.items()
+            if p in self.missing_paths
         ]
-        if "levels" in missing_paths:
+        if "levels" in self.missing_paths:
             missing.append(
                 {
                     "field": "levels",
@@ -485,11 +476,11 @@ class _Run:
                     "rules": [],
                 }
             )
-        notes = [e for p, e in unknowns.items.items() if p not in missing_paths]
+        notes = [e for p, e in items.items() if p not in self.missing_paths]
 
         outcomes: dict[str, Any] = {}
         evidence: list[dict[str, Any]] = []
-        if possible and any(t is not False for t in treated):
+        if self.possible and any(t is not False for t in self.treated):
             wanted = {"kyphoplasty", "vertebroplasty"} if None in techniques else techniques
             outcomes = {
                 t: c.outcomes.by_technique[t]
@@ -499,22 +490,28 @@ class _Run:
             evidence = [e for e in c.outcomes.evidence if wanted & set(e["techniques"])]
 
         return {
-            "disposition": disposition,
+            "disposition": self.disposition,
             "guideline": self.profile,
-            "guidelines": verdicts,
+            "guidelines": self.verdicts,
             "levels": out_levels,
             "sessions": sessions,
-            "actions": action_list,
-            "findings": findings,
+            "actions": actions,
+            "findings": self.findings,
             "missing": missing,
             "notes": notes,
-            "flags": patient_flags,
+            "flags": self.patient_flags,
             "expected_outcomes": outcomes,
             "evidence": evidence,
             "rulebook_version": c.rb.version,
             "engine_version": ENGINE_VERSION,
             "notice": NOTICE,
         }
+
+    def run(self, max_levels: int) -> dict[str, Any]:
+        self.decide()
+        self.explain()
+        self.plan()
+        return self.output(max_levels)
 
 
 def assess(
