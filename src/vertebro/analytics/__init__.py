@@ -1,1 +1,0 @@
-"""See the package docstring of vertebro and DESIGN section 2."""
