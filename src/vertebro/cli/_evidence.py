@@ -353,7 +353,7 @@ def prisma_cmd(
     for p in files:
         console().print(f"wrote {p}", markup=False)
     for p in problems:
-        console().print(f"note: counts do not reconcile: {p}", markup=False)
+        console().print(f"note: counts do not reconcile: {p}", markup=False, soft_wrap=True)
 
 
 @evidence_app.command("grade")
@@ -392,27 +392,25 @@ def reproduce_cmd(fmt: FormatOption = Format.text) -> None:
             {"checks": [c.to_dict() for c in checks], "all_agree": all(c.agrees for c in checks)}
         )
         return
-    table = Table(title="Published vs vertebro", show_lines=True)
-    for col in ("check", "source", "published", "vertebro", ""):
-        table.add_column(col)
+    out = console()
     for c in checks:
-        table.add_row(
-            c.name, c.source, c.published, c.vertebro, "agrees" if c.agrees else "DIFFERS"
-        )
-    console().print(table)
+        mark = "agrees " if c.agrees else "DIFFERS"
+        out.print(f"[{mark}] {c.name} ({c.source})", markup=False, soft_wrap=True)
+        out.print(f"          published: {c.published}", markup=False, soft_wrap=True)
+        out.print(f"          vertebro:  {c.vertebro}", markup=False, soft_wrap=True)
     t2 = ev.sorensen_table2()
-    tb = Table(title="Sorensen-SpineJ-2019 Table 2, rebuilt from study rows: mean (N)")
-    tb.add_column("outcome")
-    tb.add_column("technique")
-    for lab in ev.INTERVALS.values():
-        tb.add_column(lab, justify="right")
+    out.print("")
+    out.print("Sorensen-SpineJ-2019 Table 2 rebuilt from study rows, mean (N):", markup=False)
+    head = f"{'':18}" + "".join(f"{lab:>16}" for lab in ev.INTERVALS.values())
+    out.print(head, markup=False, soft_wrap=True)
     for (oc, tech), cells in t2.items():
-        tb.add_row(
-            oc,
-            tech,
-            *[f"{cells[iv][0]:.2f} ({cells[iv][1]})" if iv in cells else "" for iv in ev.INTERVALS],
+        vals = "".join(
+            f"{f'{cells[iv][0]:.2f} ({cells[iv][1]})':>16}" if iv in cells else f"{'':>16}"
+            for iv in ev.INTERVALS
         )
-    console().print(tb)
+        out.print(f"{oc + ' ' + tech:18}{vals}", markup=False, soft_wrap=True)
+    if not all(c.agrees for c in checks):
+        raise typer.Exit(1)
 
 
 _EXAMPLES = {
@@ -457,4 +455,4 @@ def check_cmd(
         return
     console().print(f"{file}: {len(rows)} valid rows", markup=False)
     for w in warnings:
-        console().print(f"warning: {w}", markup=False)
+        console().print(f"warning: {w}", markup=False, soft_wrap=True)

@@ -471,6 +471,8 @@ class RMA:
         else:
             kind = "Random-effects model" if self.p == 1 else "Mixed-effects meta-regression"
             model = f"{kind} (tau^2 estimator: {self.method})"
+        if self.k == 1:
+            model = "One study, nothing pooled"
         lines = [f"{model}, k = {self.k}, measure {self.measure}", ""]
         if self.method not in ("EE", "FE") and self.k > 1:
             lo, hi = self.tau2_ci
@@ -515,7 +517,7 @@ class RMA:
 
 def _p_eq(p: float) -> str:
     s = _fmt_p(p)
-    return f"p {s}" if s.startswith("<") else f"p = {s}"
+    return f"p < {s[1:]}" if s.startswith("<") else f"p = {s}"
 
 
 def _fmt_p(p: float) -> str:
