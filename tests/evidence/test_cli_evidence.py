@@ -246,3 +246,24 @@ def test_root_app_has_the_group():
     res = runner.invoke(app, ["evidence", "reproduce", "--format", "json"])
     assert res.exit_code == 0
     assert json.loads(res.stdout)["all_agree"] is True
+
+
+def test_pool_meta_regression_on_one_moderator(tmp_path, bcg_rows):
+    # metafor rma(yi, vi, mods = ~ ablat, data = dat.bcg): slope -0.0291, tau^2 0.0763, QM 16.3582
+    p = tmp_path / "bcg.csv"
+    lines = ["study,year,ai,bi,ci,di,ablat"]
+    lines += [
+        f"{r['author']},{r['year']},{r['tpos']},{r['tneg']},{r['cpos']},{r['cneg']},{r['ablat']}"
+        for r in bcg_rows
+    ]
+    p.write_text("\n".join(lines) + "\n")
+    res = runner.invoke(
+        APP, ["evidence", "pool", str(p), "--measure", "RR", "--mod", "ablat", "--format", "json"]
+    )
+    assert res.exit_code == 0, res.output
+    mr = json.loads(res.stdout)["meta_regression"]
+    assert abs(mr["coefficients"][1]["estimate"] - -0.0291) <= TOL["published_4dp"]
+    assert abs(mr["tau2"] - 0.0763) <= TOL["published_4dp"]
+    assert abs(mr["qm"] - 16.3582) <= TOL["published_4dp"]
+    res = runner.invoke(APP, ["evidence", "pool", str(p), "--measure", "RR", "--mod", "nope"])
+    assert res.exit_code == 2

@@ -131,6 +131,10 @@ def pool_cmd(
     interval: Annotated[
         str | None, typer.Option("--interval", help="Keep rows of this interval code.")
     ] = None,
+    mod: Annotated[
+        str | None,
+        typer.Option("--mod", help="Meta-regression on one numeric column (e.g. year, ablat)."),
+    ] = None,
     level: Annotated[float, typer.Option("--level", help="Confidence level, percent.")] = 95.0,
     forest: Annotated[
         Path | None, typer.Option("--forest", help="Write a forest plot (.svg and .png).")
@@ -160,6 +164,7 @@ def pool_cmd(
     test = "knha" if knha else "z"
 
     groups: list[str] | None = None
+    mods: list[float] | None = None
     years: list[int | None]
     data_labels: list[str] | None = None
     if "study" in header and "design" in header and "source" in header:
@@ -185,6 +190,10 @@ def pool_cmd(
             groups = [str(getattr(r, by) or "not reported") for r in used]
         if m in ("PR", "PLO", "PAS", "PFT"):
             data_labels = [f"{r.events}/{r.denominator}" for r in used]
+        if mod is not None:
+            mods = _numeric_column(
+                [getattr(r, mod, None) for r in used], mod, [r.line for r in used]
+            )
     elif ev.is_metafor_header(header):
         if measure is None:
             if "yi" in header:
@@ -204,11 +213,13 @@ def pool_cmd(
             if by != "subgroup" or md.subgroup is None:
                 raise InvalidInput.field("--by", "metafor-style CSVs group by a 'subgroup' column")
             groups = md.subgroup
-        if m in ("PR", "PLO", "PAS", "PFT"):
-            cols = md.columns
-            raw = list(csv.DictReader(io.StringIO(text)))
-            if "xi" in cols:
-                data_labels = [f"{r['xi'].strip()}/{r['ni'].strip()}" for r in raw]
+        raw = list(csv.DictReader(io.StringIO(text)))
+        if m in ("PR", "PLO", "PAS", "PFT") and "xi" in md.columns:
+            data_labels = [f"{r['xi'].strip()}/{r['ni'].strip()}" for r in raw]
+        if mod is not None:
+            if mod not in header:
+                raise InvalidInput.field("--mod", f"{mod!r} is not a column of {file.name}")
+            mods = _numeric_column([r.get(mod) for r in raw], mod, list(range(2, len(raw) + 2)))
     else:
         raise InvalidInput(
             FieldError(
@@ -226,6 +237,17 @@ def pool_cmd(
             eff.yi, eff.vi, measure=m, ni=eff.ni, slab=labels
         )
         result: dict[str, Any] = fit.to_dict()
+        if mods is not None:
+            reg = ev.RMA(method, test, level=level).fit(eff.yi, eff.vi, mods=mods, measure=m)
+            result["meta_regression"] = {
+                "moderator": mod,
+                "tau2": reg.tau2,
+                "qm": reg.qm,
+                "qm_pval": reg.qm_pval,
+                "qe": reg.q,
+                "qe_df": reg.q_df,
+                "coefficients": reg.to_dict()["coefficients"],
+            }
         sg = None
         if groups is not None:
             sg = ev.subgroups(
@@ -273,6 +295,16 @@ def pool_cmd(
     out.print(table)
     if sg is not None:
         out.print(sg.summary(), markup=False, highlight=False, soft_wrap=True)
+    if "meta_regression" in result:
+        mr = result["meta_regression"]
+        slope = mr["coefficients"][1]
+        out.print(
+            f"Meta-regression on {mod}: slope {slope['estimate']:.4f} "
+            f"[{slope['ci'][0]:.4f}, {slope['ci'][1]:.4f}], QM = {mr['qm']:.4f}, "
+            f"p = {mr['qm_pval']:.4f}; residual tau^2 = {mr['tau2']:.4f}",
+            markup=False,
+            soft_wrap=True,
+        )
     if "egger" in result:
         e = result["egger"]
         out.print(
@@ -313,6 +345,19 @@ def pool_cmd(
             out.print(tb)
     for p in written:
         out.print(f"wrote {p}", markup=False)
+
+
+def _numeric_column(values: list[Any], name: str, lines: list[int]) -> list[float]:
+    out: list[float] = []
+    errors: list[FieldError] = []
+    for v, line in zip(values, lines, strict=True):
+        try:
+            out.append(float(v))
+        except (TypeError, ValueError):
+            errors.append(FieldError(name, f"{v!r} is not a number (--mod)", f"line {line}"))
+    if errors:
+        raise InvalidInput(errors)
+    return out
 
 
 def _default_measure(rows: list[ev.StudyRow]) -> str:
@@ -429,8 +474,7 @@ def example_cmd(
         Path | None, typer.Option("--out", help="Write to this file instead of stdout.")
     ] = None,
 ) -> None:
-    """Print or save a shipped data file: the curated studies, Sorensen's PRISMA counts, the
-    example SOF, or metafor's reference data (BCG, Miller)."""
+    """Print or save a shipped data file (curated studies, PRISMA counts, SOF, BCG, Miller)."""
     if name not in _EXAMPLES:
         raise InvalidInput.field("name", f"{name!r} is not one of {', '.join(_EXAMPLES)}")
     text = ev.data_text(_EXAMPLES[name])
@@ -446,8 +490,7 @@ def check_cmd(
     file: Annotated[Path, typer.Argument(help="A vertebro-format study CSV.")],
     fmt: FormatOption = Format.text,
 ) -> None:
-    """Validate a study CSV (exit 2 listing every problem) and flag printed percentages that
-    disagree with their counts."""
+    """Validate a study CSV (exit 2, all problems listed); flag percentages contradicting counts."""
     rows = ev.read_studies(file)
     warnings = ev.check_consistency(rows)
     if fmt is Format.json:

@@ -79,13 +79,21 @@ def _p(p: float) -> str:
     return "p < 0.0001" if p < 1e-4 else f"p = {p:.4f}"
 
 
+def _pct(x: float) -> str:
+    # 99.6 must not print as 100, nor 0.4 as 0
+    s = f"{x:.0f}"
+    if (s == "100" and x < 100) or (s == "0" and x > 0):
+        s = f"{x:.1f}"
+    return s + "%"
+
+
 def _het_text(f: RMA) -> str:
     if f.k < 2:
         return "Heterogeneity: not applicable (one study)"
     if f.method in ("EE", "FE"):
-        return f"Heterogeneity: Q({f.q_df}) = {f.q:.2f}, {_p(f.q_pval)}; I\u00b2 = {f.i2:.0f}%"
+        return f"Heterogeneity: Q({f.q_df}) = {f.q:.2f}, {_p(f.q_pval)}; I\u00b2 = {_pct(f.i2)}"
     return (
-        f"Heterogeneity: \u03c4\u00b2 = {f.tau2:.4f} ({f.method}), I\u00b2 = {f.i2:.0f}%, "
+        f"Heterogeneity: \u03c4\u00b2 = {f.tau2:.4f} ({f.method}), I\u00b2 = {_pct(f.i2)}, "
         f"Q({f.q_df}) = {f.q:.2f}, {_p(f.q_pval)}"
     )
 
@@ -121,8 +129,12 @@ def forest_plot(
     groups: list[tuple[str | None, RMA, list[int]]] = []
     g: str | None
     if subgroups is not None:
-        if len(fit.yi) != len(subgroups.overall.yi) or not np.allclose(fit.yi, subgroups.overall.yi):
-            raise EvidenceError("forest plot: the subgroups were fitted to other data than the model")
+        if len(fit.yi) != len(subgroups.overall.yi) or not np.allclose(
+            fit.yi, subgroups.overall.yi
+        ):
+            raise EvidenceError(
+                "forest plot: the subgroups were fitted to other data than the model"
+            )
         for g in subgroups.order:
             groups.append((g, subgroups.fits[g], subgroups.indices[g]))
     else:
