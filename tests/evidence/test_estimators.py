@@ -120,7 +120,8 @@ def test_prediction_interval_distribution(bcg):
 
 def test_single_study_and_errors():
     f = RMA("REML").fit([0.5], [0.04])
-    assert f.tau2 == 0 and abs(f.estimate - 0.5) < 1e-15 and math.isnan(f.i2)
+    assert f.tau2 == 0 and abs(f.estimate - 0.5) < 1e-15
+    assert (f.q, f.q_pval, f.i2, f.h2) == (0.0, 1.0, 0.0, 1.0)  # as metafor with k = 1
     with pytest.raises(Exception, match="method"):
         RMA("XX")
     with pytest.raises(Exception, match="vi"):

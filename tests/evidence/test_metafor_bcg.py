@@ -71,6 +71,13 @@ def test_reml(bcg):
     assert close(f.h2, 12.86, P2)
 
 
+def test_se_of_tau2(bcg):
+    # metafor print.rma.uni for dat.bcg: tau^2 0.3132 (SE = 0.1664) with REML,
+    # 0.3088 (SE = 0.2299) with DL
+    assert close(RMA("REML").fit(bcg.yi, bcg.vi).se_tau2, 0.1664, P4)
+    assert close(RMA("DL").fit(bcg.yi, bcg.vi).se_tau2, 0.2299, P4)
+
+
 def test_reml_qprofile_ci(bcg):
     # metafor confint(rma(yi, vi, data=dat.bcg)): tau^2 0.3132 [0.1197, 1.1115]
     f = RMA("REML").fit(bcg.yi, bcg.vi)
@@ -101,6 +108,7 @@ def test_meta_regression_absolute_latitude(bcg, bcg_rows):
     assert close(f.tau2, 0.0763, P4)
     assert close(f.qm, 16.3582, P4)
     assert close(f.q, 30.7331, P4)
+    assert close(f.r2, 75.63, P2)  # R^2 (amount of heterogeneity accounted for)
 
 
 def test_egger_regtest(bcg):

@@ -164,8 +164,10 @@ def rma_batch(
             vt = df / trP0
             i2 = 100 * tau2 / (vt + tau2)
             h2 = tau2 / vt + 1
-        i2 = np.where(multi, i2, np.nan)
-        h2 = np.where(multi, h2, np.nan)
+        # metafor: with one study there is no heterogeneity to measure (Q 0, I^2 0, H^2 1)
+        i2 = np.where(multi, i2, 0.0)
+        h2 = np.where(multi, h2, 1.0)
+        q = np.where(multi, q, 0.0)
         pse = np.sqrt(se * se + tau2)
     return BatchResult(
         method=m_,

@@ -164,6 +164,48 @@ def solve_score(score_info: Any, start: float) -> tuple[float, int]:
     raise EvidenceError(f"Fisher scoring did not converge in {_MAXITER} iterations")
 
 
+def _se_tau2(method: str, tau2: float, y: FloatArray, v: FloatArray, X: FloatArray) -> float:
+    """Standard error of the tau^2 estimate, with metafor's formula for each estimator."""
+    k, p = X.shape
+    if method in ("EE", "FE") or k <= p:
+        return math.nan
+    t = max(tau2, 0.0)
+    if method in ("DL", "HS"):
+        w = 1 / v
+        P = _p_matrix(w, X)
+        trP, sPP = float(np.trace(P)), float(np.sum(P * P))
+        denom = trP if method == "DL" else float(np.sum(w))
+        return math.sqrt((2 * (k - p) + 4 * t * trP + 2 * t * t * sPP) / denom**2)
+    if method == "HE":
+        P = np.eye(k) - X @ np.linalg.solve(X.T @ X, X.T)
+        PV = P * v  # P @ diag(v)
+        return math.sqrt(
+            (2 * float(np.sum(PV * PV.T)) + 4 * t * float(np.trace(PV)) + 2 * t * t * (k - p))
+            / (k - p) ** 2
+        )
+    if method == "SJ":
+        t0 = float(np.var(y))
+        P = _p_matrix(1 / (v + t0), X)
+        PV = P * v
+        return math.sqrt(
+            t0**2
+            / (k - p) ** 2
+            * (
+                2 * float(np.sum(PV * PV.T))
+                + 4 * t * float(np.sum(PV * P))
+                + 2 * t * t * float(np.sum(P * P))
+            )
+        )
+    w = 1 / (v + tau2)
+    if method == "ML":
+        return math.sqrt(2 / float(np.sum(w * w)))
+    if method == "REML":
+        P = _p_matrix(w, X)
+        return math.sqrt(2 / float(np.sum(P * P)))
+    # PM
+    return math.sqrt(2 * k * k / (k - p) / float(np.sum(w)) ** 2)
+
+
 def tau2_qprofile(
     yi: FloatArray, vi: FloatArray, X: FloatArray, level: float = 95.0
 ) -> tuple[float, float]:
@@ -308,11 +350,13 @@ class RMA:
         # heterogeneity
         w0 = 1 / v
         P0 = _p_matrix(w0, X)
-        self.q = float(y @ P0 @ y)
+        self.q = max(0.0, float(y @ P0 @ y))
         self.q_df = df
-        self.q_pval = float(stats.chi2.sf(self.q, df)) if df >= 1 else math.nan
+        self.q_pval = float(stats.chi2.sf(self.q, df)) if df >= 1 else 1.0
         if df < 1:
-            self.i2 = self.h2 = math.nan
+            # metafor: with k <= p there is no heterogeneity to measure (QE 0, p 1, I^2 0, H^2 1)
+            self.q = 0.0
+            self.i2, self.h2 = 0.0, 1.0
             self.vt = math.nan
         elif method in ("EE", "FE"):
             self.i2 = max(0.0, 100 * (self.q - df) / self.q) if self.q > 0 else 0.0
@@ -331,8 +375,14 @@ class RMA:
             self.i2_ci = (math.nan, math.nan)
             self.h2_ci = (math.nan, math.nan)
 
-        # moderators: omnibus test of the slopes (QM)
+        self.se_tau2 = _se_tau2(method, self.tau2, y, v, X)
+
+        # moderators: omnibus test of the slopes (QM) and pseudo R^2 (Raudenbush 1994, metafor)
+        self.r2 = math.nan
         if p > 1:
+            if method not in ("EE", "FE"):
+                tau2_re, _ = estimate_tau2(y, v, method)
+                self.r2 = max(0.0, 100 * (tau2_re - self.tau2) / tau2_re) if tau2_re > 0 else 0.0
             b = beta[1:]
             qm = float(b @ np.linalg.solve(vb[1:, 1:], b))
             if use_t:
@@ -430,6 +480,7 @@ class RMA:
             "pval": self.pval,
             "tau2": self.tau2,
             "tau2_ci": [_nan_to_none(t) for t in self.tau2_ci],
+            "se_tau2": _nan_to_none(self.se_tau2),
             "tau": self.tau,
             "i2": _nan_to_none(self.i2),
             "i2_ci": [_nan_to_none(t) for t in self.i2_ci],
@@ -454,6 +505,7 @@ class RMA:
             ]
             out["qm"] = self.qm
             out["qm_pval"] = self.qm_pval
+            out["r2"] = _nan_to_none(self.r2)
         tr = self.transformed if self.measure != "PFT" or self.ni is not None else None
         if tr is not None:
             out["transformed"] = tr
@@ -477,7 +529,8 @@ class RMA:
         if self.method not in ("EE", "FE") and self.k > 1:
             lo, hi = self.tau2_ci
             lines.append(
-                f"tau^2 = {self.tau2:.4f} [{lo:.4f}, {hi:.4f}] (Q-profile); tau = {self.tau:.4f}"
+                f"tau^2 = {self.tau2:.4f} (SE = {self.se_tau2:.4f}) [{lo:.4f}, {hi:.4f}] "
+                f"(Q-profile); tau = {self.tau:.4f}"
             )
         if self.k > 1:
             lines.append(f"I^2 = {self.i2:.2f}%; H^2 = {self.h2:.2f}")
@@ -486,6 +539,8 @@ class RMA:
             )
         if self.p > 1:
             lines.append(f"Test of moderators: QM = {self.qm:.4f}, {_p_eq(self.qm_pval)}")
+            if math.isfinite(self.r2):
+                lines.append(f"R^2 (heterogeneity accounted for) = {self.r2:.2f}%")
         lines.append("")
         stat = "t" if self.dist.startswith("t") else "z"
         head = [("estimate", 10), ("se", 9), (stat + "val", 9), ("pval", 9), ("ci.lb", 10)]
