@@ -131,6 +131,9 @@ def pool_cmd(
     interval: Annotated[
         str | None, typer.Option("--interval", help="Keep rows of this interval code.")
     ] = None,
+    population: Annotated[
+        str | None, typer.Option("--population", help="Keep rows of this population (cancer, ...).")
+    ] = None,
     mod: Annotated[
         str | None,
         typer.Option("--mod", help="Meta-regression on one numeric column (e.g. year, ablat)."),
@@ -165,11 +168,18 @@ def pool_cmd(
 
     groups: list[str] | None = None
     mods: list[float] | None = None
+    skipped: list[int] = []
     years: list[int | None]
     data_labels: list[str] | None = None
     if "study" in header and "design" in header and "source" in header:
         rows = ev.parse_studies(text, file.name)
-        wanted = {"outcome": outcome, "technique": technique, "unit": unit, "interval": interval}
+        wanted = {
+            "outcome": outcome,
+            "technique": technique,
+            "unit": unit,
+            "interval": interval,
+            "population": population,
+        }
         for col, val in wanted.items():
             if val is not None:
                 rows = [r for r in rows if getattr(r, col) == val]
@@ -180,6 +190,7 @@ def pool_cmd(
             )
         m = (measure or _default_measure(rows)).upper()
         eff, used = ev.effects_from_studies(rows, m)
+        skipped = [r.line for r in rows if r not in used]
         labels = [_label(r) for r in used]
         years = [r.year for r in used]
         if by is not None:
@@ -281,6 +292,14 @@ def pool_cmd(
             written += [str(p) for p in ev.save_figure(fig, funnel)]
     if written:
         result["files"] = written
+    if skipped:
+        result["skipped_lines"] = skipped
+        err_console().print(
+            f"note: {len(skipped)} row(s) lack the cells {m} needs and were left out "
+            f"(lines {', '.join(map(str, skipped))})",
+            markup=False,
+            soft_wrap=True,
+        )
 
     if fmt is Format.json:
         print_json(_clean(result))

@@ -25,7 +25,7 @@ from matplotlib.patches import Polygon
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from matplotlib.transforms import blended_transform_factory
 
-from vertebro.errors import EvidenceError
+from vertebro.errors import EvidenceError, InvalidInput
 
 from ._bias import TrimFill
 from ._rma import RMA
@@ -60,7 +60,7 @@ def save_figure(fig: Figure, path: str | Path) -> list[Path]:
     """Save ``fig`` as SVG and PNG: ``path`` and its sibling with the other suffix."""
     p = Path(path)
     if p.suffix.lower() not in (".svg", ".png"):
-        raise EvidenceError(f"{p}: plots are written as .svg or .png")
+        raise InvalidInput.field(str(p), "plots are written as .svg or .png (both are written)")
     out = [p.with_suffix(".svg"), p.with_suffix(".png")]
     FigureCanvasAgg(fig)
     with mpl.rc_context({"svg.hashsalt": "vertebro", "svg.fonttype": "none"}):

@@ -59,10 +59,8 @@ class Subgroups:
                 f"{g}: k = {f.k}, estimate {f.estimate:.4f} [{f.ci_lb:.4f}, {f.ci_ub:.4f}], "
                 f"tau^2 = {f.tau2:.4f}, I^2 = {_pct(f.i2)}"
             )
-        lines.append(
-            f"Test for subgroup differences: Q({self.df}) = {self.q_between:.4f}, "
-            f"p = {self.pval:.4f}"
-        )
+        p = "p < 0.0001" if self.pval < 1e-4 else f"p = {self.pval:.4f}"
+        lines.append(f"Test for subgroup differences: Q({self.df}) = {self.q_between:.4f}, {p}")
         return "\n".join(lines)
 
 
