@@ -318,9 +318,10 @@ def _import(reg: Registry, actor: str, rows: list[tuple[str, dict[str, str]]],
                 errors.append(FieldError("record_type", f"{rtype!r} is not one of "
                                          f"{', '.join(RECORD_TYPES)}", where))
                 continue
-            for k in _FOREIGN[rtype]:
-                if row.get(k):
-                    errors.append(FieldError(k, f"not a field of a {rtype} record", where))
+            foreign = _FOREIGN[rtype]
+            if any(map(row.get, foreign)):
+                errors.extend(FieldError(k, f"not a field of a {rtype} record", where)
+                              for k in foreign if row.get(k))
             site = row.get("site", "")
             if rtype == "site":
                 errors.extend(_plan_site(plan, row, where, who, known_sites, new_sites))
@@ -600,7 +601,14 @@ class _BulkWriter:
                 if v is None:
                     continue
                 if is_json:
-                    t[i] = p(v)
+                    if isinstance(v, list):  # e.g. ODI answer patterns repeat
+                        k = tuple(v)
+                        m = memo.get(k)
+                        if m is None:
+                            m = memo[k] = p(v)
+                        t[i] = m
+                    else:
+                        t[i] = p(v)
                 else:
                     m = memo.get(v)
                     if m is None:
