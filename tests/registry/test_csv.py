@@ -140,9 +140,11 @@ def test_demo_marginals(registry: Registry) -> None:
     seed(registry, 600, sites=3, seed=1, as_of=AS_OF)
     counts = registry.counts()
     assert counts["patient"] == 600
+    assert counts["assessment"] == 600  # the real engine, run on a synthetic input
     rows = list(export_records(registry, "admin"))
     procs = {(r["site"], r["patient"]) for r in rows if r["record_type"] == "procedure"}
     assert len(procs) == 600
+    assert all(r["assessment"] == "1" for r in rows if r["record_type"] == "procedure")
     kp = {(r["site"], r["patient"]) for r in rows
           if r["record_type"] == "level" and r["technique"] == "kyphoplasty"}
     assert 0.31 < len(kp) / 600 < 0.47  # Sorensen-SpineJ-2019 Table 1: 39.0% KP

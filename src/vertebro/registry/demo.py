@@ -12,10 +12,13 @@ anaesthesia) are stated assumptions of this generator, marked ``ASSUMPTION`` bel
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import random
 from collections.abc import Iterator
 from typing import Any, Final
+
+from vertebro.assess import assess
 
 from .intervals import SCHEDULE
 
@@ -97,18 +100,31 @@ def demo_records(
         base = {"site": site, "patient": pcode}
         performed = as_of - dt.timedelta(days=rng.randint(1, 3 * 365))
         age = min(95, max(25, round(rng.gauss(SORENSEN_2019["mean_age"][technique], AGE_SD))))
+        sex = _pick(rng, SORENSEN_2019["sex"][technique])
+        primary = _pick(rng, SORENSEN_2019["primary"][technique])
         yield {"record_type": "patient", **base, "birth_year": str(performed.year - age),
-               "sex": _pick(rng, SORENSEN_2019["sex"][technique]),
-               "primary_cancer": _pick(rng, SORENSEN_2019["primary"][technique]),
-               "synthetic": "true"}
+               "sex": sex, "primary_cancer": primary, "synthetic": "true"}
         n_levels = 1 + _poisson(rng, SORENSEN_2019["mean_levels"][technique] - 1)
         start = rng.randrange(len(_LEVELS) - min(n_levels, len(_LEVELS)) + 1)
         levels = _LEVELS[start:start + n_levels]
+        # the decision engine's assessment, run on a synthetic input, a few days before
+        engine_input = _engine_input(rng, age, sex, primary, levels)
+        output = assess(engine_input)
+        yield {"record_type": "assessment", **base, "assessment": "1",
+               "date": (performed - dt.timedelta(days=rng.randint(1, 14))).isoformat(),
+               "guideline": "jnccn2012", "disposition": output["disposition"],
+               "rulebook_version": str(output.get("rulebook_version") or ""),
+               "engine_version": str(output.get("engine_version") or ""),
+               "input_json": json.dumps(engine_input, sort_keys=True),
+               "output_json": json.dumps(output, sort_keys=True)}
         pb = {**base, "procedure": "1"}
-        yield {"record_type": "procedure", **pb, "date": performed.isoformat(),
-               "anaesthesia": _pick(rng, ANAESTHESIA),
-               "operator_role": rng.choice(["interventional_radiologist", "spine_surgeon"]),
-               "biopsy_taken": "true" if rng.random() < 0.5 else "false"}
+        proc = {"record_type": "procedure", **pb, "assessment": "1",
+                "date": performed.isoformat(), "anaesthesia": _pick(rng, ANAESTHESIA),
+                "operator_role": rng.choice(["interventional_radiologist", "spine_surgeon"]),
+                "biopsy_taken": "true" if rng.random() < 0.5 else "false"}
+        if output["disposition"] == "contraindicated":
+            proc["override_reason"] = "synthetic demo record: treated despite the assessment"
+        yield proc
         kp = technique == "kyphoplasty"
         for lv in levels:
             yield {"record_type": "level", **pb, "level": lv, "technique": technique,
@@ -163,6 +179,38 @@ def demo_records(
                 rec["kps"] = str(_clip(round(rng.gauss(kps_row[i][0], KPS_SD) / 10) * 10, 10,
                                        100))
             yield rec
+
+
+def _engine_input(rng: random.Random, age: int, sex: str, primary: str,
+                  levels: list[str]) -> dict[str, Any]:
+    """A synthetic engine input (DESIGN.md section 3) for a patient who was treated.
+
+    ASSUMPTION: lesion, wall and height-loss mixes are illustrative, not from the review.
+    """
+    return {
+        "note": "SYNTHETIC demo patient (not a real person)",
+        "patient": {"age": age, "sex": sex if sex != "unknown" else None,
+                    "primary_cancer": primary, "cancer_history": True,
+                    "histology_confirmed": rng.random() < 0.7,
+                    "kps": _clip(round(rng.gauss(SORENSEN_2019["kps"][0][0], KPS_SD) / 10) * 10,
+                                 10, 100)},
+        "pain": {"nrs": _clip(round(rng.gauss(7.3, NRS_SD)), 4, 10), "mechanical": True,
+                 "concordant_exam": True},
+        "neurology": {"deficit": "none", "clinical_cord_compression": False},
+        "contraindications": {"active_systemic_infection": False, "spinal_infection": False,
+                              "uncorrectable_coagulopathy": False,
+                              "unfit_for_anaesthesia": False, "cement_allergy": False},
+        "levels": [
+            {"level": lv, "index": True, "mri_edema": True,
+             "height_loss_pct": rng.randint(10, 60),
+             "lesion": _pick(rng, {"lytic": 0.6, "mixed": 0.25, "blastic": 0.15}),
+             "posterior_wall": "intact" if rng.random() < 0.85 else "disrupted",
+             "escc": "0" if rng.random() < 0.8 else "1a", "alignment": "normal",
+             "posterolateral": "none", "instrumentation": "none"}
+            for lv in levels
+        ],
+        "context": {"mdt_agreed": True, "spine_surgery_available": True},
+    }
 
 
 def _clip(v: int, lo: int, hi: int) -> int:
