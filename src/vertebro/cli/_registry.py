@@ -351,6 +351,47 @@ def add_follow_up(
     _out(fmt, out, _kv)
 
 
+def _describe(e: dict[str, Any]) -> str:
+    from vertebro.registry.vocab import INTERVAL_LABELS
+
+    kind = e["event"]
+    if kind == "assessment":
+        return (f"{e['disposition']} ({e['guideline']}); levels {', '.join(e['levels'])}; "
+                f"rulebook {e['rulebook_version']}")
+    if kind == "procedure":
+        levels = ", ".join(
+            f"{lv['level']} {lv['technique']}"
+            + (f" {lv['cement_volume_ml']} ml" if lv.get("cement_volume_ml") is not None else "")
+            for lv in e["levels"])
+        extra = [f"{e['anaesthesia']} anaesthesia"] if e.get("anaesthesia") else []
+        if e.get("biopsy_taken"):
+            extra.append("biopsy" + (f": {e['biopsy_result']}" if e.get("biopsy_result") else ""))
+        if e.get("override_reason"):
+            extra.append(f"override: {e['override_reason']}")
+        return f"#{e['procedure_id']}: {levels}" + (f"; {'; '.join(extra)}" if extra else "")
+    if kind == "complication":
+        where = f" at {e['level']}" if e.get("level") else ""
+        site = f" ({e['leak_site']})" if e.get("leak_site") else ""
+        symptomatic = e.get("symptomatic")
+        sym = "" if symptomatic is None else (
+            ", symptomatic" if symptomatic else ", asymptomatic")
+        grade = f", grade {e['severity_grade']}" if e.get("severity_grade") else ""
+        return f"{e['type']}{where}{site}{sym}{grade}"
+    parts = [f"{INTERVAL_LABELS[e['interval']]} (day {e['days_since_procedure']})"]
+    for key, label in (("nrs", "NRS"), ("odi", "ODI %"), ("kps", "KPS"), ("ecog", "ECOG"),
+                       ("rdq", "RDQ"), ("analgesic_class", "analgesics")):
+        if e.get(key) is not None:
+            parts.append(f"{label} {e[key]:g}" if isinstance(e[key], float)
+                         else f"{label} {e[key]}")
+    if e.get("new_fracture_level"):
+        parts.append(f"new fracture {e['new_fracture_level']}")
+    if e.get("vital_status") and e["vital_status"] != "alive":
+        parts.append(e["vital_status"])
+    if e.get("lost_to_follow_up"):
+        parts.append("lost to follow-up")
+    return ", ".join(parts)
+
+
 @registry_app.command("show")
 def show(patient: str, as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) -> None:
     """A patient's timeline: assessments, procedures, complications and follow-ups."""
@@ -361,10 +402,8 @@ def show(patient: str, as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) 
         console().print(" ".join(f"{k}={v}" for k, v in head.items()), markup=False)
         table = Table("when", "event", "details")
         for e in o["events"]:
-            when = e.get("date", f"day {e.get('day')}")
-            details = {k: v for k, v in e.items() if k not in ("date", "day", "event")
-                       and v not in (None, [], False)}
-            table.add_row(str(when), e["event"], json.dumps(details)[:200])
+            when = e["date"] if "date" in e else f"day {e.get('day')}"
+            table.add_row(str(when), e["event"], _describe(e))
         console().print(table)
 
     _out(fmt, out, text)

@@ -245,9 +245,9 @@ class Registry:
             q = q.where(Site.code == site_code)
         if not who.all_sites:
             q = q.where(Patient.site_id == who.site_id)
-        found = list(s.scalars(q))
-        if who.pseudonymised and not found:
-            # researchers address patients by pseudonym
+        found = [] if who.pseudonymised else list(s.scalars(q))
+        if who.pseudonymised:
+            # researchers address patients by pseudonym only
             found = [
                 p for p, sc in s.execute(select(Patient, Site.code).join(Site))
                 if self.pseudonym(sc, p.code) == code
