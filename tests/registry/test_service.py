@@ -58,6 +58,8 @@ def test_researcher_reads_pseudonymised_and_cannot_write(registry: Registry) -> 
             write()
     with pytest.raises(RegistryError):
         registry.audit_trail("rita", pseudonym)
+    with pytest.raises(RegistryError):  # researchers do not address patients by their code
+        registry.get_patient("rita", "A01")
     assert registry.counts() == before
 
 
