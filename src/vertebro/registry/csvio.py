@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gc
 from collections.abc import Iterable
+from operator import itemgetter
 from pathlib import Path
 
 from vertebro.errors import FieldError, InvalidInput
@@ -12,6 +13,8 @@ from vertebro.errors import FieldError, InvalidInput
 from .transfer import COLUMNS
 
 __all__ = ["read_csv", "write_csv"]
+
+_nonempty = itemgetter(1)
 
 
 def write_csv(path: Path, records: Iterable[dict[str, str]]) -> int:
@@ -63,7 +66,8 @@ def _read(path: Path) -> list[tuple[str, dict[str, str]]]:
                 errors.append(FieldError("", f"{len(values)} values for {width} columns",
                                          f"row {n}"))
                 continue
-            out.append((f"row {n}", dict(zip(header, values, strict=True))))
+            # empty cells are left out: an absent column and an empty cell mean the same
+            out.append((f"row {n}", dict(filter(_nonempty, zip(header, values, strict=True)))))
         if errors:
             raise InvalidInput(errors)
         return out

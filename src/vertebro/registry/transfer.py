@@ -18,14 +18,13 @@ from operator import itemgetter
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import JSON, Table, insert, select, text
+from sqlalchemy import JSON, Boolean, DateTime, String, Table, bindparam, insert, select, text
 
 from vertebro.errors import FieldError, InvalidInput, RegistryError
 
 from . import audit
 from .models import (
     Assessment,
-    AuditLog,
     Base,
     Complication,
     FollowUp,
@@ -96,12 +95,10 @@ _ALLOWED: dict[str, set[str]] = {
 }
 
 
-#: columns that must be empty in a record of each type
-_FOREIGN: dict[str, tuple[str, ...]] = {
-    t: tuple(c for c in COLUMNS if c not in _ALLOWED[t] | {"record_type", "site", "patient"}
-             | DERIVED)
-    for t in _ALLOWED
-} | {"site": tuple(c for c in COLUMNS if c not in {"record_type", "site", "site_name"})}
+#: columns that may be filled in a record of each type
+_PERMITTED: dict[str, set[str]] = {
+    t: _ALLOWED[t] | {"record_type", "site", "patient"} | DERIVED for t in _ALLOWED
+} | {"site": {"record_type", "site", "site_name"}}
 
 
 # ------------------------------------------------------------------------------ export
@@ -318,10 +315,10 @@ def _import(reg: Registry, actor: str, rows: list[tuple[str, dict[str, str]]],
                 errors.append(FieldError("record_type", f"{rtype!r} is not one of "
                                          f"{', '.join(RECORD_TYPES)}", where))
                 continue
-            foreign = _FOREIGN[rtype]
-            if any(map(row.get, foreign)):
+            extra = row.keys() - _PERMITTED[rtype]
+            if extra:
                 errors.extend(FieldError(k, f"not a field of a {rtype} record", where)
-                              for k in foreign if row.get(k))
+                              for k in sorted(extra) if row[k])
             site = row.get("site", "")
             if rtype == "site":
                 errors.extend(_plan_site(plan, row, where, who, known_sites, new_sites))
@@ -633,6 +630,46 @@ class _BulkWriter:
             self.conn.execute(insert(table), rows)
 
 
+def _audit_insert_select(model: type[Base], dialect: str) -> Any:
+    """``INSERT INTO audit_log ... SELECT`` one audit row (after = the row as JSON) per row of
+    ``model`` with ids in ``:lo..:hi``: the same content as the ORM hook's audit rows, built
+    by the database instead of row by row in Python."""
+    table: Table = model.__table__  # type: ignore[assignment]
+    pairs = []
+    for c in table.columns:
+        if c.name == "created_at":
+            expr = "CAST(:at_iso AS TEXT)" if dialect == "sqlite" else f"t.{c.name}"
+        elif dialect != "sqlite":
+            expr = f't."{c.name}"'
+        elif isinstance(c.type, JSON):
+            expr = f'json(t."{c.name}")'
+        elif isinstance(c.type, Boolean):
+            expr = (f't."{c.name}" IS NULL THEN NULL WHEN t."{c.name}" THEN json(\'true\') '
+                    "ELSE json('false') END")
+            expr = "CASE WHEN " + expr
+        else:
+            expr = f't."{c.name}"'
+        pairs.append(f"'{c.name}', {expr}")
+    build = "json_object" if dialect == "sqlite" else "json_build_object"
+    if "procedure_id" in table.c and table.name != "procedure":
+        patient = "p.patient_id"
+        join = " JOIN procedure p ON p.id = t.procedure_id"
+    elif table.name == "patient":
+        patient, join = "t.id", ""
+    elif "patient_id" in table.c:
+        patient, join = "t.patient_id", ""
+    else:
+        patient, join = "NULL", ""
+    sql = (
+        "INSERT INTO audit_log (at, actor, action, table_name, row_id, patient_id, after) "
+        f"SELECT :at, :actor, 'insert', '{table.name}', t.id, {patient}, "
+        f"{build}({', '.join(pairs)}) FROM \"{table.name}\" t{join} "
+        "WHERE t.id BETWEEN :lo AND :hi ORDER BY t.id"
+    )
+    return text(sql).bindparams(bindparam("at", type_=DateTime(timezone=True)),
+                                bindparam("actor", type_=String()))
+
+
 def _write(s: Any, plan: _Plan, actor: str, known_sites: dict[str, int],
            progress: Progress | None, chunk: int) -> dict[str, int]:
     at = audit.now()
@@ -655,35 +692,23 @@ def _write(s: Any, plan: _Plan, actor: str, known_sites: dict[str, int],
         start = conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one()
         return list(range(start + 1, start + 1 + n))
 
-    at_iso = at.isoformat()
     writer = _BulkWriter(conn)
+    params = {"at": at, "actor": actor, "at_iso": at.isoformat()}
 
-    def put(model: type[Base], rows: list[dict[str, Any]],
-            patient_ids: list[int | None] | None) -> list[int]:
+    def put(model: type[Base], rows: list[dict[str, Any]]) -> list[int]:
         nonlocal done
         if not rows:
             return []
-        name = model.__tablename__
         ids = allocate(model, len(rows))
-        dates = [k for k, v in rows[0].items() if isinstance(v, dt.date) and k != "created_at"]
-        stamped = "created_at" in rows[0]
+        audit_sql = _audit_insert_select(model, conn.dialect.name)
         for i in range(0, len(rows), chunk):
             part = rows[i:i + chunk]
-            trail = []
-            for j, (rid, r) in enumerate(zip(ids[i:i + chunk], part, strict=True)):
+            part_ids = ids[i:i + chunk]
+            for rid, r in zip(part_ids, part, strict=True):
                 r["id"] = rid
-                after = dict(r)
-                for k in dates:
-                    if after[k] is not None:
-                        after[k] = after[k].isoformat()
-                if stamped:
-                    after["created_at"] = at_iso
-                trail.append({"at": at, "actor": actor, "action": "insert", "table_name": name,
-                              "row_id": rid, "before": None, "after": after,
-                              "patient_id": rid if patient_ids is None
-                              else patient_ids[i + j]})
             writer.insert(model, part)
-            writer.insert(AuditLog, trail)
+            # the audit rows are built by the database from the rows just inserted
+            conn.execute(audit_sql, {**params, "lo": part_ids[0], "hi": part_ids[-1]})
             done += len(part)
             if progress:
                 progress("write", done, total)
@@ -692,15 +717,15 @@ def _write(s: Any, plan: _Plan, actor: str, known_sites: dict[str, int],
     site_ids = dict(known_sites)
     if plan.sites:
         for code, sid in zip((x["code"] for x in plan.sites),
-                             put(Site, plan.sites, [None] * len(plan.sites)), strict=True):
+                             put(Site, plan.sites), strict=True):
             site_ids[code] = sid
     pkeys = list(plan.patients)
     prow = [{k: v for k, v in plan.patients[k].items() if k != "_where"}
             | {"site_id": site_ids[k[0]], "created_at": at} for k in pkeys]
-    pids = dict(zip(pkeys, put(Patient, prow, None), strict=True))
+    pids = dict(zip(pkeys, put(Patient, prow), strict=True))
     akeys = list(plan.assessments)
     arow = [plan.assessments[k] | {"patient_id": pids[k[:2]], "created_at": at} for k in akeys]
-    aids = dict(zip(akeys, put(Assessment, arow, [r["patient_id"] for r in arow]), strict=True))
+    aids = dict(zip(akeys, put(Assessment, arow), strict=True))
     prkeys = list(plan.procedures)
     prrows: list[dict[str, Any]] = []
     for k in prkeys:
@@ -712,16 +737,12 @@ def _write(s: Any, plan: _Plan, actor: str, known_sites: dict[str, int],
             "operator_role": p.operator_role, "override_reason": p.override_reason,
             "biopsy_taken": p.biopsy_taken, "biopsy_result": p.biopsy_result, "created_at": at,
         })
-    prids = dict(zip(prkeys, put(Procedure, prrows, [r["patient_id"] for r in prrows]),
-                     strict=True))
-    put(ProcedureLevel, [lv | {"procedure_id": prids[k]} for k, lv in plan.levels],
-        [pids[k[:2]] for k, _ in plan.levels])
+    prids = dict(zip(prkeys, put(Procedure, prrows), strict=True))
+    put(ProcedureLevel, [lv | {"procedure_id": prids[k]} for k, lv in plan.levels])
     put(Complication, [c | {"procedure_id": prids[k], "created_at": at}
-                       for k, c in plan.complications],
-        [pids[k[:2]] for k, _ in plan.complications])
+                       for k, c in plan.complications])
     put(FollowUp, [f | {"procedure_id": prids[k], "created_at": at}
-                   for k, f in plan.follow_ups],
-        [pids[k[:2]] for k, _ in plan.follow_ups])
+                   for k, f in plan.follow_ups])
     return {"site": len(plan.sites), "patient": len(pids), "assessment": len(aids),
             "procedure": len(prids), "procedure_level": len(plan.levels),
             "complication": len(plan.complications), "follow_up": len(plan.follow_ups)}
