@@ -408,6 +408,11 @@ def _date(row: dict[str, str], where: str) -> tuple[dt.date | None, list[FieldEr
                                  where)]
 
 
+_FOLLOW_UP_FIELDS = frozenset((
+    "baseline", "nrs", "rdq", "kps", "ecog", "analgesic_class", "new_fracture",
+    "new_fracture_level", "vital_status", "lost_to_follow_up", "odi_version", "rdq_version"))
+
+
 def _plan_child(plan: _Plan, rtype: str, row: dict[str, str], where: str) -> list[FieldError]:
     pkey = (row["site"], row.get("patient", ""))
     if pkey not in plan.patients:
@@ -435,13 +440,11 @@ def _plan_child(plan: _Plan, rtype: str, row: dict[str, str], where: str) -> lis
         plan.procedures[proc_key]["_complications"].append((where, c))
         return []
     # follow_up
-    sections = [row.get(c, "") for c in ODI_COLUMNS]
-    data: dict[str, Any] = {"followed_on": row.get("date", ""), **_present(row, (
-        "baseline", "nrs", "rdq", "kps", "ecog", "analgesic_class", "new_fracture",
-        "new_fracture_level", "vital_status", "lost_to_follow_up", "odi_version",
-        "rdq_version"))}
+    sections = [v or None for v in map(row.get, ODI_COLUMNS)]
+    data: dict[str, Any] = {k: row[k] for k in _FOLLOW_UP_FIELDS & row.keys() if row[k]}
+    data["followed_on"] = row.get("date", "")
     if any(sections):
-        data["odi_sections"] = [v if v != "" else None for v in sections]
+        data["odi_sections"] = sections
     try:
         f = FollowUpIn.model_validate(data)
     except ValidationError as exc:
