@@ -19,7 +19,7 @@ kps_to_ecog = scores.kps_to_ecog
 
 @lru_cache(maxsize=65536)
 def _odi(sections: tuple[int | None, ...]) -> float:
-    return scores.odi_percent(sections)
+    return scores.odi_percent(sections, field="odi_sections")
 
 
 def odi_percent(sections: Sequence[int | None]) -> float:

@@ -112,63 +112,54 @@ def follow_up_columns(data: FollowUpIn, performed_on: dt.date, where: str = "") 
             FieldError("followed_on", f"{data.followed_on} is before the procedure on "
                        f"{performed_on}", where)
         )
+    odi_sections = data.odi_sections
     cols: dict[str, Any] = {
         "followed_on": data.followed_on,
         "baseline": data.baseline,
         "days_since_procedure": days,
         "interval": "preop" if data.baseline else ("lt4w" if days < 0 else bin_days(days)),
-        "nrs": None,
+        "nrs": None if data.nrs is None else _score(errors, where, "nrs", _scores.validate_nrs,
+                                                    data.nrs),
         "odi_version": None,
         "odi_sections": None,
         "odi": None,
         "rdq_version": None,
         "rdq": None,
-        "kps": None,
-        "ecog": None,
+        "kps": None if data.kps is None else _score(errors, where, "kps", _scores.validate_kps,
+                                                    data.kps),
+        "ecog": None if data.ecog is None else _score(errors, where, "ecog",
+                                                      _scores.validate_ecog, data.ecog),
         "analgesic_class": data.analgesic_class,
         "new_fracture": data.new_fracture,
         "new_fracture_level": data.new_fracture_level,
         "vital_status": data.vital_status,
         "lost_to_follow_up": data.lost_to_follow_up,
     }
-
-    def score(field: str, f: Any, *args: Any) -> Any:
-        try:
-            return f(*args)
-        except InvalidInput as exc:
-            for e in exc.errors:
-                sub = e.field if e.field.startswith(field) else field
-                errors.append(FieldError(sub, e.reason, where))
-            return None
-
-    if data.nrs is not None:
-        cols["nrs"] = score("nrs", _scores.validate_nrs, data.nrs)
-    if data.odi_sections is not None:
-        if len(data.odi_sections) != 10:
-            errors.append(FieldError("odi_sections", "ODI has 10 sections "
-                                     f"(got {len(data.odi_sections)})", where))
-        else:
-            bad = [
-                FieldError(f"odi_sections[{i}]", f"{v!r} is not a section score 0-5", where)
-                for i, v in enumerate(data.odi_sections)
-                if v is not None and not 0 <= v <= 5
-            ]
-            errors.extend(bad)
-            if not bad:
-                odi = score("odi_sections", _scores.odi_percent, data.odi_sections)
-                cols.update(odi_sections=list(data.odi_sections), odi_version=data.odi_version,
-                            odi=None if odi is None else round(odi, 2))
+    if odi_sections is not None:
+        odi = _score(errors, where, "odi_sections", _scores.odi_percent, odi_sections)
+        if odi is not None:
+            cols["odi_sections"] = odi_sections
+            cols["odi_version"] = data.odi_version
+            cols["odi"] = round(odi, 2)
     if data.rdq is not None:
-        cols.update(rdq=score("rdq", _scores.rdq, data.rdq), rdq_version=data.rdq_version)
-    if data.kps is not None:
-        cols["kps"] = score("kps", _scores.validate_kps, data.kps)
-    if data.ecog is not None:
-        cols["ecog"] = score("ecog", _scores.validate_ecog, data.ecog)
+        cols["rdq"] = _score(errors, where, "rdq", _scores.rdq, data.rdq)
+        cols["rdq_version"] = data.rdq_version
     if data.new_fracture_level and data.new_fracture is False:
         errors.append(FieldError("new_fracture_level", "given but new_fracture is false", where))
     if errors:
         raise InvalidInput(errors)
     return cols
+
+
+def _score(errors: list[FieldError], where: str, field: str, f: Any, value: Any) -> Any:
+    """``f(value)`` from :mod:`vertebro.scores`; its errors are collected under ``field``."""
+    try:
+        return f(value)
+    except InvalidInput as exc:
+        for e in exc.errors:
+            errors.append(FieldError(e.field if e.field.startswith(field) else field, e.reason,
+                                     where))
+        return None
 
 
 class Registry:
