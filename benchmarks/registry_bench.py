@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -43,7 +44,7 @@ VISITS = 10  # follow-ups per patient (baseline + 9 visits)
 
 
 def make_csv(path: Path, follow_ups: int) -> None:
-    def records():
+    def records() -> Iterator[dict[str, str]]:
         yield {"record_type": "site", "site": "BENCH", "site_name": "benchmark site"}
         start = dt.date(2020, 1, 1)
         for n in range(follow_ups // VISITS):
@@ -116,7 +117,7 @@ def bench_baseline(url: str, sample: int) -> float:
         reg.close()
 
 
-def pg_database(server_url: str) -> tuple[str, object]:
+def pg_database(server_url: str) -> tuple[str, Callable[[], None]]:
     from vertebro.registry.db import normalise_url
 
     server = make_url(normalise_url(server_url))
@@ -167,12 +168,12 @@ def main() -> int:
             try:
                 fast = bench_import(url, csv_path, n)
             finally:
-                drop()  # type: ignore[operator]
+                drop()
             url, drop = pg_database(server)
             try:
                 base = bench_baseline(url, args.baseline_sample)
             finally:
-                drop()  # type: ignore[operator]
+                drop()
             report("PostgreSQL", fast, base, args.baseline_sample)
         elif not args.postgres_only:
             helper = ROOT / "scripts" / "with_postgres.sh"
