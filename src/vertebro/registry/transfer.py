@@ -667,7 +667,10 @@ def _audit_insert_select(model: type[Base], dialect: str) -> Any:
         "INSERT INTO audit_log (at, actor, action, table_name, row_id, patient_id, after) "
         f"SELECT :at, :actor, 'insert', '{table.name}', t.id, {patient}, "
         f"{build}({', '.join(pairs)}) FROM \"{table.name}\" t{join} "
-        "WHERE t.id BETWEEN :lo AND :hi ORDER BY t.id"
+        # SQLite: the ids were allocated as one run under the write lock; PostgreSQL: a
+        # sequence may interleave with other sessions, so name the ids
+        + ("WHERE t.id BETWEEN :lo AND :hi" if dialect == "sqlite" else "WHERE t.id = ANY(:ids)")
+        + " ORDER BY t.id"
     )
     return text(sql).bindparams(bindparam("at", type_=DateTime(timezone=True)),
                                 bindparam("actor", type_=String()))
@@ -711,7 +714,8 @@ def _write(s: Any, plan: _Plan, actor: str, known_sites: dict[str, int],
                 r["id"] = rid
             writer.insert(model, part)
             # the audit rows are built by the database from the rows just inserted
-            conn.execute(audit_sql, {**params, "lo": part_ids[0], "hi": part_ids[-1]})
+            conn.execute(audit_sql, {**params, "lo": part_ids[0], "hi": part_ids[-1],
+                                     "ids": part_ids})
             done += len(part)
             if progress:
                 progress("write", done, total)
