@@ -13,7 +13,7 @@ __all__ = ["console", "dumps", "err_console", "print_json"]
 
 
 def dumps(obj: Any, *, indent: int | None = 2) -> str:
-    """Deterministic JSON: key order is the order the library built, floats as Python prints them."""
+    """Deterministic JSON: keys in the order the library built them, floats as Python prints."""
     return json.dumps(obj, indent=indent, ensure_ascii=False, allow_nan=False)
 
 
