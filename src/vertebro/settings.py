@@ -16,6 +16,11 @@ class Settings:
     database_url: str = field(
         default_factory=lambda: os.environ.get("VERTEBRO_DATABASE_URL", DEFAULT_DATABASE_URL)
     )
+    #: Secret for hospital-number hashes and research pseudonyms; when unset, the registry
+    #: keeps a random key inside the database it serves.
+    registry_key: str | None = field(
+        default_factory=lambda: os.environ.get("VERTEBRO_REGISTRY_KEY") or None
+    )
 
 
 def get_settings() -> Settings:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import os
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vertebro.errors import FieldError, InvalidInput, RegistryError
+from vertebro.settings import get_settings
 
 from . import _scores, audit
 from .db import make_engine
@@ -51,11 +51,6 @@ from .schemas import (
 from .vocab import DISPOSITIONS
 
 __all__ = ["Actor", "Registry", "assessed_levels", "follow_up_columns"]
-
-#: environment variable holding the key for hashing hospital numbers and pseudonyms; when
-#: unset, a random key is generated once per database and kept in ``registry_meta``.
-KEY_ENV = "VERTEBRO_REGISTRY_KEY"
-
 
 @dataclass(frozen=True)
 class Actor:
@@ -210,7 +205,7 @@ class Registry:
 
     def key(self) -> bytes:
         if self._key_cache is None:
-            env = os.environ.get(KEY_ENV)
+            env = get_settings().registry_key
             if env:
                 self._key_cache = env.encode()
             else:
