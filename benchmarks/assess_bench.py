@@ -30,7 +30,7 @@ def _maybe(rng: random.Random, values: list[Any], p_unknown: float) -> Any:
     return None if rng.random() < p_unknown else rng.choice(values)
 
 
-def generate(n: int, seed: int, p_unknown: float = 0.08) -> list[dict[str, Any]]:
+def generate(n: int, seed: int, p_unknown: float = 0.05) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     out = []
 
@@ -51,9 +51,9 @@ def generate(n: int, seed: int, p_unknown: float = 0.08) -> list[dict[str, Any]]
                         "height_loss_pct": [0, 10, 30, 45, 60],
                         "lesion": ["lytic", "mixed", "blastic"],
                         "posterior_wall": ["intact", "intact", "disrupted", "retropulsion"],
-                        "escc": ["0", "0", "1a", "1b", "1c", "2", "3"],
-                        "alignment": ["normal", "normal", "deformity", "subluxation"],
-                        "posterolateral": ["none", "unilateral", "bilateral"],
+                        "escc": ["0"] * 12 + ["1a", "1b", "1c", "2"],
+                        "alignment": ["normal"] * 12 + ["deformity", "subluxation"],
+                        "posterolateral": ["none", "none", "unilateral", "bilateral"],
                         "instrumentation": ["none", "none", "none", "bilateral_screws"],
                         "fracture_age_weeks": [2, 8, 30],
                     }
@@ -76,7 +76,7 @@ def generate(n: int, seed: int, p_unknown: float = 0.08) -> list[dict[str, Any]]
                 "pain": {
                     **block(
                         {
-                            "nrs": list(range(11)),
+                            "nrs": list(range(2, 11)),
                             "mechanical": [True, True, False],
                             "concordant_exam": [True, True, False],
                             "radicular_exceeds_axial": [False, True],
@@ -92,13 +92,13 @@ def generate(n: int, seed: int, p_unknown: float = 0.08) -> list[dict[str, Any]]
                 },
                 "neurology": block(
                     {
-                        "deficit": ["none", "none", "none", "radiculopathy", "myelopathy"],
-                        "clinical_cord_compression": [False, False, False, True],
+                        "deficit": ["none"] * 12 + ["radiculopathy", "myelopathy"],
+                        "clinical_cord_compression": [False] * 15 + [True],
                     }
                 ),
                 "contraindications": block(
                     {
-                        k: [False] * 19 + [True]
+                        k: [False] * 79 + [True]
                         for k in (
                             "active_systemic_infection",
                             "spinal_infection",
