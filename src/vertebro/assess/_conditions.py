@@ -162,36 +162,24 @@ def compile_condition(spec: Any, rule_id: str, allow_plan: bool, scope: str) -> 
             raise _err(rule_id, f"{key}: needs a non-empty list of conditions")
         children = tuple(compile_condition(c, rule_id, allow_plan, scope) for c in arg)
         fns = tuple(c.fn for c in children)
-        return Condition(_all(fns) if key == "all" else _any(fns), key, children)
+        return Condition(_kleene(fns, decisive=key == "any"), key, children)
     raise _err(rule_id, f"unknown condition key {key!r} (expected all, any, not, always or field)")
 
 
-def _all(fns: tuple[_Fn, ...]) -> _Fn:
-    def all_fn(f: Facts) -> Truth:
+def _kleene(fns: tuple[_Fn, ...], decisive: bool) -> _Fn:
+    """Kleene and (decisive False) / or (decisive True): one decisive child settles it."""
+
+    def fn(f: Facts) -> Truth:
         unknown = False
         for g in fns:
             v = g(f)
-            if v is False:
-                return False
+            if v is decisive:
+                return decisive
             if v is None:
                 unknown = True
-        return None if unknown else True
+        return None if unknown else not decisive
 
-    return all_fn
-
-
-def _any(fns: tuple[_Fn, ...]) -> _Fn:
-    def any_fn(f: Facts) -> Truth:
-        unknown = False
-        for g in fns:
-            v = g(f)
-            if v is True:
-                return True
-            if v is None:
-                unknown = True
-        return None if unknown else False
-
-    return any_fn
+    return fn
 
 
 def _leaf(spec: Mapping[str, Any], rule_id: str, allow_plan: bool, scope: str) -> Condition:
