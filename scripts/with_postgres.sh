@@ -45,7 +45,11 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-if [ "$(id -u)" = 0 ]; then chown postgres: "$WORK"; fi
+if [ "$(id -u)" = 0 ]; then
+  # The server package normally creates this user; a bare machine may lack it.
+  id postgres >/dev/null 2>&1 || useradd --system --user-group --no-create-home postgres
+  chown postgres: "$WORK"
+fi
 as_pg "$INITDB" -D "$WORK/data" -U postgres -A trust -E UTF8 --no-locale >"$WORK/initdb.log" 2>&1 \
   || { cat "$WORK/initdb.log" >&2; exit 1; }
 as_pg "$PG_CTL" -D "$WORK/data" -l "$WORK/server.log" -w -t 60 start \
