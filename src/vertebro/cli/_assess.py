@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,14 +15,10 @@ from vertebro.assess import AssessmentInput, assess, render_text, validate_json
 from vertebro.assess._report import report_renderable
 from vertebro.errors import FieldError, InvalidInput
 
-from ._output import console, dumps, err_console, print_json
+from ._output import Format, console, dumps, err_console, print_json
 
 __all__ = ["register"]
 
-
-class Format(StrEnum):
-    text = "text"
-    json = "json"
 
 
 def _read(path: Path) -> bytes:

@@ -21,7 +21,7 @@ from rich.table import Table
 from vertebro import evidence as ev
 from vertebro.errors import FieldError, InvalidInput
 
-from ._output import console, dumps, err_console, print_json
+from ._output import Format, console, dumps, err_console, print_json
 
 __all__ = ["register"]
 
@@ -39,10 +39,6 @@ def register(app: typer.Typer) -> None:
     """Add the ``evidence`` group to the root app."""
     app.add_typer(evidence_app, name="evidence")
 
-
-class Format(StrEnum):
-    text = "text"
-    json = "json"
 
 
 class DocFormat(StrEnum):

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import StrEnum
 from functools import cache
 from typing import Any
 
 from rich.console import Console
 
-__all__ = ["console", "dumps", "err_console", "print_json"]
+__all__ = ["Format", "console", "dumps", "err_console", "print_json"]
+
+
+class Format(StrEnum):
+    """``--format`` of every command that prints results: for people or for programs."""
+
+    text = "text"
+    json = "json"
 
 
 def dumps(obj: Any, *, indent: int | None = 2) -> str:

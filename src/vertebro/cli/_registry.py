@@ -21,7 +21,7 @@ from rich.table import Table
 
 from vertebro.errors import InvalidInput
 
-from ._output import console, err_console, print_json
+from ._output import Format, console, err_console, print_json
 
 __all__ = ["register"]
 
@@ -33,10 +33,6 @@ db_app = typer.Typer(help="The registry database: migrations and first admin.",
 demo_app = typer.Typer(help="Synthetic demo data (clearly labelled, not real patients).",
                        no_args_is_help=True)
 
-
-class Format(StrEnum):
-    text = "text"
-    json = "json"
 
 
 class FileFormat(StrEnum):

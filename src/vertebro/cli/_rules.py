@@ -13,8 +13,7 @@ from rich.text import Text
 from vertebro.assess import Rule, default_rulebook, load_rulebook
 from vertebro.errors import InvalidInput
 
-from ._assess import Format
-from ._output import console, print_json
+from ._output import Format, console, print_json
 
 __all__ = ["register"]
 

@@ -6,7 +6,6 @@ Thin: parse, call :mod:`vertebro.scores`, format. Invalid input raises
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -14,7 +13,7 @@ import typer
 from vertebro import scores
 from vertebro.errors import FieldError, InvalidInput
 
-from ._output import console, print_json
+from ._output import Format, console, print_json
 
 __all__ = ["register"]
 
@@ -26,10 +25,6 @@ _ROLAND = "Roland M, Morris R. Spine 1983;8(2):141-4"
 _SNIS = "SNIS-2014 (standard of practice), CAFE trial section"
 _GENANT_NAMES = {0: "normal", 1: "mild", 2: "moderate", 3: "severe"}
 
-
-class Format(StrEnum):
-    text = "text"
-    json = "json"
 
 
 FormatOption = Annotated[
