@@ -7,12 +7,23 @@ before its procedure, a level that was not assessed, ...) are checked by the ser
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from vertebro.errors import FieldError, InvalidInput
 from vertebro.spine import VERTEBRA_RANGE_TEXT, is_vertebra
+
+from .vocab import (
+    Anaesthesia,
+    Approach,
+    LeakSite,
+    OperatorRole,
+    Role,
+    Sex,
+    Technique,
+    VitalStatus,
+)
 
 __all__ = [
     "ComplicationIn",
@@ -26,24 +37,6 @@ __all__ = [
     "field_errors",
     "parse",
 ]
-
-Role = Literal["clinician", "researcher", "admin"]
-Sex = Literal["male", "female", "other", "unknown"]
-Anaesthesia = Literal["local", "sedation", "general"]
-OperatorRole = Literal[
-    "interventional_radiologist",
-    "spine_surgeon",
-    "neurosurgeon",
-    "orthopaedic_surgeon",
-    "trainee",
-    "other",
-]
-Technique = Literal["vertebroplasty", "kyphoplasty"]
-Approach = Literal[
-    "transpedicular", "parapedicular", "extrapedicular", "anterolateral", "transoral", "other"
-]
-LeakSite = Literal["disc", "venous", "epidural", "foraminal", "paravertebral", "pulmonary"]
-VitalStatus = Literal["alive", "dead", "unknown"]
 
 M = TypeVar("M", bound=BaseModel)
 

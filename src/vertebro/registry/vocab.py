@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal, get_args
+
+from vertebro.assess import DISPOSITIONS as ENGINE_DISPOSITIONS
 
 __all__ = [
     "ANAESTHESIA",
@@ -18,36 +20,37 @@ __all__ = [
     "VITAL_STATUS",
 ]
 
-ROLES: Final = ("clinician", "researcher", "admin")
-SEXES: Final = ("male", "female", "other", "unknown")
-DISPOSITIONS: Final = (
-    "candidate",
-    "refer_surgery",
-    "contraindicated",
-    "not_indicated",
-    "incomplete",
-)
-ANAESTHESIA: Final = ("local", "sedation", "general")
-OPERATOR_ROLES: Final = (
+# Each vocabulary is written once, as the Literal type the pydantic schemas validate with; the
+# tuples used for database CHECK constraints are derived from it.
+Role = Literal["clinician", "researcher", "admin"]
+Sex = Literal["male", "female", "other", "unknown"]
+Anaesthesia = Literal["local", "sedation", "general"]
+OperatorRole = Literal[
     "interventional_radiologist",
     "spine_surgeon",
     "neurosurgeon",
     "orthopaedic_surgeon",
     "trainee",
     "other",
-)
-TECHNIQUES: Final = ("vertebroplasty", "kyphoplasty")
-APPROACHES: Final = (
-    "transpedicular",
-    "parapedicular",
-    "extrapedicular",
-    "anterolateral",
-    "transoral",
-    "other",
-)
+]
+Technique = Literal["vertebroplasty", "kyphoplasty"]
+Approach = Literal[
+    "transpedicular", "parapedicular", "extrapedicular", "anterolateral", "transoral", "other"
+]
 #: Leak sites as listed in issue 3 / DESIGN.md section 7.
-LEAK_SITES: Final = ("disc", "venous", "epidural", "foraminal", "paravertebral", "pulmonary")
-VITAL_STATUS: Final = ("alive", "dead", "unknown")
+LeakSite = Literal["disc", "venous", "epidural", "foraminal", "paravertebral", "pulmonary"]
+VitalStatus = Literal["alive", "dead", "unknown"]
+
+ROLES: Final = get_args(Role)
+SEXES: Final = get_args(Sex)
+#: The engine's dispositions (DESIGN.md section 3).
+DISPOSITIONS: Final = ENGINE_DISPOSITIONS
+ANAESTHESIA: Final = get_args(Anaesthesia)
+OPERATOR_ROLES: Final = get_args(OperatorRole)
+TECHNIQUES: Final = get_args(Technique)
+APPROACHES: Final = get_args(Approach)
+LEAK_SITES: Final = get_args(LeakSite)
+VITAL_STATUS: Final = get_args(VitalStatus)
 
 #: Follow-up intervals of Sorensen-SpineJ-2019 Table 2 (DESIGN.md section 6), as codes.
 INTERVALS: Final = ("preop", "lt4w", "le6w", "lt6m", "lt1y", "ge1y")
