@@ -40,6 +40,13 @@ CASES = [
     ("misspelt nested key", _with("pain.mechnical", True), "pain.mechnical"),
     ("unknown enum", _with("levels.0.lesion", "lytik"), "levels[0].lesion"),
     ("sins_total contradicts components", _with("levels.0.sins_total", 2), "levels[0].sins_total"),
+    (
+        "two height measures",
+        _with(
+            "levels.0.heights_mm", {"anterior": 10, "middle": 14, "posterior": 24, "reference": 25}
+        ),
+        "levels[0]: give height_loss_pct or heights_mm",
+    ),
 ]
 
 

@@ -160,6 +160,12 @@ class LevelInput(_Model):
     kyphosis_concern: bool | None = None  # AOSpine editorial: correction of kyphosis matters
     vertebra_plana: bool | None = None  # relative contraindication; CAFE excluded it (SNIS-2014)
 
+    @model_validator(mode="after")
+    def _one_height_measure(self) -> LevelInput:
+        if self.height_loss_pct is not None and self.heights_mm is not None:
+            raise ValueError("give height_loss_pct or heights_mm, not both")
+        return self
+
 
 class Context(_Model):
     mdt_agreed: bool | None = None
