@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from vertebro.errors import InvalidInput
 
@@ -450,17 +451,30 @@ def summary(as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) -> None:
     out = _call(db, "summary", as_)
 
     def text(o: dict[str, Any]) -> None:
-        from vertebro.registry.vocab import INTERVAL_LABELS, INTERVALS
+        from vertebro.registry.vocab import INTERVALS
 
-        console().print(f"{o['patients']} patients; procedures by technique: "
-                        f"{o['procedures']}; cement leakage: {o['cement_leakage']}; "
-                        f"symptomatic leaks: {o['symptomatic_leakage']}", markup=False)
-        table = Table("measure", "technique", *(INTERVAL_LABELS[i] for i in INTERVALS),
-                      title="mean (N) by interval")
+        # Sorensen-SpineJ-2019's own abbreviations keep the table readable at 80 columns.
+        short = {"vertebroplasty": "PVP", "kyphoplasty": "KP"}
+
+        def per_tech(d: dict[str, Any], fmt: Callable[[Any], str]) -> str:
+            return ", ".join(f"{fmt(v)} {short.get(t, t)}" for t, v in d.items()) or "none"
+
+        console().print(
+            f"{o['patients']} patients; procedures: {per_tech(o['procedures'], str)}; "
+            f"procedures with cement leakage: "
+            f"{per_tech(o['cement_leakage'], lambda v: f'{100 * v:.1f}%')}; "
+            f"with symptomatic leakage: {per_tech(o['symptomatic_leakage'], str)}",
+            markup=False,
+        )
+        heads = {"preop": "preop", "lt4w": "<4 wk", "le6w": "≤6 wk", "lt6m": "<6 mo",
+                 "lt1y": "<1 y", "ge1y": "≥1 y"}
+        table = Table("", "", *(Column(heads[i], justify="right") for i in INTERVALS),
+                      box=box.SIMPLE_HEAD,
+                      title="mean (N) by interval (PVP vertebroplasty, KP kyphoplasty)")
         for name, by_tech in o["outcomes"].items():
             for tech, cells in by_tech.items():
-                table.add_row(name.upper(), tech, *(
-                    f"{c['mean']:.2f} ({c['n']})" if (c := cells.get(i)) else "-"
+                table.add_row(name.upper(), short.get(tech, tech), *(
+                    f"{c['mean']:.2f}\n({c['n']})" if (c := cells.get(i)) else "-"
                     for i in INTERVALS))
         console().print(table)
 
