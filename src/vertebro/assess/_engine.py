@@ -311,20 +311,7 @@ class _Run:
             (self.flags[i] if i is not None else self.patient_flags).append(t.flag)
             self._finding(r, "flag", lvl, flag=t.flag)
         if t.action:
-            a = self.actions.setdefault(
-                t.action,
-                {
-                    "code": t.action,
-                    "label": self.c.rb.actions[t.action],
-                    "rule": r.id,
-                    "rules": [],
-                    "levels": [],
-                },
-            )
-            if r.id not in a["rules"]:
-                a["rules"].append(r.id)
-            if lvl is not None and lvl not in a["levels"]:
-                a["levels"].append(lvl)
+            self._add_action(r, lvl)
             if not t.flag:
                 self._finding(r, "action", lvl, action=t.action)
         if t.offer == "impending" and i is not None and self.treated[i] is not True:
@@ -335,6 +322,24 @@ class _Run:
             self.intervening = (r, gap)
         if i is not None:
             self.level_rules[i].append(r.id)
+
+    def _add_action(self, r: Rule, level: str | None) -> None:
+        code = r.then.action
+        assert code is not None
+        a = self.actions.setdefault(
+            code,
+            {
+                "code": code,
+                "label": self.c.rb.actions[code],
+                "rule": r.id,
+                "rules": [],
+                "levels": [],
+            },
+        )
+        if r.id not in a["rules"]:
+            a["rules"].append(r.id)
+        if level is not None and level not in a["levels"]:
+            a["levels"].append(level)
 
     def intervening_levels(self) -> list[tuple[LevelFacts, str]]:
         """Vertebrae between two planned levels, not described in the input, to offer."""
@@ -424,7 +429,7 @@ class _Run:
             slots, fired = (
                 self.resolve(lf.facts, k, name) if in_plan else (dict.fromkeys(_SLOTS), [])
             )
-            if treated is not False:
+            if in_plan:
                 techniques.add(slots["technique"])
             if in_plan:
                 planned.append(name)
@@ -441,7 +446,12 @@ class _Run:
             out_levels.append(entry)
         for lf, name in self.intervening_levels():
             slots, fired = self.resolve(lf.facts, None, name)
+            techniques.add(slots["technique"])
             planned.append(name)
+            # Nothing is known about an offered vertebra: ask for the imaging it needs.
+            for r in c.plan_level:
+                if r.then.action and not r.then.flag and r.condition.fn(lf.facts) is True:
+                    self._add_action(r, name)
             assert self.intervening is not None
             entry = {"level": name, "role": "intervening", "treat": False, "offer": "intervening"}
             entry.update(slots)
@@ -481,7 +491,9 @@ class _Run:
         outcomes: dict[str, Any] = {}
         evidence: list[dict[str, Any]] = []
         if self.possible and any(t is not False for t in self.treated):
-            wanted = {"kyphoplasty", "vertebroplasty"} if None in techniques else techniques
+            both = {"kyphoplasty", "vertebroplasty"}
+            # undetermined or individually planned levels: show both techniques' outcomes
+            wanted = both if techniques - both else techniques
             outcomes = {
                 t: c.outcomes.by_technique[t]
                 for t in ("kyphoplasty", "vertebroplasty")

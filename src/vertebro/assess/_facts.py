@@ -20,7 +20,7 @@ from vertebro.scores import (
     sins_collapse,
     sins_location,
 )
-from vertebro.spine import region
+from vertebro.spine import region, vertebra_index
 
 from ._input import AssessmentInput, LevelInput
 
@@ -121,6 +121,21 @@ def _pain_points(lv: LevelInput, inp: AssessmentInput) -> tuple[int, int]:
     return symptomatic
 
 
+def _near_construct(name: str, inp: AssessmentInput) -> bool | None:
+    """Within, or one level next to, the span of the described pedicle screws.
+
+    AJNR-instrumented treated only fractures within or immediately adjacent to a construct.
+    Unknown when a described level's hardware is unknown and could change the span.
+    """
+    at = vertebra_index(name)
+    screwed = [vertebra_index(lv.level) for lv in inp.levels if lv.instrumentation in _SCREWS]
+    if screwed and min(screwed) - 1 <= at <= max(screwed) + 1:
+        return True
+    if any(lv.instrumentation is None for lv in inp.levels):
+        return None
+    return False
+
+
 def level_facts(
     lv: LevelInput, i: int, inp: AssessmentInput, patient: dict[str, Any]
 ) -> LevelFacts:
@@ -184,6 +199,10 @@ def level_facts(
             "level.kyphosis_concern": lv.kyphosis_concern,
             "level.vertebra_plana": lv.vertebra_plana,
             "level.prior_radiotherapy": None if prior is None else lv.level in prior,
+            "level.concordant_exam": (
+                lv.concordant_exam if lv.concordant_exam is not None else inp.pain.concordant_exam
+            ),
+            "level.near_construct": _near_construct(lv.level, inp),
             "level.treated": None,
         }
     )
@@ -223,7 +242,9 @@ def unknown_inputs(fact: str, i: int | None, inp: AssessmentInput) -> list[str]:
         return ["context.prior_radiotherapy_levels"]
     if fact == "patient.kps":
         return ["patient.kps"]
-    if fact == "patient.instrumented":
+    if fact == "level.concordant_exam":
+        return ["pain.concordant_exam"]  # or levels[i].concordant_exam, per level
+    if fact in ("patient.instrumented", "level.near_construct"):
         return [
             f"levels[{j}].instrumentation"
             for j, other in enumerate(inp.levels)

@@ -107,6 +107,13 @@ FIELDS: Final[dict[str, Field]] = {
         _f("level.fracture_age_weeks", "number"),
         _f("level.sins_total", "interval", "derived", inputs=("levels[{i}].sins_total",)),
         _f("level.kyphosis_concern", "bool"),
+        _f(
+            "level.concordant_exam",
+            "bool",
+            "derived",
+            inputs=("levels[{i}].concordant_exam", "pain.concordant_exam"),
+        ),
+        _f("level.near_construct", "bool", "derived", inputs=("levels[*].instrumentation",)),
         _f("level.vertebra_plana", "bool"),
         _f(
             "level.prior_radiotherapy",

@@ -158,7 +158,8 @@ class LevelInput(_Model):
     # extensions
     body_involved_over_50: bool | None = None  # SINS collapse "none, but > 50% of body involved"
     kyphosis_concern: bool | None = None  # AOSpine editorial: correction of kyphosis matters
-    vertebra_plana: bool | None = None  # relative contraindication; CAFE excluded it (SNIS-2014)
+    vertebra_plana: bool | None = None  # relative contraindication (IMWG 2008); CAFE excluded it
+    concordant_exam: bool | None = None  # examination matches this level; else pain.concordant_exam
 
     @model_validator(mode="after")
     def _one_height_measure(self) -> LevelInput:

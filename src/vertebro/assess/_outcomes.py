@@ -77,6 +77,7 @@ def load_outcomes() -> Outcomes:
                 "ci_method": "Wilson score (computed by vertebro)",
                 "source": sc["source"],
             },
+            "other_complications": block.get("other_complications", []),
             "trials": block["trials"],
         }
     return Outcomes(by_technique, data["evidence"])

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -56,7 +57,9 @@ def _human(code: str) -> str:
     return code.replace("_", " ")
 
 
-def _level_rows(levels: list[Mapping[str, Any]], flag_labels: Mapping[str, str]) -> RenderableType:
+def _level_rows(
+    levels: list[Mapping[str, Any]], flag_labels: Mapping[str, str], provisional: bool
+) -> RenderableType:
     # A grid keeps each level's details aligned under its text, however narrow the terminal.
     grid = Table.grid(padding=(0, 1))
     grid.add_column(width=4, style="bold")
@@ -66,7 +69,10 @@ def _level_rows(levels: list[Mapping[str, Any]], flag_labels: Mapping[str, str])
         if lv.get("offer"):
             head.append(f"offered ({lv['offer']}, optional)", style="cyan")
         else:
-            head.append(_TREAT[lv["treat"]], style="bold green" if lv["treat"] else "")
+            label = _TREAT[lv["treat"]]
+            if provisional and lv["treat"]:
+                label = "TREAT if the missing facts allow"
+            head.append(label, style="bold green" if lv["treat"] else "")
         if lv["treat"] is not False or lv.get("offer"):
             tech = lv.get("technique") or "technique undetermined"
             needle = lv.get("needle") and f"{lv['needle']} needle"
@@ -105,16 +111,27 @@ def report_renderable(result: Mapping[str, Any]) -> RenderableType:
     line = Text("DISPOSITION: ", style="bold")
     line.append(disp.upper().replace("_", " "), style=_STYLE[disp])
     out.append(line)
-    out.append(Text(f"  {_MEANING[disp]} (guideline {result['guideline']})"))
-    verdicts = Text("  guidelines: ")
+    # Indented lines are padded, so that wrapped text keeps the indent on a narrow terminal.
+    out.append(Padding(Text(f"{_MEANING[disp]} (guideline {result['guideline']})"), (0, 0, 0, 2)))
+    verdicts = Text("guidelines: ")
     for j, (g, v) in enumerate(result["guidelines"].items()):
         if j:
             verdicts.append(" · ")
         verdicts.append(f"{g} ")
         verdicts.append(v, style=_STYLE[v].replace("bold ", ""))
-    out.append(verdicts)
+    out.append(Padding(verdicts, (0, 0, 0, 2)))
     if len(set(result["guidelines"].values())) > 1:
-        out.append(Text("  the guidelines disagree: see Why and Unknown below", style="yellow"))
+        out.append(Text("  the guidelines disagree:", style="yellow"))
+        for g, v in result["guidelines"].items():
+            if v == disp:
+                continue
+            needs = [n["field"] for n in result["notes"] if f"guidelines.{g}" in n["affects"]]
+            why = (
+                f"needs {', '.join(needs)}"
+                if needs
+                else f"its own indication; run with --guideline {g} for its reasons"
+            )
+            out.append(Padding(Text(f"{g} {v}: {why}", style="yellow"), (0, 0, 0, 4)))
 
     if result["missing"]:
         out += [Text(""), _heading("Missing: could change the answer")]
@@ -129,7 +146,10 @@ def report_renderable(result: Mapping[str, Any]) -> RenderableType:
 
     out += [Text(""), _heading("Plan per level")]
     by_spine = sorted(result["levels"], key=lambda lv: vertebra_index(lv["level"]))
-    out.append(_level_rows(by_spine, flag_labels) if by_spine else Text(" no levels given"))
+    provisional = disp == "incomplete"
+    out.append(
+        _level_rows(by_spine, flag_labels, provisional) if by_spine else Text(" no levels given")
+    )
     if result["sessions"]:
         offered = {lv["level"] for lv in result["levels"] if lv.get("offer")}
         sess = Text(" sessions: ")
@@ -188,7 +208,7 @@ def report_renderable(result: Mapping[str, Any]) -> RenderableType:
         out.append(_bullets(lines))
 
     if result["notes"]:
-        out += [Text(""), _heading("Unknown, not changing the answer")]
+        out += [Text(""), _heading(f"Unknown, not changing the {result['guideline']} answer")]
         out.append(
             _bullets(
                 [
@@ -201,10 +221,14 @@ def report_renderable(result: Mapping[str, Any]) -> RenderableType:
     for tech, o in result["expected_outcomes"].items():
         out += [Text(""), _heading(f"Expected outcomes: {tech}")]
         out.append(
-            Text(
-                " pooled means, preop → <4 wk → ≤6 wk → <6 mo → <1 y → ≥1 y "
-                "(Sorensen-SpineJ-2019, Table 2)",
-                style="dim",
+            Padding(
+                Text(
+                    "pooled means, preop → <4 wk → ≤6 wk → <6 mo → <1 y → ≥1 y "
+                    "(Sorensen-SpineJ-2019, Table 2); each interval pools different studies "
+                    "(N per interval in the JSON)",
+                    style="dim",
+                ),
+                (0, 0, 0, 1),
             )
         )
         sc = o["symptomatic_complications"]
@@ -222,6 +246,10 @@ def report_renderable(result: Mapping[str, Any]) -> RenderableType:
                 f"symptomatic complications {sc['events']}/{sc['n']} = {sc['percent']:g}% "
                 f"(95% CI {lo:g}-{hi:g}, Wilson)"
             ),
+        ]
+        lines += [
+            Text(f"{c['measure']}: {c['percent']:g}% ({c['source'].split(',')[0]})")
+            for c in o["other_complications"]
         ]
         lines += [
             Text(

@@ -34,7 +34,8 @@ __all__ = [
     "load_rulebook",
 ]
 
-Technique = Literal["vertebroplasty", "kyphoplasty"]
+# "individual": no source supports a default; a specialist plans it (e.g. C1-C2).
+Technique = Literal["vertebroplasty", "kyphoplasty", "individual"]
 Kind = Literal["safety", "indication", "exclusion", "plan"]
 
 
