@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ._engine import DISPOSITIONS, ENGINE_VERSION, NOTICE, assess
 from ._input import AssessmentInput, LevelInput, validate_input, validate_json
-from ._report import render_text
+from ._report import render_text, report_renderable
 from ._rulebook import Rule, Rulebook, default_rulebook, load_rulebook
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "default_rulebook",
     "load_rulebook",
     "render_text",
+    "report_renderable",
     "validate_input",
     "validate_json",
 ]

@@ -3,7 +3,8 @@
 Rules (``vertebro/rulebook/*.yaml``) name facts by these dotted names; the loader rejects a rule
 that names anything else. ``level.*`` facts exist once per level, everything else once per
 patient. *derived* facts are computed from the input (e.g. ``level.sins_total`` from the SINS
-components); *plan* facts exist only after the disposition is known, so only plan rules
+components; ``_facts.py`` computes them and names the input fields behind an unknown one);
+*plan* facts exist only after the disposition is known, so only plan rules
 (technique, flags, actions, offers) may use them.
 """
 
@@ -29,19 +30,11 @@ class Field:
     scope: Literal["patient", "level"]
     phase: Phase = "input"
     values: tuple[str, ...] = ()
-    #: Input paths behind a derived fact, with ``{i}`` for the level's position.
-    inputs: tuple[str, ...] = ()
 
 
-def _f(
-    name: str,
-    kind: FieldKind,
-    phase: Phase = "input",
-    values: tuple[str, ...] = (),
-    inputs: tuple[str, ...] = (),
-) -> Field:
+def _f(name: str, kind: FieldKind, phase: Phase = "input", values: tuple[str, ...] = ()) -> Field:
     scope: Literal["patient", "level"] = "level" if name.startswith("level.") else "patient"
-    return Field(name, kind, scope, phase, values, inputs)
+    return Field(name, kind, scope, phase, values)
 
 
 _DISPOSITIONS = ("candidate", "refer_surgery", "contraindicated", "not_indicated", "incomplete")
@@ -54,11 +47,11 @@ FIELDS: Final[dict[str, Field]] = {
         _f("patient.primary_cancer", "text"),
         _f("patient.cancer_history", "bool"),
         _f("patient.histology_confirmed", "bool"),
-        _f("patient.kps", "interval", "derived", inputs=("patient.kps", "patient.ecog")),
+        _f("patient.kps", "interval", "derived"),
         _f("patient.life_expectancy_months", "number"),
         _f("patient.multiple_primaries", "bool"),
         _f("patient.long_latency", "bool"),
-        _f("patient.instrumented", "bool", "derived", inputs=("levels[*].instrumentation",)),
+        _f("patient.instrumented", "bool", "derived"),
         _f("pain.nrs", "number"),
         _f("pain.mechanical", "bool"),
         _f("pain.concordant_exam", "bool"),
@@ -84,18 +77,8 @@ FIELDS: Final[dict[str, Field]] = {
         _f("level.region", "enum", "derived", values=tuple(r for r, _ in REGIONS.values())),
         _f("level.index", "bool"),
         _f("level.mri_edema", "bool"),
-        _f(
-            "level.height_loss_pct",
-            "number",
-            "derived",
-            inputs=("levels[{i}].height_loss_pct", "levels[{i}].heights_mm"),
-        ),
-        _f(
-            "level.genant_grade",
-            "number",
-            "derived",
-            inputs=("levels[{i}].height_loss_pct", "levels[{i}].heights_mm"),
-        ),
+        _f("level.height_loss_pct", "number", "derived"),
+        _f("level.genant_grade", "number", "derived"),
         _f("level.lesion", "enum", values=("lytic", "mixed", "blastic")),
         _f("level.posterior_wall", "enum", values=("intact", "disrupted", "retropulsion")),
         _f("level.escc", "enum", values=ESCC_GRADES),
@@ -105,22 +88,12 @@ FIELDS: Final[dict[str, Field]] = {
             "level.instrumentation", "enum", values=("none", "unilateral_screw", "bilateral_screws")
         ),
         _f("level.fracture_age_weeks", "number"),
-        _f("level.sins_total", "interval", "derived", inputs=("levels[{i}].sins_total",)),
+        _f("level.sins_total", "interval", "derived"),
         _f("level.kyphosis_concern", "bool"),
-        _f(
-            "level.concordant_exam",
-            "bool",
-            "derived",
-            inputs=("levels[{i}].concordant_exam", "pain.concordant_exam"),
-        ),
-        _f("level.near_construct", "bool", "derived", inputs=("levels[*].instrumentation",)),
+        _f("level.concordant_exam", "bool", "derived"),
+        _f("level.near_construct", "bool", "derived"),
         _f("level.vertebra_plana", "bool"),
-        _f(
-            "level.prior_radiotherapy",
-            "bool",
-            "derived",
-            inputs=("context.prior_radiotherapy_levels",),
-        ),
+        _f("level.prior_radiotherapy", "bool", "derived"),
         _f("assessment.disposition", "enum", "plan", values=_DISPOSITIONS),
         _f("assessment.augmentation_possible", "bool", "plan"),
         _f("level.treated", "bool", "plan"),

@@ -11,14 +11,12 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from vertebro.assess import AssessmentInput, assess, render_text, validate_json
-from vertebro.assess._report import report_renderable
+from vertebro.assess import AssessmentInput, assess, render_text, report_renderable, validate_json
 from vertebro.errors import FieldError, InvalidInput
 
 from ._output import Format, console, dumps, err_console, print_json
 
 __all__ = ["register"]
-
 
 
 def _read(path: Path) -> bytes:
