@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -148,4 +149,7 @@ def test_fhir_research_bundle(cohort: Registry, tmp_path: Path) -> None:
     io.export(cohort, "rita", "fhir", tmp_path / "r.json", research=True)
     text = (tmp_path / "r.json").read_text()
     Bundle.model_validate(json.loads(text))
-    assert '"A01"' not in text and "birthDate" not in text and "2025-" not in text
+    assert '"A01"' not in text and "birthDate" not in text
+    # a date value starts right after a quote; resource UUIDs derive from the random registry
+    # key and may hold "2025-" by chance, so a bare substring test would be flaky
+    assert re.search(r'"2025-\d\d-\d\d', text) is None
