@@ -6,6 +6,12 @@ Generates N patients (fixed seed) with a realistic mix of known and unknown fact
 Reports assessments per second and the ratio total / validation (goal in issue #2: <= 2.0,
 and >= 5,000 assessments per second).
 
+It also measures a floor under that ratio: for a sample of the patients, a function whose body
+is that patient's output written as a literal (``lambda: {...}``, strings and numbers shared
+as constants) is compiled, and calling it is timed. That is the least work CPython can do to
+build the output's dicts and lists, with no decision made at all; (validation + that) /
+validation is the ratio an engine doing zero work would score.
+
     python benchmarks/assess_bench.py [--patients 100000] [--repeats 3] [--seed 2026]
 """
 
@@ -131,17 +137,32 @@ def _time(fn: Any, patients: list[dict[str, Any]], repeats: int) -> float:
     return best
 
 
+def _output_floor(patients: list[dict[str, Any]], repeats: int) -> tuple[float, float]:
+    """(validation seconds, seconds to build the same outputs from literals) on ``patients``."""
+    outputs = [assess(p) for p in patients]
+    builders = [
+        eval(compile(f"lambda: {o!r}", "<output literal>", "eval"))  # our own output
+        for o in outputs
+    ]
+    assert all(b() == o for b, o in zip(builders, outputs, strict=True))
+    build = _time(lambda b: b(), builders, repeats)  # type: ignore[no-any-return]
+    return _time(AssessmentInput.model_validate, patients, repeats), build
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, default=100_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--floor-sample", type=int, default=5000, help="patients for the floor")
     args = ap.parse_args()
     patients = generate(args.patients, args.seed)
     assess(patients[0])  # load and compile the rulebook outside the timing
     validate = _time(AssessmentInput.model_validate, patients, args.repeats)
     total = _time(assess, patients, args.repeats)
     mix = Counter(assess(p)["disposition"] for p in patients[:5000])
+    sample = patients[: args.floor_sample]
+    floor_validate, floor_build = _output_floor(sample, args.repeats)
     n = args.patients
     report = {
         "patients": n,
@@ -151,6 +172,10 @@ def main() -> None:
         "validation_per_s": round(n / validate),
         "assessments_per_s": round(n / total),
         "ratio_total_over_validation": round(total / validate, 2),
+        "floor_sample": len(sample),
+        "floor_output_literal_us": round(floor_build / len(sample) * 1e6, 1),
+        "floor_validation_us": round(floor_validate / len(sample) * 1e6, 1),
+        "floor_ratio_zero_work_engine": round((floor_validate + floor_build) / floor_validate, 2),
         "dispositions_first_5000": dict(sorted(mix.items())),
     }
     print(json.dumps(report, indent=2))

@@ -79,8 +79,10 @@ def _block(spec: dict[str, list[Any]], p_unknown: float) -> st.SearchStrategy[di
 
 
 @st.composite
-def patients(draw: st.DrawFn, p_unknown: float = 0.1) -> dict[str, Any]:
-    names = draw(st.lists(st.sampled_from(LEVEL_NAMES), min_size=1, max_size=3, unique=True))
+def patients(draw: st.DrawFn, p_unknown: float = 0.1, max_levels: int = 3) -> dict[str, Any]:
+    names = draw(
+        st.lists(st.sampled_from(LEVEL_NAMES), min_size=1, max_size=max_levels, unique=True)
+    )
     levels = [{"level": n, **draw(_block(LEVEL, p_unknown))} for n in names]
     pain = draw(_block(PAIN, p_unknown))
     pain["therapy_failed"] = draw(_block(THERAPY, p_unknown))

@@ -58,9 +58,13 @@ def test_vignette(name: str, spec: dict[str, Any]) -> None:
     if "missing" in want:
         assert sorted(missing) == sorted(want["missing"]), missing
     assert set(want.get("missing_include", [])) <= set(missing), missing
-    notes = [n["field"] for n in result["notes"]]
-    assert set(want.get("notes_include", [])) <= set(notes), notes
+    notes = {n["field"]: n for n in result["notes"]}
+    assert set(want.get("notes_include", [])) <= set(notes), sorted(notes)
+    for path, affects in want.get("note_affects", {}).items():
+        assert path in notes, (path, sorted(notes))
+        assert set(affects) <= set(notes[path]["affects"]), notes[path]
     assert set(want.get("flags_include", [])) <= set(result["flags"]), result["flags"]
+    assert not set(want.get("flags_exclude", [])) & set(result["flags"]), result["flags"]
     fired = fired_rules(result)
     assert set(want.get("rules_fired", [])) <= fired, sorted(set(want["rules_fired"]) - fired)
     assert not set(want.get("rules_not_fired", [])) & fired

@@ -23,7 +23,14 @@ from vertebro.errors import InvalidInput
 from vertebro.spine import VERTEBRAE, vertebra_index
 
 from ._conditions import Truth
-from ._facts import LevelFacts, level_facts, patient_facts, sins_summary, unknown_inputs
+from ._facts import (
+    LevelFacts,
+    level_facts,
+    patient_facts,
+    performance_status,
+    sins_summary,
+    unknown_inputs,
+)
 from ._input import AssessmentInput, LevelInput, validate_input
 from ._outcomes import Outcomes, load_outcomes
 from ._rulebook import Rule, Rulebook, default_rulebook
@@ -431,7 +438,6 @@ class _Run:
             )
             if in_plan:
                 techniques.add(slots["technique"])
-            if in_plan:
                 planned.append(name)
             entry.update(slots)
             entry.update(
@@ -512,6 +518,7 @@ class _Run:
             "missing": missing,
             "notes": notes,
             "flags": self.patient_flags,
+            "performance_status": performance_status(self.inp),
             "expected_outcomes": outcomes,
             "evidence": evidence,
             "rulebook_version": c.rb.version,

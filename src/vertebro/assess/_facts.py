@@ -1,8 +1,9 @@
 """From validated input to the facts rules test, with unknowns kept as unknowns.
 
-A fact is ``None`` when unknown. Interval facts (SINS total, KPS) are ``(low, high)``: the
-SINS total of a level whose lesion type is unknown is the range of totals over the possible
-lesion types, so that "SINS >= 13" is decided whenever every possibility agrees.
+A fact is ``None`` when unknown. Interval facts (SINS total, KPS, the number of index
+fractures) are ``(low, high)``: the SINS total of a level whose lesion type is unknown is the
+range of totals over the possible lesion types, so that "SINS >= 13" is decided whenever every
+possibility agrees.
 """
 
 from __future__ import annotations
@@ -24,10 +25,20 @@ from vertebro.spine import region, vertebra_index
 
 from ._input import AssessmentInput, LevelInput
 
-__all__ = ["LevelFacts", "level_facts", "patient_facts", "unknown_inputs"]
+__all__ = [
+    "KPS_ECOG_TABLE",
+    "LevelFacts",
+    "level_facts",
+    "patient_facts",
+    "performance_status",
+    "unknown_inputs",
+]
 
 _SCREWS = ("unilateral_screw", "bilateral_screws")
 _FULL_KPS = (0, 100)
+# The KPS<->ECOG table (a key of vertebro.scores.KPS_ECOG_TABLES) that reads an ECOG grade as
+# a KPS range when no KPS is given; published tables disagree, so the output names it.
+KPS_ECOG_TABLE = "conventional"
 
 
 def _points(component: str, descriptor: str | None) -> tuple[int, int]:
@@ -38,6 +49,38 @@ def _points(component: str, descriptor: str | None) -> tuple[int, int]:
     return p, p
 
 
+def _kps_range(inp: AssessmentInput) -> tuple[tuple[int, int], str | None]:
+    """The KPS range the rules see, and the conversion table used (None: no conversion)."""
+    p = inp.patient
+    if p.kps is not None:
+        return (p.kps, p.kps), None
+    if p.ecog is not None:
+        # A KPS<->ECOG table maps each ECOG grade to a KPS range; the rules see that range,
+        # never a guessed single value.
+        return ecog_to_kps_range(p.ecog, KPS_ECOG_TABLE), KPS_ECOG_TABLE
+    return _FULL_KPS, None
+
+
+def performance_status(inp: AssessmentInput) -> dict[str, Any]:
+    """The patient's performance status as given, and as the rules read it (output block).
+
+    ``kps`` and ``ecog`` as entered; ``kps_range_used`` the ``[low, high]`` KPS the rules see
+    (the KPS itself when given, else the range the ECOG grade maps to, ``None`` when neither
+    is given); ``table`` the key of :data:`vertebro.scores.KPS_ECOG_TABLES` used for that
+    conversion, ``None`` when nothing was converted (DESIGN.md section 5: store both scales as
+    entered and name the table used when converting).
+    """
+    p = inp.patient
+    (lo, hi), table = _kps_range(inp)
+    known = p.kps is not None or p.ecog is not None
+    return {
+        "kps": p.kps,
+        "ecog": p.ecog,
+        "kps_range_used": [lo, hi] if known else None,
+        "table": table,
+    }
+
+
 def patient_facts(inp: AssessmentInput) -> dict[str, Any]:
     p, pain, neuro, contra, ctx = (
         inp.patient,
@@ -46,14 +89,7 @@ def patient_facts(inp: AssessmentInput) -> dict[str, Any]:
         inp.contraindications,
         inp.context,
     )
-    if p.kps is not None:
-        kps: tuple[int, int] = (p.kps, p.kps)
-    elif p.ecog is not None:
-        # The conventional KPS<->ECOG table (vertebro.scores.KPS_ECOG_TABLES) maps each ECOG
-        # grade to a KPS range; the rules see that range, never a guessed single value.
-        kps = ecog_to_kps_range(p.ecog)
-    else:
-        kps = _FULL_KPS
+    kps, _ = _kps_range(inp)
     instr = [lv.instrumentation for lv in inp.levels]
     if any(i in _SCREWS for i in instr):
         instrumented: bool | None = True
@@ -61,6 +97,10 @@ def patient_facts(inp: AssessmentInput) -> dict[str, Any]:
         instrumented = False
     else:
         instrumented = None
+    # CAFE (Berenson 2011) enrolled 1-3 painful fractures: count the index levels, an unknown
+    # index counting as possibly painful, so that "more than 3" is decided only when it is sure.
+    index = [lv.index for lv in inp.levels]
+    n_index = index.count(True)
     return {
         "patient.age": p.age,
         "patient.sex": p.sex,
@@ -68,6 +108,7 @@ def patient_facts(inp: AssessmentInput) -> dict[str, Any]:
         "patient.cancer_history": p.cancer_history,
         "patient.histology_confirmed": p.histology_confirmed,
         "patient.kps": kps,
+        "patient.index_fracture_count": (n_index, n_index + index.count(None)),
         "patient.life_expectancy_months": p.life_expectancy_months,
         "patient.multiple_primaries": p.multiple_primaries,
         "patient.long_latency": p.long_latency,
@@ -242,6 +283,8 @@ def unknown_inputs(fact: str, i: int | None, inp: AssessmentInput) -> list[str]:
         return ["context.prior_radiotherapy_levels"]
     if fact == "patient.kps":
         return ["patient.kps"]
+    if fact == "patient.index_fracture_count":
+        return [f"levels[{j}].index" for j, other in enumerate(inp.levels) if other.index is None]
     if fact == "level.concordant_exam":
         return ["pain.concordant_exam"]  # or levels[i].concordant_exam, per level
     if fact in ("patient.instrumented", "level.near_construct"):

@@ -48,6 +48,8 @@ FIELDS: Final[dict[str, Field]] = {
         _f("patient.cancer_history", "bool"),
         _f("patient.histology_confirmed", "bool"),
         _f("patient.kps", "interval", "derived"),
+        # (levels known to be index, levels that are index or unknown): CAFE's 1-3 painful fractures
+        _f("patient.index_fracture_count", "interval", "derived"),
         _f("patient.life_expectancy_months", "number"),
         _f("patient.multiple_primaries", "bool"),
         _f("patient.long_latency", "bool"),

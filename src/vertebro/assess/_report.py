@@ -1,8 +1,9 @@
 """The text report: what a tumour board reads on one screen, narrowest terminal first.
 
-Disposition first, then the plan per level, sessions, actions, why (rule statements with their
-sources), what is missing, expected outcomes, evidence and the decision-support notice. No
-wide tables: each level is a short block, so the report reads on a 60-column terminal.
+Disposition first, then what is missing, the patient (performance status, patient flags), the
+plan per level, sessions, actions, why (rule statements with their sources), expected
+outcomes, evidence and the decision-support notice. No wide tables: each level is a short
+block, so the report reads on a 60-column terminal.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from vertebro.scores import KPS_ECOG_TABLES
 from vertebro.spine import vertebra_index
 
 from ._rulebook import default_rulebook
@@ -95,6 +97,24 @@ def _level_rows(
     return grid
 
 
+def _performance(ps: Mapping[str, Any]) -> Text:
+    """KPS and ECOG as entered; with ECOG alone, the KPS range the rules read and its table."""
+    kps, ecog, used, table = ps["kps"], ps["ecog"], ps["kps_range_used"], ps["table"]
+    line = Text("performance status: ")
+    if kps is None and ecog is None:
+        line.append("not given (KPS or ECOG)", style="yellow")
+        return line
+    line.append(" · ".join(f"{k} {v}" for k, v in (("KPS", kps), ("ECOG", ecog)) if v is not None))
+    if kps is not None and ecog is not None:
+        line.append(" (the rules use the KPS)")
+    elif table is not None and used is not None:
+        lo, hi = used
+        line.append(" → read as KPS " + (f"{lo}-{hi}" if hi != lo else f"{lo}"))
+        known = KPS_ECOG_TABLES.get(table)
+        line.append(f"\nKPS-ECOG table {table}" + (f": {known.citation}" if known else ""), "dim")
+    return line
+
+
 def _series(block: Mapping[str, Any]) -> str:
     return " → ".join(f"{row['mean']:g}" for row in block["by_interval"])
 
@@ -144,6 +164,13 @@ def report_renderable(result: Mapping[str, Any]) -> RenderableType:
             )
         )
 
+    patient: list[Text] = []
+    if result.get("performance_status"):  # absent from results stored before it was added
+        patient.append(_performance(result["performance_status"]))
+    patient += [Text(flag_labels.get(f, f), style="yellow") for f in result["flags"]]
+    if patient:
+        out += [Text(""), _heading("Patient"), _bullets(patient)]
+
     out += [Text(""), _heading("Plan per level")]
     by_spine = sorted(result["levels"], key=lambda lv: vertebra_index(lv["level"]))
     provisional = disp == "incomplete"
@@ -161,13 +188,6 @@ def report_renderable(result: Mapping[str, Any]) -> RenderableType:
         if offered:
             sess.append("   (* optional)", style="dim")
         out.append(sess)
-    if result["flags"]:
-        out.append(
-            Text(
-                " patient: " + "; ".join(flag_labels.get(f, f) for f in result["flags"]),
-                style="yellow",
-            )
-        )
 
     if result["actions"]:
         out += [Text(""), _heading("Actions")]
