@@ -9,7 +9,8 @@ block, so the report reads on a 60-column terminal.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -18,9 +19,9 @@ from rich.table import Table
 from rich.text import Text
 
 from vertebro.scores import KPS_ECOG_TABLES
-from vertebro.spine import vertebra_index
+from vertebro.spine import VERTEBRAE, vertebra_index
 
-from ._rulebook import default_rulebook
+from ._rulebook import Rulebook, default_rulebook
 
 __all__ = ["render_text", "report_renderable"]
 
@@ -57,6 +58,103 @@ def _bullets(lines: list[Text]) -> RenderableType:
 
 def _human(code: str) -> str:
     return code.replace("_", " ")
+
+
+_LEVEL_FIELD = re.compile(r"levels\[(\d+)\]\.(.+)")
+_VERTEBRAE = frozenset(VERTEBRAE)
+
+
+def _split_affect(affect: str) -> tuple[str, str | None]:
+    """An entry of ``notes[].affects`` as (what, vertebra): the engine writes ``<what>``,
+    ``<what> at <vertebra>`` or ``treatment of <vertebra>``."""
+    for sep in (" at ", " of "):
+        what, found, where = affect.rpartition(sep)
+        if found and where in _VERTEBRAE:
+            return what, where
+    return affect, None
+
+
+def _affect_text(what: str, rb: Rulebook) -> str:
+    """What an unknown would settle, in the rulebook's words (the JSON keeps the codes)."""
+    if what in rb.flags:
+        return f"flag: {rb.flags[what].label}"
+    if what in rb.actions:
+        return f"action: {rb.actions[what]}"
+    if what.startswith("guidelines."):
+        return f"{what.removeprefix('guidelines.')} verdict"
+    if what == "disposition (contraindicated)":
+        return "absolute contraindication"
+    if what == "disposition (refer_surgery)":
+        return "red flag (spine surgery / radiation oncology referral)"
+    if what == "impending":
+        return "offer as an impending level"
+    if what == "intervening":
+        return "offer of intervening levels"
+    return _human(what)  # treatment, technique, approach, needle, plan
+
+
+def _affects(affects: Iterable[str], rb: Rulebook, implied: set[str]) -> str:
+    """One phrase per thing affected, its vertebrae merged; vertebrae already named on the
+    field side (``implied``) are not repeated."""
+    where: dict[str, list[str]] = {}
+    for a in affects:
+        what, level = _split_affect(a)
+        levels = where.setdefault(what, [])
+        if level is not None and level not in levels:
+            levels.append(level)
+    parts = []
+    for what, levels in where.items():
+        text = _affect_text(what, rb)
+        if levels and set(levels) != implied:
+            text += f" ({', '.join(levels)})"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def _vertebra_of(result: Mapping[str, Any]) -> dict[int, str]:
+    # Input levels come first in the output, in input order (intervening ones are appended).
+    return {i: lv["level"] for i, lv in enumerate(result["levels"])}
+
+
+def _field_groups(
+    entries: list[Mapping[str, Any]],
+    names: Mapping[int, str],
+    key: Callable[[Mapping[str, Any]], Hashable] | None = None,
+) -> list[tuple[str, set[str], list[Mapping[str, Any]]]]:
+    """Entries of ``missing``/``notes`` with the same per-level field (and the same ``key``)
+    as one line: ``fracture_age_weeks at T7 (levels[0]), T9 (levels[1])``. Each input path
+    stays recoverable, so the team knows exactly what to go and find."""
+    groups: dict[Hashable, tuple[str, list[tuple[int, str]], list[Mapping[str, Any]]]] = {}
+    for e in entries:
+        m = _LEVEL_FIELD.fullmatch(e["field"])
+        if m is None or int(m[1]) not in names:
+            groups[("field", e["field"], id(e))] = (e["field"], [], [e])
+            continue
+        i, attr = int(m[1]), m[2]
+        g = groups.setdefault(("level", attr, key(e) if key else None), (attr, [], []))
+        g[1].append((i, names[i]))
+        g[2].append(e)
+    out: list[tuple[str, set[str], list[Mapping[str, Any]]]] = []
+    for attr, at, members in groups.values():
+        if not at:
+            out.append((attr, set(), members))
+            continue
+        where = ", ".join(f"{name} (levels[{i}])" for i, name in at)
+        out.append((f"{attr} at {where}", {name for _, name in at}, members))
+    return out
+
+
+def _note_key(note: Mapping[str, Any], names: Mapping[int, str]) -> Hashable:
+    """Notes merge across levels when they say the same thing about their own level."""
+    m = _LEVEL_FIELD.fullmatch(note["field"])
+    own = names.get(int(m[1])) if m else None
+    stripped = []
+    for a in note["affects"]:
+        what, level = _split_affect(a)
+        if level is not None and level != own:
+            return ("distinct", id(note))  # it affects another level: keep it on its own line
+        stripped.append(what if level is not None else ("patient", what))
+    return (note["why"], tuple(note["rules"]), tuple(stripped))
 
 
 def _level_rows(
@@ -122,6 +220,7 @@ def _series(block: Mapping[str, Any]) -> str:
 def report_renderable(result: Mapping[str, Any]) -> RenderableType:
     rb = default_rulebook()
     flag_labels = {k: v.label for k, v in rb.flags.items()}
+    names = _vertebra_of(result)
     disp = result["disposition"]
     out: list[RenderableType] = []
 
@@ -145,9 +244,14 @@ def report_renderable(result: Mapping[str, Any]) -> RenderableType:
         for g, v in result["guidelines"].items():
             if v == disp:
                 continue
-            needs = [n["field"] for n in result["notes"] if f"guidelines.{g}" in n["affects"]]
+            needs = [
+                label
+                for label, _, _ in _field_groups(
+                    [n for n in result["notes"] if f"guidelines.{g}" in n["affects"]], names
+                )
+            ]
             why = (
-                f"needs {', '.join(needs)}"
+                f"needs {'; '.join(needs)}"
                 if needs
                 else f"its own indication; run with --guideline {g} for its reasons"
             )
@@ -158,8 +262,10 @@ def report_renderable(result: Mapping[str, Any]) -> RenderableType:
         out.append(
             _bullets(
                 [
-                    Text.assemble((m["field"], "bold yellow"), f": {m['why']}")
-                    for m in result["missing"]
+                    Text.assemble((label, "bold yellow"), f": {ms[0]['why']}")
+                    for label, _, ms in _field_groups(
+                        result["missing"], names, key=lambda m: m["why"]
+                    )
                 ]
             )
         )
@@ -167,6 +273,9 @@ def report_renderable(result: Mapping[str, Any]) -> RenderableType:
     patient: list[Text] = []
     if result.get("performance_status"):  # absent from results stored before it was added
         patient.append(_performance(result["performance_status"]))
+        warning = result["performance_status"].get("warning")  # absent in older results
+        if warning:
+            patient.append(Text(f"! {warning['text']}", style="yellow"))
     patient += [Text(flag_labels.get(f, f), style="yellow") for f in result["flags"]]
     if patient:
         out += [Text(""), _heading("Patient"), _bullets(patient)]
@@ -229,14 +338,14 @@ def report_renderable(result: Mapping[str, Any]) -> RenderableType:
 
     if result["notes"]:
         out += [Text(""), _heading(f"Unknown, not changing the {result['guideline']} answer")]
-        out.append(
-            _bullets(
-                [
-                    Text.assemble((n["field"], "bold"), f" → {', '.join(n['affects'])}")
-                    for n in result["notes"]
-                ]
-            )
-        )
+        out.append(Padding(Text("field → what knowing it would settle", style="dim"), (0, 0, 0, 1)))
+        lines = []
+        for label, implied, ns in _field_groups(
+            result["notes"], names, key=lambda n: _note_key(n, names)
+        ):
+            affects = _affects((a for n in ns for a in n["affects"]), rb, implied)
+            lines.append(Text.assemble((label, "bold"), f" → {affects}"))
+        out.append(_bullets(lines))
 
     for tech, o in result["expected_outcomes"].items():
         out += [Text(""), _heading(f"Expected outcomes: {tech}")]
