@@ -40,6 +40,7 @@ def test_ecog_alone_is_read_through_the_named_table(ecog: int) -> None:
         "ecog": ecog,
         "kps_range_used": CONVENTIONAL[ecog],
         "table": "conventional",
+        "warning": None,  # nothing to cross-check with ECOG alone
     }
     # What the report shows is what the rules see.
     assert list(patient_facts(inp)["patient.kps"]) == CONVENTIONAL[ecog]
@@ -49,14 +50,17 @@ def test_ecog_alone_is_read_through_the_named_table(ecog: int) -> None:
     ("given", "want"),
     [
         ({"kps": 70}, {"kps": 70, "ecog": None, "kps_range_used": [70, 70], "table": None}),
-        # Both given: stored as entered, no conversion; the rules use the KPS.
+        # Both given: stored as entered, no conversion; the rules use the KPS. (KPS 90 with
+        # ECOG 2 is paired by no table, so it also carries a warning: test_kps_ecog_check.)
         ({"kps": 90, "ecog": 2}, {"kps": 90, "ecog": 2, "kps_range_used": [90, 90], "table": None}),
         ({}, {"kps": None, "ecog": None, "kps_range_used": None, "table": None}),
     ],
 )
 def test_kps_given_or_nothing_given(given: dict[str, int], want: dict[str, Any]) -> None:
     inp = validate_input(_patient(**given))
-    assert performance_status(inp) == want
+    got = performance_status(inp)
+    assert (got.pop("warning") is not None) == ("ecog" in given)
+    assert got == want
     if want["kps_range_used"] is not None:
         assert list(patient_facts(inp)["patient.kps"]) == want["kps_range_used"]
     else:

@@ -68,6 +68,12 @@ def test_vignette(name: str, spec: dict[str, Any]) -> None:
     fired = fired_rules(result)
     assert set(want.get("rules_fired", [])) <= fired, sorted(set(want["rules_fired"]) - fired)
     assert not set(want.get("rules_not_fired", [])) & fired
+    for key, value in want.get("performance_status", {}).items():
+        got = result["performance_status"][key]
+        if isinstance(value, dict):  # e.g. the warning: the keys a reviewer checks, not its text
+            assert got is not None and {k: got[k] for k in value} == value, got
+        else:
+            assert got == value, (key, got)
     if "expected_outcomes" in want:
         assert sorted(result["expected_outcomes"]) == sorted(want["expected_outcomes"])
     # Invariants every vignette must satisfy.

@@ -11,6 +11,7 @@ from vertebro.scores import (
     ECOG_VALUES,
     KPS_ECOG_TABLES,
     KPS_VALUES,
+    ecog_by_table,
     ecog_to_kps_range,
     kps_to_ecog,
     validate_ecog,
@@ -34,6 +35,16 @@ def test_kps_values() -> None:
 def test_tables(table: str) -> None:
     assert {k: kps_to_ecog(k, table) for k in KPS_VALUES} == EXPECTED[table]
     assert KPS_ECOG_TABLES[table].citation
+
+
+@pytest.mark.parametrize("kps", KPS_VALUES)
+def test_ecog_by_table(kps: int) -> None:
+    assert ecog_by_table(kps) == {name: EXPECTED[name][kps] for name in KPS_ECOG_TABLES}
+
+
+def test_ecog_by_table_shows_the_disagreement() -> None:
+    # KPS 70: conventional ECOG 1, Ma 2010 and Prasad 2018 ECOG 2 (transcribed above).
+    assert ecog_by_table(70) == {"conventional": 1, "ma2010": 2, "prasad2018": 2}
 
 
 def test_default_table_is_conventional() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from vertebro.errors import InvalidInput
 from vertebro.scores import (
     SINS_POINTS,
+    ecog_by_table,
     ecog_to_kps_range,
     genant_grade,
     height_loss_pct,
@@ -28,6 +29,7 @@ from ._input import AssessmentInput, LevelInput
 __all__ = [
     "KPS_ECOG_TABLE",
     "LevelFacts",
+    "kps_ecog_warning",
     "level_facts",
     "patient_facts",
     "performance_status",
@@ -68,7 +70,8 @@ def performance_status(inp: AssessmentInput) -> dict[str, Any]:
     (the KPS itself when given, else the range the ECOG grade maps to, ``None`` when neither
     is given); ``table`` the key of :data:`vertebro.scores.KPS_ECOG_TABLES` used for that
     conversion, ``None`` when nothing was converted (DESIGN.md section 5: store both scales as
-    entered and name the table used when converting).
+    entered and name the table used when converting); ``warning`` the data-quality warning of
+    :func:`kps_ecog_warning`, ``None`` when there is nothing to warn about.
     """
     p = inp.patient
     (lo, hi), table = _kps_range(inp)
@@ -78,6 +81,33 @@ def performance_status(inp: AssessmentInput) -> dict[str, Any]:
         "ecog": p.ecog,
         "kps_range_used": [lo, hi] if known else None,
         "table": table,
+        "warning": kps_ecog_warning(p.kps, p.ecog),
+    }
+
+
+def kps_ecog_warning(kps: int | None, ecog: int | None) -> dict[str, Any] | None:
+    """A warning when a KPS and an ECOG given together disagree under every shipped table.
+
+    The published KPS->ECOG tables disagree with each other (conventional, Ma 2010, Prasad
+    2018; see :data:`vertebro.scores.KPS_ECOG_TABLES`), so a pair that any one of them gives
+    is plausible and passes silently. The rules read the KPS (see :func:`_kps_range`); the
+    warning only asks the team to check both, it changes nothing else.
+    """
+    if kps is None or ecog is None:
+        return None
+    expected = ecog_by_table(kps)
+    if ecog in expected.values():
+        return None
+    by_table = ", ".join(f"ECOG {e} ({name})" for name, e in expected.items())
+    return {
+        "code": "kps_ecog_inconsistent",
+        "fields": {"patient.kps": kps, "patient.ecog": ecog},
+        "used": "patient.kps",
+        "ecog_for_kps": expected,
+        "text": (
+            f"patient.kps {kps} and patient.ecog {ecog} disagree under every KPS-ECOG table: "
+            f"KPS {kps} is {by_table}. The rules read the KPS ({kps}); check both."
+        ),
     }
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "KPS_ECOG_TABLES",
     "KPS_VALUES",
     "KpsEcogTable",
+    "ecog_by_table",
     "ecog_to_kps_range",
     "kps_to_ecog",
     "validate_ecog",
@@ -181,3 +182,18 @@ def ecog_to_kps_range(ecog: int, table: str = "conventional") -> tuple[int, int]
     As for :func:`kps_to_ecog`.
     """
     return _ECOG_RANGES[_get_table(table)][validate_ecog(ecog)]
+
+
+def ecog_by_table(kps: int) -> dict[str, int]:
+    """The ECOG status each shipped table gives a KPS, by table name.
+
+    ``ecog_by_table(70)`` is ``{"conventional": 1, "ma2010": 2, "prasad2018": 2}``: the
+    tables disagree, so a KPS and an ECOG recorded together are consistent when at least one
+    table pairs them.
+
+    References
+    ----------
+    As for :func:`kps_to_ecog`.
+    """
+    kps = validate_kps(kps)
+    return {name: t.mapping[kps] for name, t in KPS_ECOG_TABLES.items()}
