@@ -44,7 +44,7 @@ def funnel_figure(report: AuditReport) -> Figure:
     if not groups:
         raise InvalidInput.field("plot", "no procedures to plot")
     n_max = max(g.n for g in groups)
-    x_hi = max(20, int(n_max * 1.15) + 1)
+    x_hi = max(20, int(n_max * 1.2) + 1)
     ns = np.unique(np.linspace(1, x_hi, _GRID_POINTS).round().astype(int))
 
     fig = Figure(figsize=(8, 5.5), layout="constrained")
@@ -109,7 +109,17 @@ def funnel_figure(report: AuditReport) -> Figure:
         shown.add(status)
         labels.setdefault((g.n, round(y, 9)), []).append(g.group)
     for (n, y), names in labels.items():
-        ax.annotate(", ".join(names), (n, y), xytext=(7, 5), textcoords="offset points", fontsize=9)
+        right = n > 0.7 * x_hi  # near the right edge the label goes to the left of its point
+        ax.annotate(
+            ", ".join(names),
+            (n, y),
+            xytext=(-8 if right else 8, 5),
+            textcoords="offset points",
+            ha="right" if right else "left",
+            fontsize=9,
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+            zorder=5,
+        )
 
     top = max([3 * 100 * p0] + [115 * g.possible.rate for g in groups if g.possible])
     ax.set_xlim(0, x_hi)
