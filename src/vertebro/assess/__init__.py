@@ -11,6 +11,7 @@ from ._engine import DISPOSITIONS, ENGINE_VERSION, NOTICE, assess
 from ._input import AssessmentInput, LevelInput, validate_input, validate_json
 from ._report import render_text, report_renderable
 from ._rulebook import Rule, Rulebook, default_rulebook, load_rulebook
+from ._view import ReportView, report_view
 
 __all__ = [
     "DISPOSITIONS",
@@ -18,6 +19,7 @@ __all__ = [
     "NOTICE",
     "AssessmentInput",
     "LevelInput",
+    "ReportView",
     "Rule",
     "Rulebook",
     "assess",
@@ -25,6 +27,7 @@ __all__ = [
     "load_rulebook",
     "render_text",
     "report_renderable",
+    "report_view",
     "validate_input",
     "validate_json",
 ]
