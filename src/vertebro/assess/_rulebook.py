@@ -140,6 +140,26 @@ class Rule:
         parts = [f"{k}: {v}" for k, v in t.model_dump(exclude_none=True).items() if k != "priority"]
         return ", ".join(parts)
 
+    def as_dict(self) -> dict[str, Any]:
+        """The rule for review, JSON-ready (``vertebro rules --format json``, ``/api/rulebook``)."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "scope": self.scope,
+            "when": self.condition.describe(),
+            "then": self.then.model_dump(exclude_none=True),
+            "says": self.says,
+            "profiles": list(self.profiles) if self.profiles else None,
+            "source": {
+                "id": self.source.id,
+                "seed": self.source.seed,
+                "section": self.section,
+                "citation": self.source.citation,
+                "version": self.source.version,
+            },
+            "file": self.file,
+        }
+
 
 @dataclass(frozen=True)
 class Parameter:

@@ -4,38 +4,18 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from vertebro.assess import Rule, default_rulebook, load_rulebook
+from vertebro.assess import default_rulebook, load_rulebook
 from vertebro.errors import InvalidInput
 
 from ._output import Format, console, print_json
 
 __all__ = ["register"]
-
-
-def _as_dict(r: Rule) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "kind": r.kind,
-        "scope": r.scope,
-        "when": r.condition.describe(),
-        "then": r.then.model_dump(exclude_none=True),
-        "says": r.says,
-        "profiles": list(r.profiles) if r.profiles else None,
-        "source": {
-            "id": r.source.id,
-            "seed": r.source.seed,
-            "section": r.section,
-            "citation": r.source.citation,
-            "version": r.source.version,
-        },
-        "file": r.file,
-    }
 
 
 def register(app: typer.Typer) -> None:
@@ -60,7 +40,7 @@ def register(app: typer.Typer) -> None:
                 "--source", f"{source!r} is not a source ({', '.join(rb.sources)})"
             )
         if format is Format.json:
-            print_json({"rulebook_version": rb.version, "rules": [_as_dict(r) for r in chosen]})
+            print_json({"rulebook_version": rb.version, "rules": [r.as_dict() for r in chosen]})
             return
         table = Table(title=f"rulebook {rb.version}: {len(chosen)} rules", title_justify="left")
         table.add_column("id", no_wrap=True, overflow="fold")
@@ -88,7 +68,7 @@ def register(app: typer.Typer) -> None:
             near = difflib.get_close_matches(rule_id, [x.id for x in rb.rules], n=1, cutoff=0.5)
             hint = f" (did you mean {near[0]!r}?)" if near else ""
             raise InvalidInput.field("RULE_ID", f"{rule_id!r} is not a rule{hint}") from None
-        d = _as_dict(r)
+        d = r.as_dict()
         if format is Format.json:
             print_json(d)
             return
