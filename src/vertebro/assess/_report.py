@@ -18,7 +18,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from ._view import NOTES_CAPTION, OUTCOMES_CAPTION, LevelView, ReportView, report_view
+from ._view import NOTES_CAPTION, LevelView, ReportView, report_view
 
 __all__ = ["render_text", "report_renderable"]
 
@@ -170,7 +170,7 @@ def report_renderable(result: Mapping[str, Any]) -> RenderableType:
 
     for o in view.outcomes:
         out += [Text(""), _heading(f"Expected outcomes: {o.technique}")]
-        out.append(Padding(Text(OUTCOMES_CAPTION, style="dim"), (0, 0, 0, 1)))
+        out.append(Padding(Text(o.caption, style="dim"), (0, 0, 0, 1)))
         out.append(_bullets([Text(x) for x in o.lines]))
 
     if view.evidence:

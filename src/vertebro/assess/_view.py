@@ -107,6 +107,7 @@ class NoteView:
 class OutcomeView:
     technique: str
     lines: tuple[str, ...]
+    caption: str = OUTCOMES_CAPTION  # what the series are and where they come from
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported here so that `vertebro --help` lists every group; each module owns one group.
-    from . import _analytics, _assess, _evidence, _registry, _rules, _score
+    from . import _analytics, _assess, _evidence, _registry, _rules, _score, _serve
 
     _assess.register(app)
     _score.register(app)
@@ -58,6 +58,7 @@ def _register() -> None:
     _evidence.register(app)
     _registry.register(app)
     _analytics.register(app)
+    _serve.register(app)
 
 
 _register()
