@@ -8,7 +8,10 @@ listed); other :class:`~vertebro.errors.VertebroError` exit 1.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import os
+import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,9 +22,10 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from vertebro import evidence as ev
-from vertebro.errors import FieldError, InvalidInput
+from vertebro.errors import EvidenceError, FieldError, InvalidInput
 
 from ._output import Format, console, dumps, err_console, print_json
+from ._registry import AsOpt, DbOpt, _registry
 
 __all__ = ["register"]
 
@@ -94,7 +98,14 @@ _FILTERS = ("outcome", "technique", "population", "design", "unit", "interval", 
 
 @evidence_app.command("pool")
 def pool_cmd(
-    file: Annotated[Path, typer.Argument(help="CSV: vertebro study format or metafor columns.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="CSV: vertebro study format or metafor columns. Several vertebro-format files "
+            "are validated together and pooled as one (e.g. the curated studies and "
+            "'from-registry' rows)."
+        ),
+    ],
     measure: Annotated[
         str | None,
         typer.Option(
@@ -146,29 +157,44 @@ def pool_cmd(
     cumul: Annotated[
         bool, typer.Option("--cumulative", help="Cumulative analysis by year.")
     ] = False,
+    n_weighted: Annotated[
+        bool,
+        typer.Option(
+            "--n-weighted",
+            help="Sorensen-SpineJ-2019: the N-weighted mean of study means per outcome, "
+            "technique and interval (rows with mean and n; no standard error).",
+        ),
+    ] = False,
     fmt: FormatOption = Format.text,
 ) -> None:
     """Pool studies: fixed or random effects, subgroups, plots (metafor's definitions)."""
+    if n_weighted:
+        _n_weighted_cmd(
+            files,
+            {"outcome": outcome, "technique": technique, "unit": unit, "interval": interval,
+             "population": population},
+            {"--measure": measure, "--by": by, "--mod": mod, "--forest": forest,
+             "--funnel": funnel, "--bias": bias or None, "--knha": knha or None,
+             "--leave-one-out": loo or None, "--cumulative": cumul or None},
+            fmt,
+        )
+        return
     method = method.upper()
     if method not in ev.METHODS:
         raise InvalidInput.field("--method", f"{method!r} is not one of {', '.join(ev.METHODS)}")
     if measure is not None and measure.upper() not in ev.MEASURES:
         raise InvalidInput.field("--measure", f"{measure!r} is not one of {', '.join(ev.MEASURES)}")
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InvalidInput.field(str(file), f"cannot be read ({exc.strerror})") from None
-    header = next(csv.reader(io.StringIO(text)), [])
-    header = [h.strip() for h in header]
+    file = files[0]
+    text, header = _read_csv(file)
     test = "knha" if knha else "z"
 
     groups: list[str] | None = None
     mods: list[float] | None = None
-    skipped: list[int] = []
+    skipped: list[int | str] = []
     years: list[int | None]
     data_labels: list[str] | None = None
-    if "study" in header and "design" in header and "source" in header:
-        rows = ev.parse_studies(text, file.name)
+    if len(files) > 1 or _is_vertebro(header):
+        rows, where = _study_rows(files, text)
         wanted = {
             "outcome": outcome,
             "technique": technique,
@@ -186,7 +212,8 @@ def pool_cmd(
             )
         m = (measure or _default_measure(rows)).upper()
         eff, used = ev.effects_from_studies(rows, m)
-        skipped = [r.line for r in rows if r not in used]
+        used_ids = {id(r) for r in used}
+        skipped = [where[id(r)] for r in rows if id(r) not in used_ids]
         labels = [_label(r) for r in used]
         years = [r.year for r in used]
         if by is not None:
@@ -362,6 +389,136 @@ def pool_cmd(
         out.print(f"wrote {p}", markup=False)
 
 
+def _read_csv(file: Path) -> tuple[str, list[str]]:
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InvalidInput.field(str(file), f"cannot be read ({exc.strerror})") from None
+    header = next(csv.reader(io.StringIO(text)), [])
+    return text, [h.strip() for h in header]
+
+
+def _is_vertebro(header: list[str]) -> bool:
+    return "study" in header and "design" in header and "source" in header
+
+
+def _study_rows(
+    files: list[Path], text: str
+) -> tuple[list[ev.StudyRow], dict[int, int | str]]:
+    """Rows of one or several vertebro-format files (several: validated together, every
+    problem named with its file), and where each row came from (``line 3`` or ``a.csv:3``)."""
+    if len(files) == 1:
+        rows = ev.parse_studies(text, files[0].name)
+        return rows, {id(r): r.line for r in rows}
+    errors: list[FieldError] = []
+    for f in files:
+        try:
+            _, header = _read_csv(f)
+        except InvalidInput as exc:
+            errors += exc.errors
+            continue
+        if not _is_vertebro(header) and ev.is_metafor_header(header):
+            errors.append(
+                FieldError("files", "metafor-style CSVs are pooled one file at a time", f.name)
+            )
+    if errors:
+        raise InvalidInput(errors)
+    loaded = ev.read_study_files(files)
+    rows = [r for _, rs in loaded for r in rs]
+    return rows, {id(r): f"{name}:{r.line}" for name, rs in loaded for r in rs}
+
+
+def _n_weighted_cmd(
+    files: list[Path],
+    filters: dict[str, str | None],
+    unused: dict[str, Any],
+    fmt: Format,
+) -> None:
+    """Sorensen-SpineJ-2019's pooling: per outcome, technique and interval, the mean of the
+    study means weighted by N (their Methods; Table 2). Rows with statistic mean or
+    weighted_mean and a mean, n, technique and interval take part."""
+    given = [opt for opt, val in unused.items() if val is not None]
+    if given:
+        raise InvalidInput.field(
+            "--n-weighted", f"does not combine with {', '.join(given)} (no variances are used)"
+        )
+    text, header = _read_csv(files[0])
+    if len(files) == 1 and not _is_vertebro(header):
+        raise InvalidInput(
+            FieldError("header", "--n-weighted needs the vertebro study format", files[0].name)
+        )
+    rows, where = _study_rows(files, text)
+    for col, val in filters.items():
+        if val is not None:
+            rows = [r for r in rows if getattr(r, col) == val]
+    cells: dict[tuple[str, str, str], list[tuple[float, int, str]]] = {}
+    skipped: list[int | str] = []
+    for r in rows:
+        if (
+            r.statistic in ("mean", "weighted_mean")
+            and r.mean is not None
+            and r.n is not None
+            and r.technique is not None
+            and r.interval is not None
+        ):
+            cells.setdefault((r.outcome, r.technique, r.interval), []).append(
+                (r.mean, r.n, r.study)
+            )
+        else:
+            skipped.append(where[id(r)])
+    if not cells:
+        raise InvalidInput.field(
+            "--n-weighted", "no row has a mean, n, technique and interval after the filters"
+        )
+    order = {iv: i for i, iv in enumerate(ev.INTERVALS)}
+    out: list[dict[str, Any]] = []
+    for key in sorted(cells, key=lambda k: (k[0], k[1], order[k[2]])):
+        used = cells[key]
+        wm = ev.weighted_mean([m for m, _, _ in used], [n for _, n, _ in used])
+        out.append(
+            {
+                "outcome": key[0],
+                "technique": key[1],
+                "interval": key[2],
+                "mean": wm.mean,
+                "n": wm.n,
+                "k": wm.k,
+                "studies": [study for _, _, study in used],
+            }
+        )
+    if skipped:
+        err_console().print(
+            f"note: {len(skipped)} row(s) are not means with n, technique and interval and "
+            f"were left out (lines {', '.join(map(str, skipped))})",
+            markup=False,
+            soft_wrap=True,
+        )
+    if fmt is Format.json:
+        print_json(
+            {
+                "method": "N-weighted mean of study means (Sorensen-SpineJ-2019)",
+                "cells": out,
+                "skipped_lines": skipped,
+            }
+        )
+        return
+    table = Table(title="N-weighted mean of study means (Sorensen-SpineJ-2019)")
+    for col in ("outcome", "technique", "interval", "mean", "N", "k", "studies"):
+        table.add_column(col, justify="right" if col in ("mean", "N", "k") else "left")
+    for c in out:
+        table.add_row(
+            c["outcome"], c["technique"], ev.INTERVALS[c["interval"]], f"{c['mean']:.2f}",
+            str(c["n"]), str(c["k"]), "; ".join(c["studies"]),
+        )
+    console().print(table)
+    console().print(
+        "No standard error or heterogeneity: a descriptive summary, not an inverse-variance "
+        "meta-analysis.",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
 def _numeric_column(values: list[Any], name: str, lines: list[int]) -> list[float]:
     out: list[float] = []
     errors: list[FieldError] = []
@@ -514,3 +671,55 @@ def check_cmd(
     console().print(f"{file}: {len(rows)} valid rows", markup=False)
     for w in warnings:
         console().print(f"warning: {w}", markup=False, soft_wrap=True)
+
+
+class RegistryBy(StrEnum):
+    site = "site"
+    all = "all"
+
+
+@evidence_app.command("from-registry")
+def from_registry_cmd(
+    as_: AsOpt,
+    out: Annotated[Path, typer.Option("--out", help="The study CSV to write.")],
+    db: DbOpt = None,
+    by: Annotated[
+        RegistryBy,
+        typer.Option("--by", help="One study per site, or the whole registry as one study."),
+    ] = RegistryBy.site,
+) -> None:
+    """The registry's cohort as study rows (NRS, ODI, KPS by interval; cement leakage), to
+    check and pool beside the published studies. Reads what --as may see (researchers: every
+    site, pseudonymised; clinicians: their own site)."""
+    if out.is_dir():
+        raise InvalidInput.field("--out", f"{str(out)!r} is a folder; give a file name")
+    with _registry(db) as reg:
+        records = ev.registry_records(reg, as_)
+    rows = ev.registry_study_rows(records, exported_on=dt.date.today(), by=by.value)
+    if not rows:
+        raise EvidenceError(
+            f"the registry holds no procedure that {as_!r} may see: no study rows, "
+            f"nothing written to {out}"
+        )
+    text = ev.format_studies(rows)
+    ev.parse_studies(text, out.name)  # what is written passes `vertebro evidence check`
+    _write_atomic(out, text)
+    studies = sorted({r.study for r in rows})
+    console().print(
+        f"wrote {len(rows)} study rows ({', '.join(studies)}) to {out}",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+def _write_atomic(out: Path, text: str) -> None:
+    # a temporary file in the same folder, then a rename: a failure leaves no partial file
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -29,6 +29,7 @@ from ._grade import (
 from ._measures import MEASURES, Effects, escalc
 from ._plots import forest_plot, funnel_plot, save_figure
 from ._prisma import PrismaCounts, load_prisma, parse_prisma, prisma_diagram
+from ._registry_rows import REGISTRY_OUTCOMES, registry_records, registry_study_rows
 from ._reproduce import Check, cafe_responders, reproduce, sorensen_table2, wilcoxon_all_improved
 from ._rma import METHODS, RMA, estimate_tau2, q_gen, tau2_qprofile
 from ._sensitivity import Subgroups, cumulative, leave_one_out, subgroups
@@ -39,11 +40,13 @@ from ._studies import (
     StudyRow,
     check_consistency,
     effects_from_studies,
+    format_studies,
     is_metafor_header,
     parse_metafor_csv,
     parse_studies,
     read_metafor_csv,
     read_studies,
+    read_study_files,
 )
 from ._transform import back_transform, ipft, pft
 from ._weighted import INTERVALS, WeightedMean, pooled_by_interval, weighted_mean
@@ -57,6 +60,7 @@ __all__ = [
     "INTERVALS",
     "MEASURES",
     "METHODS",
+    "REGISTRY_OUTCOMES",
     "RMA",
     "BatchResult",
     "Check",
@@ -80,6 +84,7 @@ __all__ = [
     "escalc",
     "estimate_tau2",
     "forest_plot",
+    "format_studies",
     "funnel_plot",
     "ipft",
     "is_metafor_header",
@@ -97,6 +102,9 @@ __all__ = [
     "q_gen",
     "read_metafor_csv",
     "read_studies",
+    "read_study_files",
+    "registry_records",
+    "registry_study_rows",
     "render_html",
     "render_markdown",
     "reproduce",

@@ -51,10 +51,12 @@ __all__ = [
     "StudyRow",
     "check_consistency",
     "effects_from_studies",
+    "format_studies",
     "is_metafor_header",
     "parse_studies",
     "read_metafor_csv",
     "read_studies",
+    "read_study_files",
 ]
 
 Design = Literal[
@@ -270,6 +272,42 @@ def read_studies(path: str | Path) -> list[StudyRow]:
     except OSError as exc:
         raise InvalidInput.field(str(p), f"cannot be read ({exc.strerror})") from None
     return parse_studies(text, p.name)
+
+
+def read_study_files(paths: Sequence[str | Path]) -> list[tuple[str, list[StudyRow]]]:
+    """Read and validate several vertebro-format CSV files together: every problem in every
+    file is raised at once, each naming its file. Returns ``(file name, rows)`` per file."""
+    out: list[tuple[str, list[StudyRow]]] = []
+    errors: list[FieldError] = []
+    for path in paths:
+        p = Path(path)
+        try:
+            out.append((p.name, read_studies(p)))
+        except InvalidInput as exc:
+            errors += [FieldError(e.field, e.reason, _in_file(p, e)) for e in exc.errors]
+    if errors:
+        raise InvalidInput(errors)
+    return out
+
+
+def _in_file(p: Path, e: FieldError) -> str:
+    if p.name in e.where or p.name in e.field:
+        return e.where
+    return f"{p.name}, {e.where}" if e.where else p.name
+
+
+def format_studies(rows: Iterable[StudyRow]) -> str:
+    """Vertebro-format CSV text of ``rows``, every column in order (the inverse of
+    :func:`parse_studies`; numbers written in full, so that they read back unchanged)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for r in rows:
+        cells = [getattr(r, c) for c in COLUMNS]
+        writer.writerow(
+            ["" if v is None else repr(v) if isinstance(v, float) else str(v) for v in cells]
+        )
+    return buf.getvalue()
 
 
 def check_consistency(rows: Iterable[StudyRow], tolerance: float = 1.0) -> list[str]:
