@@ -1,0 +1,125 @@
+"""`vertebro evidence from-registry` and `pool` over several files: exit codes, files written
+or not, what each role sees."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from vertebro.cli import app
+from vertebro.registry import Registry
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def studies(path: Path) -> set[str]:
+    return {r["study"] for r in csv.DictReader(io.StringIO(path.read_text(encoding="utf-8")))}
+
+
+def test_researcher_writes_every_site_and_the_file_passes_check(
+    pool_cohort: Registry, db_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "sub" / "registry.csv"
+    code, stdout, err = run("evidence", "from-registry", "--as", "rita", "--db", db_url,
+                            "--out", str(out))  # fmt: skip
+    assert code == 0, err
+    assert "wrote 16 study rows (registry:A, registry:B)" in " ".join(stdout.split())
+    assert studies(out) == {"registry:A", "registry:B"}
+    code, stdout, err = run("evidence", "check", str(out))
+    assert code == 0, err
+    assert "16 valid rows" in stdout and "warning" not in stdout
+    assert [p.name for p in out.parent.iterdir()] == ["registry.csv"]  # no temporary left
+
+
+def test_clinician_sees_own_site_and_all_is_one_study(
+    pool_cohort: Registry, db_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "bob.csv"
+    assert (
+        run("evidence", "from-registry", "--as", "bob", "--db", db_url, "--out", str(out))[0] == 0
+    )
+    assert studies(out) == {"registry:B"}
+    code, _, err = run("evidence", "from-registry", "--as", "alice", "--db", db_url,
+                       "--out", str(out), "--by", "all")  # fmt: skip
+    assert code == 0, err
+    assert studies(out) == {"registry:all"}
+
+
+def test_empty_registry_says_so_and_writes_nothing(
+    registry: Registry, db_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "registry.csv"
+    code, _, err = run("evidence", "from-registry", "--as", "rita", "--db", db_url,
+                       "--out", str(out))  # fmt: skip
+    assert code == 1
+    assert "no procedure that 'rita' may see" in " ".join(err.split())
+    assert list(out.parent.iterdir()) == []
+
+
+def test_errors_exit_and_write_nothing(pool_cohort: Registry, db_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "registry.csv"
+    # unknown user: refused by the registry (exit 1)
+    code, _, err = run("evidence", "from-registry", "--as", "mallory", "--db", db_url,
+                       "--out", str(out))  # fmt: skip
+    assert code == 1 and "mallory" in err
+    # a folder as --out, an unknown --by: invalid input (exit 2), the option named
+    code, _, err = run("evidence", "from-registry", "--as", "rita", "--db", db_url,
+                       "--out", str(tmp_path))  # fmt: skip
+    assert code == 2 and "--out" in err
+    code, _, err = run("evidence", "from-registry", "--as", "rita", "--db", db_url,
+                       "--out", str(out), "--by", "country")  # fmt: skip
+    assert code == 2 and "--by" in err
+    assert not out.exists()
+
+
+def test_pool_validates_several_files_together(tmp_path: Path) -> None:
+    header = "study,design,outcome,source,n\n"
+    a = tmp_path / "a.csv"
+    b = tmp_path / "b.csv"
+    a.write_text(header + "X,rct,pain,s,0\n", encoding="utf-8")
+    b.write_text(header + "Y,cohort,pain,s,3\n", encoding="utf-8")
+    code, _, err = run("evidence", "pool", str(a), str(b))
+    assert code == 2
+    flat = " ".join(err.split())
+    assert "a.csv, line 2: n: 0 is below 1" in flat
+    assert "b.csv, line 2: design: 'cohort' is not one of" in flat
+
+
+def test_pool_refuses_metafor_files_among_several(tmp_path: Path) -> None:
+    a = tmp_path / "a.csv"
+    m = tmp_path / "m.csv"
+    a.write_text("study,design,outcome,source\nX,rct,pain,s\n", encoding="utf-8")
+    m.write_text("xi,ni\n1,10\n", encoding="utf-8")
+    code, _, err = run("evidence", "pool", str(a), str(m))
+    assert code == 2 and "one file at a time" in err
+
+
+def test_n_weighted_refuses_variance_options(tmp_path: Path) -> None:
+    a = tmp_path / "a.csv"
+    a.write_text("study,design,outcome,source\nX,rct,pain,s\n", encoding="utf-8")
+    code, _, err = run("evidence", "pool", str(a), "--n-weighted", "--forest", "f.svg")
+    assert code == 2 and "--forest" in err
+    code, _, err = run("evidence", "pool", str(a), "--n-weighted")
+    assert code == 2 and "no row has a mean, n, technique and interval" in err
+
+
+def test_n_weighted_text_output(pool_cohort: Registry, db_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "registry.csv"
+    assert (
+        run("evidence", "from-registry", "--as", "rita", "--db", db_url, "--out", str(out))[0] == 0
+    )
+    code, stdout, err = run("evidence", "pool", str(out), "--n-weighted", "--outcome", "kps")
+    assert code == 0, err
+    assert "Sorensen-SpineJ-2019" in stdout and "75.00" in stdout  # KPS < 4 weeks: 70, 80
+    assert "not an inverse-variance" in " ".join(stdout.split())
