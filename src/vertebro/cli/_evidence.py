@@ -14,7 +14,7 @@ import os
 import tempfile
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import numpy as np
 import typer
@@ -451,41 +451,35 @@ def _n_weighted_cmd(
     for col, val in filters.items():
         if val is not None:
             rows = [r for r in rows if getattr(r, col) == val]
-    cells: dict[tuple[str, str, str], list[tuple[float, int, str]]] = {}
-    skipped: list[int | str] = []
-    for r in rows:
-        if (
-            r.statistic in ("mean", "weighted_mean")
-            and r.mean is not None
-            and r.n is not None
-            and r.technique is not None
-            and r.interval is not None
-        ):
-            cells.setdefault((r.outcome, r.technique, r.interval), []).append(
-                (r.mean, r.n, r.study)
-            )
-        else:
-            skipped.append(where[id(r)])
-    if not cells:
+    used = [
+        r
+        for r in rows
+        if r.statistic in ("mean", "weighted_mean")
+        and r.mean is not None
+        and r.n is not None
+        and r.technique is not None
+        and r.interval is not None
+    ]
+    kept = {id(r) for r in used}
+    skipped = [where[id(r)] for r in rows if id(r) not in kept]
+    if not used:
         raise InvalidInput.field(
             "--n-weighted", "no row has a mean, n, technique and interval after the filters"
         )
-    order = {iv: i for i, iv in enumerate(ev.INTERVALS)}
-    out: list[dict[str, Any]] = []
-    for key in sorted(cells, key=lambda k: (k[0], k[1], order[k[2]])):
-        used = cells[key]
-        wm = ev.weighted_mean([m for m, _, _ in used], [n for _, n, _ in used])
-        out.append(
-            {
-                "outcome": key[0],
-                "technique": key[1],
-                "interval": key[2],
-                "mean": wm.mean,
-                "n": wm.n,
-                "k": wm.k,
-                "studies": [study for _, _, study in used],
-            }
-        )
+    # the same pooling that rebuilds Sorensen-SpineJ-2019 Table 2 (evidence.pooled_by_interval)
+    pooled = ev.pooled_by_interval(
+        (r.outcome, str(r.technique), str(r.interval), cast(float, r.mean), cast(int, r.n))
+        for r in used
+    )
+    studies: dict[tuple[str, str, str], list[str]] = {}
+    for r in used:
+        studies.setdefault((r.outcome, str(r.technique), str(r.interval)), []).append(r.study)
+    out: list[dict[str, Any]] = [
+        {"outcome": outcome, "technique": tech, "interval": iv, "mean": wm.mean, "n": wm.n,
+         "k": wm.k, "studies": studies[(outcome, tech, iv)]}
+        for (outcome, tech), cells in sorted(pooled.items())
+        for iv, wm in cells.items()
+    ]
     if skipped:
         err_console().print(
             f"note: {len(skipped)} row(s) are not means with n, technique and interval and "
