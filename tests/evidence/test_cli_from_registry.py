@@ -9,6 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from vertebro import evidence as ev
 from vertebro.cli import app
 from vertebro.registry import Registry
 
@@ -123,3 +124,20 @@ def test_n_weighted_text_output(pool_cohort: Registry, db_url: str, tmp_path: Pa
     assert code == 0, err
     assert "Sorensen-SpineJ-2019" in stdout and "75.00" in stdout  # KPS < 4 weeks: 70, 80
     assert "not an inverse-variance" in " ".join(stdout.split())
+
+
+def test_n_weighted_refuses_mixed_populations(
+    pool_cohort: Registry, db_url: str, tmp_path: Path
+) -> None:
+    reg = tmp_path / "registry.csv"
+    assert (
+        run("evidence", "from-registry", "--as", "rita", "--db", db_url, "--out", str(reg))[0] == 0
+    )
+    curated = tmp_path / "studies.csv"
+    curated.write_text(ev.data_text("studies.csv"), encoding="utf-8")
+    args = ("evidence", "pool", str(curated), str(reg), "--n-weighted", "--outcome", "pain_vas")
+    code, _, err = run(*args)
+    assert code == 2 and "--population" in err and "osteoporotic" in err
+    code, stdout, err = run(*args, "--population", "cancer")
+    assert code == 0, err
+    assert "VERTOS" not in stdout  # an osteoporotic trial

@@ -466,6 +466,12 @@ def _n_weighted_cmd(
         raise InvalidInput.field(
             "--n-weighted", "no row has a mean, n, technique and interval after the filters"
         )
+    populations = sorted({str(r.population) for r in used})
+    if len(populations) > 1:
+        # a mean of cancer and osteoporotic means describes no patient: make the choice explicit
+        raise InvalidInput.field(
+            "--population", f"the rows mix populations ({', '.join(populations)}); choose one"
+        )
     # the same pooling that rebuilds Sorensen-SpineJ-2019 Table 2 (evidence.pooled_by_interval)
     pooled = ev.pooled_by_interval(
         (r.outcome, str(r.technique), str(r.interval), cast(float, r.mean), cast(int, r.n))
