@@ -1,8 +1,10 @@
-"""Cohort reports from the registry. First piece: the quality audit of complication rates
-against published thresholds (DESIGN.md section 1, "analytics").
+"""Cohort reports from the registry: the quality audit of complication rates against
+published thresholds, and the outcomes report (change from baseline, MCID responders,
+Sorensen-SpineJ-2019 pooled means beside) (DESIGN.md sections 1 and 2, "analytics").
 
->>> from vertebro.analytics import audit, registry_procedures       # doctest: +SKIP
->>> report = audit(registry_procedures(reg, "clin-demo1"), by="site")  # doctest: +SKIP
+>>> from vertebro.analytics import audit, outcomes, registry_procedures   # doctest: +SKIP
+>>> report = audit(registry_procedures(reg, "clin-demo1"), by="site")      # doctest: +SKIP
+>>> changes = outcomes(registry_procedures(reg, "clin-demo1"))             # doctest: +SKIP
 
 Analytics reads data and never writes clinical decisions; it imports the registry (to read)
 and nothing imports it but the CLI. The arithmetic works on plain records, never the database.
@@ -20,9 +22,35 @@ from ._audit import (
     clinically_evident,
     procedure_event,
 )
+from ._outcomes import (
+    MEASURES,
+    SELECTION,
+    Completeness,
+    IntervalOutcome,
+    MeasureOutcome,
+    OutcomesReport,
+    Responders,
+    TechniqueOutcomes,
+    baseline_value,
+    interval_value,
+    outcomes,
+)
+from ._outcomes_plot import outcomes_figure, write_outcomes_plot
+from ._outcomes_report import render_outcomes_text
+from ._paired import (
+    EXACT_MAX_N,
+    MeanCI,
+    PairedChange,
+    WilcoxonResult,
+    mean_ci,
+    paired_change,
+    wilcoxon_signed_rank,
+)
 from ._plot import check_plot_path, funnel_figure, write_funnel_plot
+from ._pooled import SORENSEN_SOURCE, PooledMean, sorensen_pooled_means
 from ._records import (
     ComplicationRecord,
+    FollowUpRecord,
     ProcedureRecord,
     procedures_from_export,
     registry_procedures,
@@ -48,20 +76,36 @@ from ._thresholds import (
 )
 
 __all__ = [
+    "EXACT_MAX_N",
     "GROUPINGS",
+    "MEASURES",
+    "SELECTION",
+    "SORENSEN_SOURCE",
     "STATUSES",
     "AuditReport",
+    "Completeness",
     "ComplicationRecord",
     "CountingRule",
     "Estimate",
+    "FollowUpRecord",
     "FunnelLimits",
     "GroupAudit",
+    "IntervalOutcome",
     "LeakageAudit",
+    "MeanCI",
+    "MeasureOutcome",
+    "OutcomesReport",
+    "PairedChange",
+    "PooledMean",
     "ProcedureRecord",
     "Reference",
+    "Responders",
+    "TechniqueOutcomes",
     "Threshold",
     "Thresholds",
+    "WilcoxonResult",
     "audit",
+    "baseline_value",
     "check_plot_path",
     "classify",
     "clinically_evident",
@@ -71,11 +115,20 @@ __all__ = [
     "funnel_figure",
     "funnel_limit",
     "funnel_limits",
+    "interval_value",
     "load_thresholds",
+    "mean_ci",
+    "outcomes",
+    "outcomes_figure",
+    "paired_change",
     "parse_thresholds",
     "procedure_event",
     "procedures_from_export",
     "registry_procedures",
+    "render_outcomes_text",
     "render_text",
+    "sorensen_pooled_means",
+    "wilcoxon_signed_rank",
     "write_funnel_plot",
+    "write_outcomes_plot",
 ]

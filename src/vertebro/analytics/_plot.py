@@ -24,12 +24,12 @@ __all__ = ["check_plot_path", "funnel_figure", "write_funnel_plot"]
 _GRID_POINTS = 300  # limits are drawn at up to this many group sizes; enough for a smooth line
 
 
-def check_plot_path(path: str | Path) -> Path:
+def check_plot_path(path: str | Path, what: str = "funnel plot") -> Path:
     """The plot is a PNG in an existing folder; checked before any work so nothing is half
-    written."""
+    written. ``what`` names the plot in the message."""
     p = Path(path)
     if p.suffix.lower() != ".png":
-        raise InvalidInput.field("plot", f"{str(p)!r}: the funnel plot is written as .png")
+        raise InvalidInput.field("plot", f"{str(p)!r}: the {what} is written as .png")
     if not p.parent.is_dir():
         raise InvalidInput.field("plot", f"{str(p)!r}: folder {str(p.parent)!r} does not exist")
     return p

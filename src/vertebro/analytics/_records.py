@@ -1,11 +1,12 @@
-"""Plain records the audit computes on, and how they are read from the registry.
+"""Plain records the analytics compute on, and how they are read from the registry.
 
-The audit's arithmetic sees only :class:`ProcedureRecord` values, never the database. They are
+The audit's and the outcomes report's arithmetic see only :class:`ProcedureRecord` values,
+never the database. They are
 built from the registry's neutral record stream (:func:`vertebro.registry.transfer.
 export_records`), the same read path as every export, so the acting user's access is exactly
 the registry's: a clinician sees their own site, a researcher every site, pseudonymised, an
-admin every site. The research form of the stream is read (no direct identifiers, no dates):
-the audit needs none.
+admin every site. The research form of the stream is read (no direct identifiers, no dates:
+days from the patient's index procedure instead): neither report needs more.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ComplicationRecord",
+    "FollowUpRecord",
     "ProcedureRecord",
     "procedures_from_export",
     "registry_procedures",
@@ -35,11 +37,32 @@ class ComplicationRecord:
 
 
 @dataclass(frozen=True)
+class FollowUpRecord:
+    """One follow-up record of a procedure (a visit, the preoperative baseline or a death
+    notice); ``None`` means not recorded.
+
+    ``interval`` is the registry's bin (:data:`vertebro.registry.vocab.INTERVALS`); ``day`` is
+    days since the patient's index (first) procedure, as the research export gives it.
+    """
+
+    interval: str
+    baseline: bool = False
+    day: int | None = None
+    nrs: float | None = None
+    odi: float | None = None
+    kps: float | None = None
+    vital_status: str | None = None
+
+
+@dataclass(frozen=True)
 class ProcedureRecord:
     """One procedure: where, how, what went wrong, and whether anyone saw the patient after.
 
     ``technique`` is ``kyphoplasty`` if any treated level used it, else ``vertebroplasty``
-    (as :meth:`vertebro.registry.Registry.summary` counts).
+    (as :meth:`vertebro.registry.Registry.summary` counts). ``patient`` (a pseudonym),
+    ``number`` (1 for the patient's index procedure, then in date order) and ``follow_ups``
+    serve the outcomes report; like ``key`` they take no part in comparisons, which stay
+    the audit's.
     """
 
     site: str
@@ -47,6 +70,9 @@ class ProcedureRecord:
     complications: tuple[ComplicationRecord, ...] = ()
     followed_up: bool = False
     key: str = field(default="", compare=False)
+    patient: str = field(default="", compare=False)
+    number: int = field(default=0, compare=False)
+    follow_ups: tuple[FollowUpRecord, ...] = field(default=(), compare=False)
 
 
 def _bool(value: str) -> bool | None:
@@ -55,6 +81,10 @@ def _bool(value: str) -> bool | None:
 
 def _int(value: str) -> int | None:
     return int(value) if value.strip() else None
+
+
+def _float(value: str) -> float | None:
+    return float(value) if value.strip() else None
 
 
 def procedures_from_export(records: Iterable[dict[str, str]]) -> list[ProcedureRecord]:
@@ -67,6 +97,7 @@ def procedures_from_export(records: Iterable[dict[str, str]]) -> list[ProcedureR
     techniques: dict[tuple[str, str, str], set[str]] = {}
     complications: dict[tuple[str, str, str], list[ComplicationRecord]] = {}
     followed: set[tuple[str, str, str]] = set()
+    visits: dict[tuple[str, str, str], list[FollowUpRecord]] = {}
     for r in records:
         kind = r.get("record_type")
         if kind not in ("procedure", "level", "complication", "follow_up"):
@@ -84,8 +115,21 @@ def procedures_from_export(records: Iterable[dict[str, str]]) -> list[ProcedureR
                     severity_grade=_int(r.get("severity_grade", "")),
                 )
             )
-        elif _bool(r.get("baseline", "")) is not True:
-            followed.add(key)
+        else:
+            baseline = _bool(r.get("baseline", "")) is True
+            if not baseline:
+                followed.add(key)
+            visits.setdefault(key, []).append(
+                FollowUpRecord(
+                    interval=r.get("interval", ""),
+                    baseline=baseline,
+                    day=_int(r.get("day", "")),
+                    nrs=_float(r.get("nrs", "")),
+                    odi=_float(r.get("odi", "")),
+                    kps=_float(r.get("kps", "")),
+                    vital_status=r.get("vital_status", "").strip() or None,
+                )
+            )
     return [
         ProcedureRecord(
             site=key[0],
@@ -95,6 +139,9 @@ def procedures_from_export(records: Iterable[dict[str, str]]) -> list[ProcedureR
             complications=tuple(complications.get(key, ())),
             followed_up=key in followed,
             key="/".join(key),
+            patient=key[1],
+            number=_int(key[2]) or 0,
+            follow_ups=tuple(visits.get(key, ())),
         )
         for key in order
     ]

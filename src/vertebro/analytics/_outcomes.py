@@ -1,0 +1,435 @@
+"""The cohort outcomes report: did patients get better, by how much, how many reached a
+clinically important change, and how that compares with the published pooled means.
+
+Per technique (kyphoplasty if any level of the procedure used it) and per follow-up interval
+of Sorensen-SpineJ-2019 Table 2 (DESIGN.md section 6), for NRS, ODI and KPS:
+
+* the paired change from the preoperative baseline in patients with both values: n, mean with
+  its t interval, median, Wilcoxon signed-rank test (:mod:`._paired` states the method);
+* MCID responders (:func:`vertebro.scores.is_responder`, thresholds from
+  ``scores/data/mcid.yaml``) with an exact Clopper-Pearson interval;
+* the mean of every recorded value at the interval beside the Sorensen-SpineJ-2019 pooled
+  mean (:mod:`._pooled`), labelled reference;
+* completeness: patients with a baseline, seen, and with each measure, per interval, and
+  deaths recorded by then. Nothing is imputed: a missing value is counted as missing.
+
+Which values enter, and why (:data:`SELECTION`): the unit is the patient, through the index
+(first) procedure, so that each patient adds one independent value per interval, as the t
+interval and the Wilcoxon test assume; one value per measure per interval is chosen by a rule
+that never looks at the value. Pure: it reads :class:`ProcedureRecord` values, never the
+database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Final
+
+from vertebro.assess import NOTICE
+from vertebro.scores import MCIDThreshold, is_responder, mcid_thresholds
+
+from ._paired import EXACT_MAX_N, MeanCI, PairedChange, mean_ci, paired_change
+from ._pooled import SORENSEN_SOURCE, PooledMean, sorensen_pooled_means
+from ._records import FollowUpRecord, ProcedureRecord
+from ._stats import clopper_pearson
+
+__all__ = [
+    "MEASURES",
+    "SELECTION",
+    "Completeness",
+    "IntervalOutcome",
+    "MeasureOutcome",
+    "OutcomesReport",
+    "Responders",
+    "TechniqueOutcomes",
+    "baseline_value",
+    "interval_value",
+    "outcomes",
+]
+
+#: The measures of Sorensen-SpineJ-2019 Table 2, as the registry stores them.
+MEASURES: Final = ("nrs", "odi", "kps")
+MEASURE_LABELS: Final = {
+    "nrs": "NRS pain (0-10 points)",
+    "odi": "ODI (%, 0-100)",
+    "kps": "KPS (0-100 points)",
+}
+# Sorensen-SpineJ-2019's technique order and abbreviations
+TECHNIQUE_ORDER: Final = ("vertebroplasty", "kyphoplasty")
+
+#: The rules that choose the values, with their reasons; shown in the report.
+SELECTION: Final = {
+    "unit": (
+        "The patient, through the index (first) procedure and its follow-ups; later "
+        "procedures of the same patient are counted but not analysed."
+    ),
+    "unit_why": (
+        "One value per patient per interval keeps the observations independent, as the t "
+        "interval and the Wilcoxon test assume; after a second procedure, pain and function "
+        "reflect both."
+    ),
+    "baseline": (
+        "The preoperative value recorded closest to the procedure (latest day; on the same "
+        "day, the last entered)."
+    ),
+    "follow_up": (
+        "Within an interval, the value recorded nearest the interval's planned day (2 weeks, "
+        "6 weeks, 3 months, 6 months, 1 year; registry.intervals.SCHEDULE); on a tie, the "
+        "earlier. Each measure is chosen among the visits that recorded it."
+    ),
+    "follow_up_why": (
+        "The rule looks at the day, never the value, so it cannot pick the best or worst "
+        "result; the planned day keeps each interval's time point comparable between patients."
+    ),
+    "change": "Change is follow-up minus baseline: negative is better for NRS and ODI, "
+    "positive for KPS.",
+    "missing": (
+        "No imputation: a patient without a baseline, or not seen in an interval, is counted "
+        "as missing there. Missing includes patients who died, were lost to follow-up or are "
+        "not yet due."
+    ),
+}
+
+
+@cache
+def _intervals() -> tuple[tuple[str, str, int | None], ...]:
+    """(code, label, planned day) of every interval, preoperative first."""
+    # imported here: vertebro.registry loads the database layer, which pure use does not need
+    from vertebro.registry.intervals import SCHEDULE
+    from vertebro.registry.vocab import INTERVAL_LABELS, INTERVALS
+
+    target = {v.interval: v.target_day for v in SCHEDULE}
+    return tuple((code, INTERVAL_LABELS[code], target.get(code)) for code in INTERVALS)
+
+
+def _value(f: FollowUpRecord, measure: str) -> float | None:
+    v: float | None = getattr(f, measure)
+    return v
+
+
+def baseline_value(follow_ups: Sequence[FollowUpRecord], measure: str) -> float | None:
+    """The preoperative value of ``measure``: the baseline recorded closest to the procedure
+    (latest day; the last entered on the same day), or ``None``."""
+    best: tuple[int, int, float] | None = None
+    for i, f in enumerate(follow_ups):
+        v = _value(f, measure)
+        if not f.baseline or v is None:
+            continue
+        key = (f.day if f.day is not None else 0, i, v)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    return None if best is None else best[2]
+
+
+def interval_value(
+    follow_ups: Sequence[FollowUpRecord], measure: str, interval: str, target_day: int | None
+) -> float | None:
+    """The value of ``measure`` in ``interval``: the visit nearest ``target_day`` (the earlier
+    on a tie; the first entered when days are unknown), or ``None``."""
+    best: tuple[float, int, int, float] | None = None
+    for i, f in enumerate(follow_ups):
+        v = _value(f, measure)
+        if f.baseline or f.interval != interval or v is None:
+            continue
+        day = f.day if f.day is not None else 0
+        distance = abs(day - target_day) if target_day is not None else 0.0
+        key = (distance, day, i, v)
+        if best is None or key[:3] < best[:3]:
+            best = key
+    return None if best is None else best[3]
+
+
+@dataclass(frozen=True)
+class Responders:
+    """Patients whose change reached the MCID, of those with a paired change."""
+
+    events: int
+    n: int
+    ci95: tuple[float, float]
+
+    @property
+    def proportion(self) -> float:
+        return self.events / self.n
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "n": self.n,
+            "proportion": self.proportion,
+            "ci95": list(self.ci95),
+            "ci_method": "exact (Clopper-Pearson)",
+        }
+
+
+@dataclass(frozen=True)
+class IntervalOutcome:
+    """One measure at one follow-up interval."""
+
+    interval: str
+    label: str
+    level: MeanCI | None  # every patient with a value here, paired or not
+    change: PairedChange | None  # patients with a baseline too
+    responders: Responders | None
+    reference: PooledMean | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "interval": self.interval,
+            "label": self.label,
+            "recorded": self.level.to_dict() if self.level else {"n": 0},
+            "change": self.change.to_dict() if self.change else None,
+            "responders": self.responders.to_dict() if self.responders else None,
+            "reference": self.reference.to_dict() if self.reference else None,
+        }
+
+
+def _mcid_text(t: MCIDThreshold) -> str:
+    text = f"{t.points:g} points"
+    if t.percent is not None:
+        text += f" or {t.percent:g}% of baseline"
+    return f"{'decrease' if t.direction == 'decrease' else 'increase'} of {text}"
+
+
+@dataclass(frozen=True)
+class MeasureOutcome:
+    """One measure for one technique: baseline and every follow-up interval."""
+
+    measure: str
+    label: str
+    mcid: MCIDThreshold
+    baseline: MeanCI | None
+    baseline_reference: PooledMean | None
+    intervals: tuple[IntervalOutcome, ...]
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.mcid.direction == "decrease"
+
+    @property
+    def mcid_text(self) -> str:
+        return _mcid_text(self.mcid)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "measure": self.measure,
+            "label": self.label,
+            "better": "lower" if self.lower_is_better else "higher",
+            "mcid": {
+                "points": self.mcid.points,
+                "percent": self.mcid.percent,
+                "direction": self.mcid.direction,
+                "says": self.mcid_text,
+                "citation": self.mcid.citation,
+            },
+            "baseline": self.baseline.to_dict() if self.baseline else {"n": 0},
+            "baseline_reference": (
+                self.baseline_reference.to_dict() if self.baseline_reference else None
+            ),
+            "intervals": [iv.to_dict() for iv in self.intervals],
+        }
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """How many patients have data at one interval (the preoperative row: a baseline)."""
+
+    interval: str
+    label: str
+    seen: int  # a baseline (preop) or a visit other than a death notice
+    recorded: Mapping[str, int]  # measure -> patients with a value
+    paired: Mapping[str, int]  # measure -> patients with this value and a baseline
+    died: int  # deaths recorded in this interval or before
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "interval": self.interval,
+            "label": self.label,
+            "seen": self.seen,
+            "recorded": dict(self.recorded),
+            "paired": dict(self.paired),
+            "died_by_then": self.died,
+        }
+
+
+@dataclass(frozen=True)
+class TechniqueOutcomes:
+    technique: str
+    patients: int
+    completeness: tuple[Completeness, ...]
+    measures: tuple[MeasureOutcome, ...]
+
+    def measure(self, name: str) -> MeasureOutcome:
+        return next(m for m in self.measures if m.measure == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "technique": self.technique,
+            "patients": self.patients,
+            "completeness": [c.to_dict() for c in self.completeness],
+            "measures": [m.to_dict() for m in self.measures],
+        }
+
+
+@dataclass(frozen=True)
+class OutcomesReport:
+    patients: int
+    later_procedures: int  # procedures after a patient's index one: counted, not analysed
+    techniques: tuple[TechniqueOutcomes, ...]
+
+    def technique(self, name: str) -> TechniqueOutcomes:
+        return next(t for t in self.techniques if t.technique == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "report": "outcomes",
+            "unit": "patient (index procedure)",
+            "selection": dict(SELECTION),
+            "methods": {
+                "change": "follow-up minus baseline, patients with both values",
+                "ci95": "Student t, two-sided",
+                "wilcoxon": "two-sided signed-rank (scipy.stats.wilcoxon); zero differences "
+                "dropped (zero_method='wilcox'); exact when at most "
+                f"{EXACT_MAX_N} differences remain, none zero and none tied, else normal "
+                "approximation with tie correction and no continuity correction",
+                "responders": "vertebro.scores.is_responder, MCIDs of scores/data/mcid.yaml; "
+                "exact (Clopper-Pearson) 95% CI",
+                "reference": f"{SORENSEN_SOURCE} (N-weighted pooled means), reference only",
+            },
+            "patients": self.patients,
+            "later_procedures": self.later_procedures,
+            "techniques": [t.to_dict() for t in self.techniques],
+            "notice": NOTICE,
+        }
+
+
+def _technique(
+    name: str,
+    index: Sequence[ProcedureRecord],
+    mcids: Mapping[str, MCIDThreshold],
+    refs: Mapping[tuple[str, str, str], PooledMean],
+) -> TechniqueOutcomes:
+    intervals = _intervals()
+    base = {m: [baseline_value(p.follow_ups, m) for p in index] for m in MEASURES}
+    completeness: list[Completeness] = []
+    values: dict[tuple[str, str], list[float | None]] = {}
+    died_at = [_death_interval(p.follow_ups, intervals) for p in index]
+    for pos, (code, label, target) in enumerate(intervals):
+        if code == intervals[0][0]:
+            seen = sum(1 for p in index if any(f.baseline for f in p.follow_ups))
+            recorded = {m: sum(v is not None for v in base[m]) for m in MEASURES}
+            paired = dict(recorded)
+        else:
+            seen = sum(
+                1
+                for p in index
+                if any(
+                    not f.baseline and f.interval == code and f.vital_status != "dead"
+                    for f in p.follow_ups
+                )
+            )
+            for m in MEASURES:
+                values[(m, code)] = [interval_value(p.follow_ups, m, code, target) for p in index]
+            recorded = {m: sum(v is not None for v in values[(m, code)]) for m in MEASURES}
+            paired = {
+                m: sum(
+                    b is not None and v is not None
+                    for b, v in zip(base[m], values[(m, code)], strict=True)
+                )
+                for m in MEASURES
+            }
+        died = sum(1 for d in died_at if d is not None and d <= pos)
+        completeness.append(Completeness(code, label, seen, recorded, paired, died))
+
+    measures: list[MeasureOutcome] = []
+    for m in MEASURES:
+        t = mcids[m]
+        b_values = [v for v in base[m] if v is not None]
+        per_interval: list[IntervalOutcome] = []
+        for code, label, _ in intervals[1:]:
+            vals = values[(m, code)]
+            recorded_values = [v for v in vals if v is not None]
+            pairs = [
+                (b, v)
+                for b, v in zip(base[m], vals, strict=True)
+                if b is not None and v is not None
+            ]
+            change = responders = None
+            if pairs:
+                before = [b for b, _ in pairs]
+                after = [v for _, v in pairs]
+                change = paired_change(before, after)
+                events = sum(is_responder(m, b, v, thresholds=mcids) for b, v in pairs)
+                responders = Responders(events, len(pairs), clopper_pearson(events, len(pairs)))
+            per_interval.append(
+                IntervalOutcome(
+                    interval=code,
+                    label=label,
+                    level=mean_ci(recorded_values) if recorded_values else None,
+                    change=change,
+                    responders=responders,
+                    reference=refs.get((m, name, code)),
+                )
+            )
+        measures.append(
+            MeasureOutcome(
+                measure=m,
+                label=MEASURE_LABELS[m],
+                mcid=t,
+                baseline=mean_ci(b_values) if b_values else None,
+                baseline_reference=refs.get((m, name, intervals[0][0])),
+                intervals=tuple(per_interval),
+            )
+        )
+    return TechniqueOutcomes(name, len(index), tuple(completeness), tuple(measures))
+
+
+def _death_interval(
+    follow_ups: Sequence[FollowUpRecord], intervals: Sequence[tuple[str, str, int | None]]
+) -> int | None:
+    """Position in ``intervals`` of the first death recorded, or ``None``."""
+    order = {code: i for i, (code, _, _) in enumerate(intervals)}
+    found = [order.get(f.interval, 0) for f in follow_ups if f.vital_status == "dead"]
+    return min(found) if found else None
+
+
+def outcomes(
+    procedures: Iterable[ProcedureRecord],
+    *,
+    thresholds: Mapping[str, MCIDThreshold] | None = None,
+    references: Mapping[tuple[str, str, str], PooledMean] | None = None,
+) -> OutcomesReport:
+    """The outcomes report of ``procedures`` (as :func:`registry_procedures` reads them).
+
+    Parameters
+    ----------
+    procedures : iterable of ProcedureRecord
+        With their follow-ups; the first procedure of each patient (lowest ``number``) is the
+        one analysed.
+    thresholds : mapping, optional
+        MCIDs to use instead of the shipped ones (:func:`vertebro.scores.mcid_thresholds`).
+    references : mapping, optional
+        Pooled means to show instead of :func:`sorensen_pooled_means`.
+
+    References
+    ----------
+    Sorensen-SpineJ-2019 (intervals, Table 2); Ostelo RW et al. Spine 2008;33(1):90-4 and
+    SNIS-2014 (MCIDs, via scores/data/mcid.yaml); Wilcoxon F. Biometrics Bulletin
+    1945;1(6):80-3; Clopper CJ, Pearson ES. Biometrika 1934;26(4):404-13.
+    """
+    mcids = mcid_thresholds() if thresholds is None else thresholds
+    refs = sorensen_pooled_means() if references is None else references
+    index: dict[tuple[str, str], ProcedureRecord] = {}
+    total = 0
+    for p in procedures:
+        total += 1
+        who = (p.site, p.patient or p.key)
+        if who not in index or p.number < index[who].number:
+            index[who] = p
+    techniques = tuple(
+        _technique(tech, [p for p in index.values() if p.technique == tech], mcids, refs)
+        for tech in TECHNIQUE_ORDER
+        if any(p.technique == tech for p in index.values())
+    )
+    return OutcomesReport(len(index), total - len(index), techniques)

@@ -1,0 +1,195 @@
+"""Statistics of a cohort's scores: a mean with its t interval, and the paired change from
+baseline with the Wilcoxon signed-rank test.
+
+Pure functions of numbers. scipy does the distributions and the test; what is written here is
+the choice of method, stated with every result:
+
+* mean and 95% CI: Student's t, ``mean +/- t(0.975, n - 1) * sd / sqrt(n)`` (sd with n - 1);
+* Wilcoxon signed-rank, two-sided, on the differences ``follow-up - baseline``; zero
+  differences are dropped before ranking (``zero_method="wilcox"``, Wilcoxon 1945, as SPSS
+  does); the p-value is exact when the remaining differences are at most
+  :data:`EXACT_MAX_N`, all distinct and none was zero, and otherwise from the normal
+  approximation with the tie-corrected variance and no continuity correction (SPSS's
+  "Asymp. Sig.", the form ``vertebro evidence reproduce`` checks against AJNR-instrumented).
+  With ties or zeros the exact null distribution of scipy's "exact" method no longer holds,
+  hence the switch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import numpy as np
+from scipy import stats
+
+from vertebro.errors import InvalidInput
+
+__all__ = [
+    "EXACT_MAX_N",
+    "MeanCI",
+    "PairedChange",
+    "WilcoxonResult",
+    "mean_ci",
+    "paired_change",
+    "wilcoxon_signed_rank",
+]
+
+#: Largest number of non-zero differences for the exact p-value; scipy's own default switch
+#: (``method="auto"``: exact when ``len(d) <= 50``).
+EXACT_MAX_N: Final = 50
+
+WilcoxonMethod = Literal["exact", "normal approximation"]
+
+
+@dataclass(frozen=True)
+class MeanCI:
+    """A mean with its two-sided t interval (``None`` when n < 2: no spread to estimate)."""
+
+    n: int
+    mean: float
+    ci95: tuple[float, float] | None
+    sd: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "mean": self.mean,
+            "ci95": list(self.ci95) if self.ci95 else None,
+            "sd": self.sd,
+        }
+
+
+def mean_ci(values: Sequence[float], confidence: float = 0.95) -> MeanCI:
+    """Mean of ``values`` and its Student-t confidence interval.
+
+    References
+    ----------
+    Student. The probable error of a mean. Biometrika 1908;6(1):1-25.
+    """
+    n = len(values)
+    if n < 1:
+        raise InvalidInput.field("values", "need at least one value")
+    x = np.asarray(values, dtype=float)
+    mean = float(x.mean())
+    if n < 2:
+        return MeanCI(n, mean, None, None)
+    sd = float(x.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+    return MeanCI(n, mean, (mean - half, mean + half), sd)
+
+
+@dataclass(frozen=True)
+class WilcoxonResult:
+    """The signed-rank test of the differences, with how it was computed.
+
+    ``statistic`` is scipy's: the smaller of the positive and negative rank sums. ``p_value``
+    and ``method`` are ``None`` when every difference is zero (nothing to rank).
+    """
+
+    statistic: float | None
+    p_value: float | None
+    method: WilcoxonMethod | None
+    n_ranked: int
+    zeros: int
+    ties: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "statistic": self.statistic,
+            "p_value": self.p_value,
+            "method": self.method,
+            "zero_method": "wilcox (zero differences dropped)",
+            "n_ranked": self.n_ranked,
+            "zeros": self.zeros,
+            "ties": self.ties,
+        }
+
+
+def wilcoxon_signed_rank(differences: Sequence[float]) -> WilcoxonResult:
+    """Two-sided Wilcoxon signed-rank test of ``differences`` against a median of zero.
+
+    References
+    ----------
+    Wilcoxon F. Individual comparisons by ranking methods. Biometrics Bulletin
+    1945;1(6):80-3. doi:10.2307/3001968
+    """
+    d = np.asarray(differences, dtype=float)
+    zeros = int(np.count_nonzero(d == 0))
+    nonzero = np.abs(d[d != 0])
+    ties = len(np.unique(nonzero)) < len(nonzero)
+    if len(nonzero) == 0:
+        return WilcoxonResult(None, None, None, 0, zeros, False)
+    exact = len(nonzero) <= EXACT_MAX_N and zeros == 0 and not ties
+    # "approx" rather than "asymptotic": the name every scipy in the supported range knows
+    res = stats.wilcoxon(
+        d, zero_method="wilcox", correction=False, method="exact" if exact else "approx"
+    )
+    return WilcoxonResult(
+        statistic=float(res.statistic),
+        p_value=float(res.pvalue),
+        method="exact" if exact else "normal approximation",
+        n_ranked=len(nonzero),
+        zeros=zeros,
+        ties=ties,
+    )
+
+
+@dataclass(frozen=True)
+class PairedChange:
+    """Change from baseline (``follow-up - baseline``) in patients with both values."""
+
+    n: int
+    mean: float
+    ci95: tuple[float, float] | None
+    sd: float | None
+    median: float
+    baseline_mean: float
+    follow_up_mean: float
+    wilcoxon: WilcoxonResult
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "mean_change": self.mean,
+            "ci95": list(self.ci95) if self.ci95 else None,
+            "sd": self.sd,
+            "median_change": self.median,
+            "baseline_mean": self.baseline_mean,
+            "follow_up_mean": self.follow_up_mean,
+            "wilcoxon": self.wilcoxon.to_dict(),
+        }
+
+
+def paired_change(
+    baseline: Sequence[float], follow_up: Sequence[float], confidence: float = 0.95
+) -> PairedChange:
+    """The paired change ``follow_up[i] - baseline[i]``: mean (t interval), median, Wilcoxon.
+
+    Raises
+    ------
+    InvalidInput
+        If the two sequences differ in length or are empty.
+    """
+    if len(baseline) != len(follow_up):
+        raise InvalidInput.field(
+            "follow_up", f"{len(follow_up)} values for {len(baseline)} baselines: need pairs"
+        )
+    if not baseline:
+        raise InvalidInput.field("baseline", "need at least one pair")
+    b = np.asarray(baseline, dtype=float)
+    f = np.asarray(follow_up, dtype=float)
+    d = f - b
+    m = mean_ci(list(d), confidence)
+    return PairedChange(
+        n=m.n,
+        mean=m.mean,
+        ci95=m.ci95,
+        sd=m.sd,
+        median=float(np.median(d)),
+        baseline_mean=float(b.mean()),
+        follow_up_mean=float(f.mean()),
+        wilcoxon=wilcoxon_signed_rank(list(d)),
+    )
