@@ -11,7 +11,7 @@ from tests.registry.conftest import db_url, empty_registry, registry
 from vertebro.registry import Registry
 
 # re-exported so that pytest finds them here; users: admin, alice (site A), bob (site B), rita
-__all__ = ["cohort", "db_url", "empty_registry", "registry"]
+__all__ = ["cohort", "db_url", "empty_registry", "pool_cohort", "registry"]
 
 
 def add_case(
@@ -77,3 +77,80 @@ def cohort(registry: Registry) -> Registry:
     add_case(registry, "bob", "B2")
     add_case(registry, "bob", "B3", baseline=False)
     return registry
+
+
+def _fu(reg: Registry, actor: str, code: str, on: str, **scores: object) -> None:
+    reg.add_follow_up(actor, code, {"followed_on": on, **scores})
+
+
+def _patient(reg: Registry, actor: str, code: str, *levels: tuple[str, str]) -> None:
+    reg.add_patient(actor, {"code": code, "birth_year": 1955, "sex": "female"})
+    reg.add_procedure(
+        actor,
+        code,
+        {
+            "performed_on": "2025-01-10",
+            "levels": [{"level": lv, "technique": t} for lv, t in levels],
+        },
+    )
+
+
+PVP = ("T9", "vertebroplasty")
+KP = ("T10", "kyphoplasty")
+LEAK = {"type": "cement_leak", "level": "T9", "leak_site": "disc", "symptomatic": False}
+
+
+@pytest.fixture
+def pool_cohort(registry: Registry) -> Registry:
+    """A cohort whose study rows are known by hand (procedures on 2025-01-10 = day 0; the
+    registry bins days 0-27 as < 4 weeks and 28-42 as <= 6 weeks).
+
+    Site A: A1 PVP two baselines (NRS 8 then 9) and two visits < 4 weeks (NRS 5 then 3), one
+    at day 35 (NRS 2), KPS 60 -> 70, ODI 80 -> 40, a leak; A2 PVP NRS 7 -> 4, KPS 60 -> 80,
+    ODI 20 at day 14, a haematoma; A3 PVP + KP levels (= KP) NRS 9 -> 2, a leak; A4 KP NRS 6,
+    no visit, a leak; A5 PVP NRS 7 -> 5, then a second procedure (KP, 2025-03-01) with NRS 1
+    ten days later (left out of the outcomes: not the index procedure).
+    Site B: B1 PVP NRS 8 -> 2 then 3, a leak; B2 PVP NRS 6 -> 3; B3 KP NRS 7; B4 PVP no
+    baseline, NRS 3.
+    """
+    r = registry
+    _patient(r, "alice", "A1", PVP)
+    _fu(r, "alice", "A1", "2025-01-08", baseline=True, nrs=8, kps=60, odi_sections=[4] * 10)
+    _fu(r, "alice", "A1", "2025-01-09", baseline=True, nrs=9)
+    _fu(r, "alice", "A1", "2025-01-17", nrs=5)
+    _fu(r, "alice", "A1", "2025-01-30", nrs=3, kps=70, odi_sections=[2] * 10)
+    _fu(r, "alice", "A1", "2025-02-14", nrs=2)
+    r.add_complication("alice", "A1", LEAK)
+    _patient(r, "alice", "A2", PVP)
+    _fu(r, "alice", "A2", "2025-01-09", baseline=True, nrs=7, kps=60)
+    _fu(r, "alice", "A2", "2025-01-24", nrs=4, kps=80, odi_sections=[1] * 10)
+    r.add_complication("alice", "A2", {"type": "haematoma"})
+    _patient(r, "alice", "A3", PVP, KP)
+    _fu(r, "alice", "A3", "2025-01-09", baseline=True, nrs=9)
+    _fu(r, "alice", "A3", "2025-01-20", nrs=2)
+    r.add_complication("alice", "A3", LEAK)
+    _patient(r, "alice", "A4", ("T9", "kyphoplasty"))
+    _fu(r, "alice", "A4", "2025-01-09", baseline=True, nrs=6)
+    r.add_complication("alice", "A4", LEAK)
+    _patient(r, "alice", "A5", PVP)
+    _fu(r, "alice", "A5", "2025-01-09", baseline=True, nrs=7)
+    _fu(r, "alice", "A5", "2025-01-24", nrs=5)
+    r.add_procedure(
+        "alice",
+        "A5",
+        {"performed_on": "2025-03-01", "levels": [{"level": "T11", "technique": "kyphoplasty"}]},
+    )
+    _fu(r, "alice", "A5", "2025-03-11", nrs=1)
+    _patient(r, "bob", "B1", PVP)
+    _fu(r, "bob", "B1", "2025-01-09", baseline=True, nrs=8)
+    _fu(r, "bob", "B1", "2025-01-24", nrs=2)
+    _fu(r, "bob", "B1", "2025-01-31", nrs=3)
+    r.add_complication("bob", "B1", LEAK)
+    _patient(r, "bob", "B2", PVP)
+    _fu(r, "bob", "B2", "2025-01-09", baseline=True, nrs=6)
+    _fu(r, "bob", "B2", "2025-01-24", nrs=3)
+    _patient(r, "bob", "B3", KP)
+    _fu(r, "bob", "B3", "2025-01-09", baseline=True, nrs=7)
+    _patient(r, "bob", "B4", PVP)
+    _fu(r, "bob", "B4", "2025-01-24", nrs=3)
+    return r

@@ -95,6 +95,23 @@ def test_known_changes_from_the_registry(changes: Registry) -> None:
     assert completeness["preop"].seen == 3 and completeness["lt4w"].seen == 4
 
 
+def test_a_lost_notice_is_not_seen(registry: Registry) -> None:
+    # baseline, then a lost-to-follow-up notice at day 14 and a death notice at day 50: the
+    # patient was seen at neither interval (as Registry.due stops follow-up at both)
+    _patient(registry, "alice", "N1")
+    _visit(registry, "alice", "N1", "2025-01-09", baseline=True, nrs=8)
+    _visit(registry, "alice", "N1", "2025-01-24", lost_to_follow_up=True)
+    _visit(registry, "alice", "N1", "2025-03-01", vital_status="dead")
+    _patient(registry, "alice", "N2")  # an ordinary visit, for contrast
+    _visit(registry, "alice", "N2", "2025-01-09", baseline=True, nrs=7)
+    _visit(registry, "alice", "N2", "2025-01-24", nrs=3)
+    report = outcomes(registry_procedures(registry, "alice"))
+    completeness = {c.interval: c for c in report.technique("vertebroplasty").completeness}
+    assert completeness["preop"].seen == 2
+    assert completeness["lt4w"].seen == 1
+    assert completeness["lt6m"].seen == 0 and completeness["lt6m"].died == 1
+
+
 def test_clinician_sees_own_site_researcher_every_site(changes: Registry) -> None:
     bob = outcomes(registry_procedures(changes, "bob"))
     assert bob.patients == 1 and [t.technique for t in bob.techniques] == ["kyphoplasty"]

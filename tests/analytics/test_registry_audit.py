@@ -66,3 +66,23 @@ def test_empty_registry(registry: Registry) -> None:
     report = audit(registry_procedures(registry, "rita"))
     assert report.cohort.n == 0 and report.cohort.known is None and report.groups == ()
     assert report.to_dict()["cohort"]["known"] is None
+
+
+def test_death_and_lost_notices_are_not_follow_up(registry: Registry) -> None:
+    # mirrors Registry.due: a death or a lost-to-follow-up notice ends follow-up; neither is a
+    # visit, so complications after these procedures may have gone unseen
+    for code, notice in (
+        ("D1", {"vital_status": "dead"}),
+        ("L1", {"lost_to_follow_up": True}),
+        ("V1", {"nrs": 3}),  # an ordinary visit, for contrast
+    ):
+        registry.add_patient("alice", {"code": code, "birth_year": 1955, "sex": "female"})
+        registry.add_procedure(
+            "alice",
+            code,
+            {"performed_on": "2025-01-10", "levels": [{"level": "T9", "technique": "kyphoplasty"}]},
+        )
+        registry.add_follow_up("alice", code, {"followed_on": "2025-01-24", **notice})
+    procs = registry_procedures(registry, "alice")
+    assert sorted(p.followed_up for p in procs) == [False, False, True]
+    assert audit(procs).cohort.no_follow_up == 2

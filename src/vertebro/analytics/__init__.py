@@ -1,6 +1,7 @@
 """Cohort reports from the registry: the quality audit of complication rates against
-published thresholds, and the outcomes report (change from baseline, MCID responders,
-Sorensen-SpineJ-2019 pooled means beside) (DESIGN.md sections 1 and 2, "analytics").
+published thresholds, the outcomes report (change from baseline, MCID responders,
+Sorensen-SpineJ-2019 pooled means beside), and the registry's cohort as study rows for
+``vertebro evidence`` (DESIGN.md sections 1 and 2, "analytics").
 
 >>> from vertebro.analytics import audit, outcomes, registry_procedures   # doctest: +SKIP
 >>> report = audit(registry_procedures(reg, "clin-demo1"), by="site")      # doctest: +SKIP
@@ -32,8 +33,10 @@ from ._outcomes import (
     Responders,
     TechniqueOutcomes,
     baseline_value,
+    index_procedures,
     interval_value,
     outcomes,
+    patient_value,
 )
 from ._outcomes_plot import outcomes_figure, write_outcomes_plot
 from ._outcomes_report import render_outcomes_text
@@ -52,6 +55,7 @@ from ._records import (
     ComplicationRecord,
     FollowUpRecord,
     ProcedureRecord,
+    is_visit,
     procedures_from_export,
     registry_procedures,
 )
@@ -65,6 +69,7 @@ from ._stats import (
     funnel_limit,
     funnel_limits,
 )
+from ._study_rows import REGISTRY_OUTCOMES, registry_study_rows
 from ._thresholds import (
     CountingRule,
     Reference,
@@ -79,6 +84,7 @@ __all__ = [
     "EXACT_MAX_N",
     "GROUPINGS",
     "MEASURES",
+    "REGISTRY_OUTCOMES",
     "SELECTION",
     "SORENSEN_SOURCE",
     "STATUSES",
@@ -115,16 +121,20 @@ __all__ = [
     "funnel_figure",
     "funnel_limit",
     "funnel_limits",
+    "index_procedures",
     "interval_value",
+    "is_visit",
     "load_thresholds",
     "mean_ci",
     "outcomes",
     "outcomes_figure",
     "paired_change",
     "parse_thresholds",
+    "patient_value",
     "procedure_event",
     "procedures_from_export",
     "registry_procedures",
+    "registry_study_rows",
     "render_outcomes_text",
     "render_text",
     "sorensen_pooled_means",

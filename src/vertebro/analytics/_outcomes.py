@@ -10,13 +10,15 @@ of Sorensen-SpineJ-2019 Table 2 (DESIGN.md section 6), for NRS, ODI and KPS:
   ``scores/data/mcid.yaml``) with an exact Clopper-Pearson interval;
 * the mean of every recorded value at the interval beside the Sorensen-SpineJ-2019 pooled
   mean (:mod:`._pooled`), labelled reference;
-* completeness: patients with a baseline, seen, and with each measure, per interval, and
+* completeness: patients with a baseline, seen (a visit: :func:`~._records.is_visit`, so a
+  death or lost-to-follow-up notice is not one), and with each measure, per interval, and
   deaths recorded by then. Nothing is imputed: a missing value is counted as missing.
 
 Which values enter, and why (:data:`SELECTION`): the unit is the patient, through the index
 (first) procedure, so that each patient adds one independent value per interval, as the t
 interval and the Wilcoxon test assume; one value per measure per interval is chosen by a rule
-that never looks at the value. Pure: it reads :class:`ProcedureRecord` values, never the
+that never looks at the value (:func:`patient_value`, which the registry's study rows use
+too, so that both say the same). Pure: it reads :class:`ProcedureRecord` values, never the
 database.
 """
 
@@ -32,7 +34,7 @@ from vertebro.scores import MCIDThreshold, is_responder, mcid_thresholds
 
 from ._paired import EXACT_MAX_N, MeanCI, PairedChange, mean_ci, paired_change
 from ._pooled import SORENSEN_SOURCE, PooledMean, sorensen_pooled_means
-from ._records import FollowUpRecord, ProcedureRecord
+from ._records import FollowUpRecord, ProcedureRecord, is_visit
 from ._stats import clopper_pearson
 
 __all__ = [
@@ -45,8 +47,10 @@ __all__ = [
     "Responders",
     "TechniqueOutcomes",
     "baseline_value",
+    "index_procedures",
     "interval_value",
     "outcomes",
+    "patient_value",
 ]
 
 #: The measures of Sorensen-SpineJ-2019 Table 2, as the registry stores them.
@@ -139,6 +143,43 @@ def interval_value(
         if best is None or key[:3] < best[:3]:
             best = key
     return None if best is None else best[3]
+
+
+def patient_value(procedure: ProcedureRecord, measure: str, interval: str) -> float | None:
+    """The one value of ``measure`` that ``procedure``'s patient gives at ``interval``
+    (:data:`SELECTION`), or ``None``.
+
+    The single selection rule of analytics: the outcomes report and the registry's study rows
+    (:func:`vertebro.analytics.registry_study_rows`) both take their values here. The
+    preoperative interval gives :func:`baseline_value`; a follow-up interval gives
+    :func:`interval_value` at the interval's planned day (``registry.intervals.SCHEDULE``).
+
+    Raises
+    ------
+    ValueError
+        If ``interval`` is not one of the registry's interval codes.
+    """
+    intervals = _intervals()
+    if interval == intervals[0][0]:
+        return baseline_value(procedure.follow_ups, measure)
+    target = {code: day for code, _, day in intervals}
+    if interval not in target:
+        raise ValueError(
+            f"interval: {interval!r} is not one of {', '.join(code for code, _, _ in intervals)}"
+        )
+    return interval_value(procedure.follow_ups, measure, interval, target[interval])
+
+
+def index_procedures(procedures: Iterable[ProcedureRecord]) -> list[ProcedureRecord]:
+    """Each patient's index (first) procedure: the lowest ``number`` per site and patient, in
+    the order the patients first appear. The unit of the outcomes analysis (:data:`SELECTION`).
+    """
+    index: dict[tuple[str, str], ProcedureRecord] = {}
+    for p in procedures:
+        who = (p.site, p.patient or p.key)
+        if who not in index or p.number < index[who].number:
+            index[who] = p
+    return list(index.values())
 
 
 @dataclass(frozen=True)
@@ -237,7 +278,7 @@ class Completeness:
 
     interval: str
     label: str
-    seen: int  # a baseline (preop) or a visit other than a death notice
+    seen: int  # a baseline (preop) or a visit (records.is_visit: no death or lost notice)
     recorded: Mapping[str, int]  # measure -> patients with a value
     paired: Mapping[str, int]  # measure -> patients with this value and a baseline
     died: int  # deaths recorded in this interval or before
@@ -311,12 +352,13 @@ def _technique(
     refs: Mapping[tuple[str, str, str], PooledMean],
 ) -> TechniqueOutcomes:
     intervals = _intervals()
-    base = {m: [baseline_value(p.follow_ups, m) for p in index] for m in MEASURES}
+    preop = intervals[0][0]
+    base = {m: [patient_value(p, m, preop) for p in index] for m in MEASURES}
     completeness: list[Completeness] = []
     values: dict[tuple[str, str], list[float | None]] = {}
     died_at = [_death_interval(p.follow_ups, intervals) for p in index]
-    for pos, (code, label, target) in enumerate(intervals):
-        if code == intervals[0][0]:
+    for pos, (code, label, _) in enumerate(intervals):
+        if code == preop:
             seen = sum(1 for p in index if any(f.baseline for f in p.follow_ups))
             recorded = {m: sum(v is not None for v in base[m]) for m in MEASURES}
             paired = dict(recorded)
@@ -324,13 +366,10 @@ def _technique(
             seen = sum(
                 1
                 for p in index
-                if any(
-                    not f.baseline and f.interval == code and f.vital_status != "dead"
-                    for f in p.follow_ups
-                )
+                if any(f.interval == code and is_visit(f) for f in p.follow_ups)
             )
             for m in MEASURES:
-                values[(m, code)] = [interval_value(p.follow_ups, m, code, target) for p in index]
+                values[(m, code)] = [patient_value(p, m, code) for p in index]
             recorded = {m: sum(v is not None for v in values[(m, code)]) for m in MEASURES}
             paired = {
                 m: sum(
@@ -420,16 +459,12 @@ def outcomes(
     """
     mcids = mcid_thresholds() if thresholds is None else thresholds
     refs = sorensen_pooled_means() if references is None else references
-    index: dict[tuple[str, str], ProcedureRecord] = {}
-    total = 0
-    for p in procedures:
-        total += 1
-        who = (p.site, p.patient or p.key)
-        if who not in index or p.number < index[who].number:
-            index[who] = p
+    procs = list(procedures)
+    index = index_procedures(procs)
+    total = len(procs)
     techniques = tuple(
-        _technique(tech, [p for p in index.values() if p.technique == tech], mcids, refs)
+        _technique(tech, [p for p in index if p.technique == tech], mcids, refs)
         for tech in TECHNIQUE_ORDER
-        if any(p.technique == tech for p in index.values())
+        if any(p.technique == tech for p in index)
     )
     return OutcomesReport(len(index), total - len(index), techniques)

@@ -22,6 +22,7 @@ __all__ = [
     "ComplicationRecord",
     "FollowUpRecord",
     "ProcedureRecord",
+    "is_visit",
     "procedures_from_export",
     "registry_procedures",
 ]
@@ -38,8 +39,8 @@ class ComplicationRecord:
 
 @dataclass(frozen=True)
 class FollowUpRecord:
-    """One follow-up record of a procedure (a visit, the preoperative baseline or a death
-    notice); ``None`` means not recorded.
+    """One follow-up record of a procedure (a visit, the preoperative baseline, a death
+    notice or a lost-to-follow-up notice); ``None`` means not recorded.
 
     ``interval`` is the registry's bin (:data:`vertebro.registry.vocab.INTERVALS`); ``day`` is
     days since the patient's index (first) procedure, as the research export gives it.
@@ -52,6 +53,20 @@ class FollowUpRecord:
     odi: float | None = None
     kps: float | None = None
     vital_status: str | None = None
+    lost_to_follow_up: bool = False
+
+
+def is_visit(f: FollowUpRecord) -> bool:
+    """Whether a follow-up record shows the patient seen after the procedure: it is not the
+    preoperative baseline, not a death notice (``vital_status`` ``dead``) and not a
+    lost-to-follow-up notice.
+
+    The one definition of "followed up" in analytics: the audit's procedures without follow-up
+    and the outcomes report's patients seen per interval both use it. Death and loss are the
+    notices that stop follow-up in the registry (:meth:`vertebro.registry.Registry.due`);
+    neither is a visit.
+    """
+    return not f.baseline and f.vital_status != "dead" and not f.lost_to_follow_up
 
 
 @dataclass(frozen=True)
@@ -60,9 +75,10 @@ class ProcedureRecord:
 
     ``technique`` is ``kyphoplasty`` if any treated level used it, else ``vertebroplasty``
     (as :meth:`vertebro.registry.Registry.summary` counts). ``patient`` (a pseudonym),
-    ``number`` (1 for the patient's index procedure, then in date order) and ``follow_ups``
-    serve the outcomes report; like ``key`` they take no part in comparisons, which stay
-    the audit's.
+    ``number`` (1 for the patient's index procedure, then in date order), ``follow_ups`` and
+    ``synthetic`` (a demo patient of ``vertebro demo seed``) serve the outcomes report and the
+    registry's study rows; like ``key`` they take no part in comparisons, which stay the
+    audit's. ``followed_up``: at least one follow-up record is a visit (:func:`is_visit`).
     """
 
     site: str
@@ -73,6 +89,7 @@ class ProcedureRecord:
     patient: str = field(default="", compare=False)
     number: int = field(default=0, compare=False)
     follow_ups: tuple[FollowUpRecord, ...] = field(default=(), compare=False)
+    synthetic: bool = field(default=False, compare=False)
 
 
 def _bool(value: str) -> bool | None:
@@ -91,15 +108,20 @@ def procedures_from_export(records: Iterable[dict[str, str]]) -> list[ProcedureR
     """Group the neutral record stream into one :class:`ProcedureRecord` per procedure.
 
     Level, complication and follow-up records refer to their procedure by site, patient and
-    procedure number; a follow-up counts when it is not the preoperative baseline.
+    procedure number; a procedure is followed up when one of its follow-up records is a visit
+    (:func:`is_visit`: not the baseline, not a death or lost-to-follow-up notice). Records of
+    a procedure the stream does not hold are ignored.
     """
     order: list[tuple[str, str, str]] = []
     techniques: dict[tuple[str, str, str], set[str]] = {}
     complications: dict[tuple[str, str, str], list[ComplicationRecord]] = {}
     followed: set[tuple[str, str, str]] = set()
     visits: dict[tuple[str, str, str], list[FollowUpRecord]] = {}
+    synthetic: set[tuple[str, str]] = set()
     for r in records:
         kind = r.get("record_type")
+        if kind == "patient" and _bool(r.get("synthetic", "")) is True:
+            synthetic.add((r["site"], r["patient"]))
         if kind not in ("procedure", "level", "complication", "follow_up"):
             continue
         key = (r["site"], r["patient"], r["procedure"])
@@ -116,20 +138,19 @@ def procedures_from_export(records: Iterable[dict[str, str]]) -> list[ProcedureR
                 )
             )
         else:
-            baseline = _bool(r.get("baseline", "")) is True
-            if not baseline:
-                followed.add(key)
-            visits.setdefault(key, []).append(
-                FollowUpRecord(
-                    interval=r.get("interval", ""),
-                    baseline=baseline,
-                    day=_int(r.get("day", "")),
-                    nrs=_float(r.get("nrs", "")),
-                    odi=_float(r.get("odi", "")),
-                    kps=_float(r.get("kps", "")),
-                    vital_status=r.get("vital_status", "").strip() or None,
-                )
+            fu = FollowUpRecord(
+                interval=r.get("interval", ""),
+                baseline=_bool(r.get("baseline", "")) is True,
+                day=_int(r.get("day", "")),
+                nrs=_float(r.get("nrs", "")),
+                odi=_float(r.get("odi", "")),
+                kps=_float(r.get("kps", "")),
+                vital_status=r.get("vital_status", "").strip() or None,
+                lost_to_follow_up=_bool(r.get("lost_to_follow_up", "")) is True,
             )
+            if is_visit(fu):
+                followed.add(key)
+            visits.setdefault(key, []).append(fu)
     return [
         ProcedureRecord(
             site=key[0],
@@ -142,6 +163,7 @@ def procedures_from_export(records: Iterable[dict[str, str]]) -> list[ProcedureR
             patient=key[1],
             number=_int(key[2]) or 0,
             follow_ups=tuple(visits.get(key, ())),
+            synthetic=key[:2] in synthetic,
         )
         for key in order
     ]

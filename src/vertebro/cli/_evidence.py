@@ -693,9 +693,13 @@ def from_registry_cmd(
     site, pseudonymised; clinicians: their own site)."""
     if out.is_dir():
         raise InvalidInput.field("--out", f"{str(out)!r} is a folder; give a file name")
+    # the records and the selection of the outcomes report (vertebro.analytics), so that
+    # `analytics outcomes` and these rows say the same
+    from vertebro import analytics
+
     with _registry(db) as reg:
-        records = ev.registry_records(reg, as_)
-    rows = ev.registry_study_rows(records, exported_on=dt.date.today(), by=by.value)
+        procedures = analytics.registry_procedures(reg, as_)
+    rows = analytics.registry_study_rows(procedures, exported_on=dt.date.today(), by=by.value)
     if not rows:
         raise EvidenceError(
             f"the registry holds no procedure that {as_!r} may see: no study rows, "

@@ -29,7 +29,6 @@ from ._grade import (
 from ._measures import MEASURES, Effects, escalc
 from ._plots import forest_plot, funnel_plot, save_figure
 from ._prisma import PrismaCounts, load_prisma, parse_prisma, prisma_diagram
-from ._registry_rows import REGISTRY_OUTCOMES, registry_records, registry_study_rows
 from ._reproduce import Check, cafe_responders, reproduce, sorensen_table2, wilcoxon_all_improved
 from ._rma import METHODS, RMA, estimate_tau2, q_gen, tau2_qprofile
 from ._sensitivity import Subgroups, cumulative, leave_one_out, subgroups
@@ -60,7 +59,6 @@ __all__ = [
     "INTERVALS",
     "MEASURES",
     "METHODS",
-    "REGISTRY_OUTCOMES",
     "RMA",
     "BatchResult",
     "Check",
@@ -103,8 +101,6 @@ __all__ = [
     "read_metafor_csv",
     "read_studies",
     "read_study_files",
-    "registry_records",
-    "registry_study_rows",
     "render_html",
     "render_markdown",
     "reproduce",

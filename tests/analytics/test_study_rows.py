@@ -1,9 +1,11 @@
-"""The registry cohort as study rows: values on a hand-built cohort, role scoping, the CSV
-round trip, pooling with the curated literature, and invariants on random record streams."""
+"""The registry cohort as study rows: values on a hand-built cohort, agreement with the
+outcomes report and the quality audit, role scoping, the CSV round trip, pooling with the
+curated literature, and invariants on random record streams."""
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 import statistics
 from typing import Any, Literal
 
@@ -12,19 +14,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.evidence.tolerances import TOL
+from vertebro import analytics as an
 from vertebro import evidence as ev
-from vertebro.analytics import procedures_from_export
-from vertebro.errors import EvidenceError
+from vertebro.analytics import procedures_from_export, registry_procedures
+from vertebro.errors import InvalidInput
 from vertebro.registry import Registry
 from vertebro.registry.vocab import INTERVALS as REGISTRY_INTERVALS
-
-from .tolerances import TOL
 
 DAY = dt.date(2026, 1, 5)
 
 
 def rows_for(reg: Registry, actor: str, by: Literal["site", "all"] = "site") -> list[ev.StudyRow]:
-    return ev.registry_study_rows(ev.registry_records(reg, actor), exported_on=DAY, by=by)
+    return an.registry_study_rows(registry_procedures(reg, actor), exported_on=DAY, by=by)
 
 
 def cell(rows: list[ev.StudyRow], study: str, arm: str, outcome: str, interval: str | None):
@@ -42,11 +44,12 @@ def test_intervals_are_the_registry_bins() -> None:
     assert tuple(ev.INTERVALS) == REGISTRY_INTERVALS
 
 
-# Each case: (study, arm, outcome, interval, values per patient (the last in the interval)),
-# read off the pool_cohort docstring by hand.
+# Each case: (study, arm, outcome, interval, values per patient), read off the pool_cohort
+# docstring by hand: the baseline closest to the procedure; in an interval, the value nearest
+# its planned day (< 4 weeks: day 14), the earlier on a tie.
 CASES = [
-    ("registry:A", "PVP", "pain_vas", "preop", [9, 7, 7]),  # A1's last baseline is 9, not 8
-    ("registry:A", "PVP", "pain_vas", "lt4w", [3, 4, 5]),  # A1: last of 5, 3
+    ("registry:A", "PVP", "pain_vas", "preop", [9, 7, 7]),  # A1's closest baseline is 9, not 8
+    ("registry:A", "PVP", "pain_vas", "lt4w", [3, 4, 5]),  # A1: day 7 NRS 5, day 20 NRS 3
     ("registry:A", "PVP", "pain_vas", "le6w", [2]),
     ("registry:A", "PVP", "kps", "preop", [60, 60]),
     ("registry:A", "PVP", "kps", "lt4w", [70, 80]),
@@ -55,7 +58,7 @@ CASES = [
     ("registry:A", "KP", "pain_vas", "preop", [9, 6]),
     ("registry:A", "KP", "pain_vas", "lt4w", [2]),  # not A5's NRS 1 after its 2nd procedure
     ("registry:B", "PVP", "pain_vas", "preop", [8, 6]),
-    ("registry:B", "PVP", "pain_vas", "lt4w", [3, 3, 3]),  # B1: last of 2, 3
+    ("registry:B", "PVP", "pain_vas", "lt4w", [2, 3, 3]),  # B1: day 14 NRS 2, not day 21 NRS 3
     ("registry:B", "KP", "pain_vas", "preop", [7]),
 ]
 
@@ -97,18 +100,43 @@ def test_leakage_per_procedure(pool_cohort: Registry) -> None:
 
 
 def test_arms_and_leaks_agree_with_the_quality_audit(pool_cohort: Registry) -> None:
-    records = ev.registry_records(pool_cohort, "rita")
-    audit = procedures_from_export(records)
-    rows = ev.registry_study_rows(records, exported_on=DAY)
+    procs = registry_procedures(pool_cohort, "rita")
+    report = an.audit(procs, by="technique")
     short = {"vertebroplasty": "PVP", "kyphoplasty": "KP"}
-    for r in (r for r in rows if r.outcome == "cement_leakage"):
-        mine = [
-            p
-            for p in audit
-            if f"registry:{p.site}" == r.study and short[p.technique] == r.technique
-        ]
-        assert r.denominator == len(mine)
-        assert r.events == sum(any(c.type == "cement_leak" for c in p.complications) for p in mine)
+    rows = {
+        r.technique: r
+        for r in an.registry_study_rows(procs, exported_on=DAY, by="all")
+        if r.outcome == "cement_leakage"
+    }
+    assert {short[lk.technique] for lk in report.leakage} == set(rows)
+    for lk in report.leakage:
+        r = rows[short[lk.technique]]
+        assert (r.events, r.denominator) == (lk.events, lk.n)
+
+
+def test_leaks_are_the_counting_rules_leak_types(pool_cohort: Registry) -> None:
+    # the leak types come from the thresholds data (counting_rule.leak_types), not from code
+    procs = registry_procedures(pool_cohort, "rita")
+    shipped = an.default_thresholds()
+    leak_types = set(shipped.counting_rule.leak_types)
+    expected: dict[str, tuple[int, int]] = {}
+    for p in procs:
+        e = expected.setdefault(p.technique, (0, 0))
+        leaked = any(c.type in leak_types for c in p.complications)
+        expected[p.technique] = (e[0] + leaked, e[1] + 1)
+    short = {"vertebroplasty": "PVP", "kyphoplasty": "KP"}
+
+    def leaks(th: an.Thresholds) -> dict[str, tuple[int | None, int | None]]:
+        rows = an.registry_study_rows(procs, exported_on=DAY, by="all", thresholds=th)
+        return {r.technique or "": (r.events, r.denominator) for r in rows
+                if r.outcome == "cement_leakage"}  # fmt: skip
+
+    assert leaks(shipped) == {short[t]: v for t, v in expected.items()}
+    # a rule that also calls the haematoma (A2, PVP) a leak moves the PVP count with it
+    rule = shipped.counting_rule.model_copy(update={"leak_types": ("cement_leak", "haematoma")})
+    wider = shipped.model_copy(update={"counting_rule": rule})
+    pvp = expected["vertebroplasty"]
+    assert leaks(wider)["PVP"] == (pvp[0] + 1, pvp[1])
 
 
 def test_whole_registry_as_one_study(pool_cohort: Registry) -> None:
@@ -116,7 +144,7 @@ def test_whole_registry_as_one_study(pool_cohort: Registry) -> None:
     assert {r.study for r in rows} == {"registry:all"}
     r = cell(rows, "registry:all", "PVP", "pain_vas", "lt4w")
     assert r is not None and r.n == 6
-    assert r.mean == pytest.approx(statistics.mean([3, 4, 5, 3, 3, 3]))
+    assert r.mean == pytest.approx(statistics.mean([3, 4, 5, 2, 3, 3]))
     leak = cell(rows, "registry:all", "KP", "cement_leakage", None)
     assert leak is not None and (leak.events, leak.denominator) == (2, 4)
 
@@ -140,7 +168,7 @@ def test_the_csv_passes_check_and_reads_back(pool_cohort: Registry) -> None:
 
 
 def test_empty_stream_gives_no_rows() -> None:
-    assert ev.registry_study_rows([], exported_on=DAY) == []
+    assert an.registry_study_rows([], exported_on=DAY) == []
 
 
 def test_synthetic_patients_are_flagged() -> None:
@@ -150,7 +178,7 @@ def test_synthetic_patients_are_flagged() -> None:
         {"record_type": "level", "site": "S", "patient": "P1", "procedure": "1",
          "technique": "vertebroplasty"},
     ]  # fmt: skip
-    (row,) = ev.registry_study_rows(records, exported_on=DAY)
+    (row,) = an.registry_study_rows(procedures_from_export(records), exported_on=DAY)
     assert (row.note or "").startswith("SYNTHETIC demo data: 1 of 1 patients")
 
 
@@ -188,8 +216,8 @@ def test_registry_rows_pool_with_the_curated_studies(pool_cohort: Registry, tmp_
 
     # Independent N-weighted means (Sorensen-SpineJ-2019, Methods: study means weighted by N):
     # Sorensen Table 2 NRS < 4 weeks, PVP 3.0 (N 1147), KP 2.96 (N 814), and the registry's
-    # per-site means of the hand values above (A: 3, 4, 5; B: 3, 3, 3; KP A: 2).
-    pvp = (3.0 * 1147 + np.mean([3, 4, 5]) * 3 + np.mean([3, 3, 3]) * 3) / (1147 + 6)
+    # per-site means of the hand values above (A: 3, 4, 5; B: 2, 3, 3; KP A: 2).
+    pvp = (3.0 * 1147 + np.mean([3, 4, 5]) * 3 + np.mean([2, 3, 3]) * 3) / (1147 + 6)
     kp = (2.96 * 814 + 2 * 1) / (814 + 1)
     for files in ((both,), (curated, reg_csv)):
         cells = _n_weighted(*files)
@@ -197,7 +225,7 @@ def test_registry_rows_pool_with_the_curated_studies(pool_cohort: Registry, tmp_
         assert cells[("PVP", "lt4w")]["n"] == 1153
         assert cells[("PVP", "lt4w")]["studies"] == ["Sorensen 2019", "registry:A", "registry:B"]
         assert cells[("KP", "lt4w")]["mean"] == pytest.approx(kp, abs=TOL["closed_form"])
-    # the registry's PVP patients (mean 3.5) pull the pooled mean up from Sorensen's 3.0
+    # the registry's PVP patients (mean 3.33) pull the pooled mean up from Sorensen's 3.0
     assert _n_weighted(curated)[("PVP", "lt4w")]["mean"] == pytest.approx(3.0)
     assert pvp > 3.0
 
@@ -261,7 +289,7 @@ def streams(draw: st.DrawFn) -> list[dict[str, str]]:
 
 @given(streams())
 def test_invariants_on_random_streams(records: list[dict[str, str]]) -> None:
-    rows = ev.registry_study_rows(records, exported_on=DAY)
+    rows = an.registry_study_rows(procedures_from_export(records), exported_on=DAY)
     # index-procedure patients per (study, arm), and every value recorded per cell
     arms: dict[tuple[str, str], set[str]] = {}
     inputs: dict[tuple[str, str, str, str], list[float]] = {}
@@ -276,7 +304,7 @@ def test_invariants_on_random_streams(records: list[dict[str, str]]) -> None:
     for r in records:
         if r["record_type"] == "follow_up" and r["procedure"] == "1":
             arm = arm_of[(r["site"], r["patient"], "1")]
-            for col, outcome in ev.REGISTRY_OUTCOMES.items():
+            for col, outcome in an.REGISTRY_OUTCOMES.items():
                 if r[col]:
                     key = (f"registry:{r['site']}", arm, outcome, r["interval"])
                     inputs.setdefault(key, []).append(float(r[col]))
@@ -301,11 +329,95 @@ def test_invariants_on_random_streams(records: list[dict[str, str]]) -> None:
     ev.parse_studies(ev.format_studies(rows))  # what is written passes `evidence check`
 
 
-def test_bad_stream_is_refused() -> None:
-    with pytest.raises(EvidenceError, match="interval"):
-        ev.registry_study_rows(
-            [{"record_type": "procedure", "site": "S", "patient": "P", "procedure": "1"},
-             {"record_type": "follow_up", "site": "S", "patient": "P", "procedure": "1",
-              "interval": "lt2w", "nrs": "3"}],
-            exported_on=DAY,
-        )  # fmt: skip
+def test_bad_by_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="by"):
+        an.registry_study_rows([], exported_on=DAY, by="country")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- one answer: outcomes report
+def _pvp_patient(reg: Registry, actor: str, code: str, technique: str = "vertebroplasty") -> None:
+    reg.add_patient(actor, {"code": code, "birth_year": 1950, "sex": "male"})
+    reg.add_procedure(
+        actor,
+        code,
+        {"performed_on": "2025-01-10", "levels": [{"level": "L1", "technique": technique}]},
+    )
+
+
+def _agree(procs: list[an.ProcedureRecord]) -> int:
+    """Assert that the outcomes report and the study rows (one study) give the same n and mean
+    in every cell; return the number of cells compared."""
+    report = an.outcomes(procs)
+    rows = {
+        (r.technique, r.outcome, r.interval): r
+        for r in an.registry_study_rows(procs, exported_on=DAY, by="all")
+        if r.outcome != "cement_leakage"
+    }
+    short = {"vertebroplasty": "PVP", "kyphoplasty": "KP"}
+    compared = 0
+    for t in report.techniques:
+        for m in t.measures:
+            cells = [("preop", m.baseline)] + [(iv.interval, iv.level) for iv in m.intervals]
+            for interval, level in cells:
+                key = (short[t.technique], an.REGISTRY_OUTCOMES[m.measure], interval)
+                row = rows.pop(key, None)
+                if level is None:
+                    assert row is None, (t.technique, m.measure, interval)
+                    continue
+                assert row is not None, (t.technique, m.measure, interval)
+                assert row.n == level.n, (t.technique, m.measure, interval)
+                assert row.mean == pytest.approx(level.mean, abs=TOL["closed_form"])
+                compared += 1
+    assert rows == {}  # no row the report does not have
+    return compared
+
+
+def test_outcomes_report_and_study_rows_agree_on_several_visits_per_interval(
+    registry: Registry,
+) -> None:
+    # the reviewer's case: NRS on day 60 (2) and day 170 (7), both "< 6 months" (days 43-182);
+    # the planned day is 3 months (day 90), so both reports take day 60's value
+    for code in ("R1", "R2", "R3"):
+        _pvp_patient(registry, "alice", code)
+        registry.add_follow_up("alice", code, {"followed_on": "2025-01-09", "baseline": True,
+                                               "nrs": 8})  # fmt: skip
+        registry.add_follow_up("alice", code, {"followed_on": "2025-03-11", "nrs": 2})  # day 60
+        registry.add_follow_up("alice", code, {"followed_on": "2025-06-29", "nrs": 7})  # day 170
+    procs = registry_procedures(registry, "rita")
+    lt6m = an.outcomes(procs).technique("vertebroplasty").measure("nrs").intervals
+    level = next(iv.level for iv in lt6m if iv.interval == "lt6m")
+    assert level is not None and (level.n, level.mean) == (3, 2.0)
+    row = cell(an.registry_study_rows(procs, exported_on=DAY, by="all"),
+               "registry:all", "PVP", "pain_vas", "lt6m")  # fmt: skip
+    assert row is not None and (row.n, row.mean) == (3, 2.0)
+    assert _agree(procs) == 2  # preop and < 6 months
+
+
+def test_outcomes_report_and_study_rows_agree_on_a_busy_cohort(registry: Registry) -> None:
+    # seeded: several baselines and visits per interval, both techniques, every measure
+    rng = random.Random(2026)
+    start = dt.date(2025, 1, 10)
+    for i in range(16):
+        code = f"Q{i}"
+        actor = "alice" if i % 2 else "bob"
+        _pvp_patient(registry, actor, code, rng.choice(("vertebroplasty", "kyphoplasty")))
+        for _ in range(rng.randint(0, 2)):
+            day = start - dt.timedelta(days=rng.randint(0, 6))
+            registry.add_follow_up(actor, code, {"followed_on": day.isoformat(),
+                                                 "baseline": True, **_scores(rng)})  # fmt: skip
+        for _ in range(rng.randint(1, 10)):
+            day = start + dt.timedelta(days=rng.randint(1, 500))
+            registry.add_follow_up(actor, code, {"followed_on": day.isoformat(), **_scores(rng)})
+    procs = registry_procedures(registry, "rita")
+    assert _agree(procs) >= 20
+
+
+def _scores(rng: random.Random) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if rng.random() < 0.8:
+        out["nrs"] = rng.randint(0, 10)
+    if rng.random() < 0.5:
+        out["kps"] = 10 * rng.randint(3, 10)
+    if rng.random() < 0.5:
+        out["odi_sections"] = [rng.randint(0, 5) for _ in range(10)]
+    return out
