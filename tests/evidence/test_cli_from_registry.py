@@ -141,3 +141,75 @@ def test_n_weighted_refuses_mixed_populations(
     code, stdout, err = run(*args, "--population", "cancer")
     assert code == 0, err
     assert "VERTOS" not in stdout  # an osteoporotic trial
+
+
+# ---------------------------------------------------------------- what each file contributes
+def _two_files(pool_cohort: Registry, db_url: str, tmp_path: Path) -> tuple[str, str]:
+    reg = tmp_path / "registry.csv"
+    assert (
+        run("evidence", "from-registry", "--as", "rita", "--db", db_url, "--out", str(reg))[0] == 0
+    )
+    curated = tmp_path / "studies.csv"
+    curated.write_text(ev.data_text("studies.csv"), encoding="utf-8")
+    return str(curated), str(reg)
+
+
+def test_pool_warns_when_a_file_contributes_nothing(
+    pool_cohort: Registry, db_url: str, tmp_path: Path
+) -> None:
+    # no curated study counts leakage per procedure (unit session): only the registry pools
+    curated, reg = _two_files(pool_cohort, db_url, tmp_path)
+    code, _, err = run("evidence", "pool", curated, reg, "--outcome", "cement_leakage",
+                            "--unit", "session", "--by", "technique")  # fmt: skip
+    assert code == 0, err
+    flat = " ".join(err.split())
+    assert "rows per file after the filters (pooled): studies.csv 0 (0), registry.csv 4 (4)" in flat
+    assert "warning: studies.csv contributes no row to the pooling" in flat
+    assert "--outcome cement_leakage:" in flat and "--unit session:" in flat
+    # per unit level, the registry is the one left out
+    code, _, err = run("evidence", "pool", curated, reg, "--outcome", "cement_leakage",
+                       "--unit", "level", "--format", "json")  # fmt: skip
+    assert code == 0, err
+    assert "warning: registry.csv contributes no row" in " ".join(err.split())
+
+
+def test_n_weighted_says_what_each_file_adds_and_when_nothing_pools_across(
+    pool_cohort: Registry, db_url: str, tmp_path: Path
+) -> None:
+    import json
+
+    curated, reg = _two_files(pool_cohort, db_url, tmp_path)
+    code, stdout, err = run("evidence", "pool", curated, reg, "--n-weighted", "--outcome",
+                            "pain_vas", "--population", "cancer", "--format", "json")  # fmt: skip
+    assert code == 0, err
+    inputs = {i["file"]: i["rows_pooled"] for i in json.loads(stdout)["inputs"]}
+    # registry NRS rows: A PVP preop, lt4w, le6w; A KP preop, lt4w; B PVP preop, lt4w; B KP preop
+    assert inputs["registry.csv"] == 8 and inputs["studies.csv"] > 0
+    assert "warning" not in err
+    # KPS: the curated rows are PVP+KP, the registry's PVP and KP: side by side, never pooled
+    code, stdout, err = run("evidence", "pool", curated, reg, "--n-weighted", "--outcome", "kps",
+                            "--population", "cancer")  # fmt: skip
+    assert code == 0, err
+    assert "nothing is pooled across files" in " ".join(err.split())
+
+
+def test_n_weighted_names_blank_populations_and_filtered_rows(tmp_path: Path) -> None:
+    f = tmp_path / "mixed.csv"
+    f.write_text(
+        "study,design,outcome,source,technique,statistic,interval,n,mean,population\n"
+        "X,rct,pain_vas,s,PVP,mean,lt4w,10,3.0,\n"
+        "Y,rct,pain_vas,s,PVP,mean,lt4w,10,4.0,cancer\n"
+        "Z,rct,odi,s,PVP,mean,lt4w,10,40,cancer\n"
+        "W,rct,pain_vas,s,KP,mean,lt4w,10,5.0,cancer\n",
+        encoding="utf-8",
+    )
+    code, _, err = run("evidence", "pool", str(f), "--n-weighted", "--outcome", "pain_vas")
+    assert code == 2
+    flat = " ".join(err.split())
+    assert "the rows mix populations ((blank), cancer)" in flat and "None" not in flat
+    assert "--outcome pain_vas: 1" in flat  # the ODI row, left out by the filter
+    code, _, err = run("evidence", "pool", str(f), "--n-weighted", "--outcome", "pain_vas",
+                            "--population", "cancer", "--technique", "PVP")  # fmt: skip
+    assert code == 0, err
+    flat = " ".join(err.split())
+    assert "--outcome pain_vas: 1; --technique PVP: 1; --population cancer: 1" in flat

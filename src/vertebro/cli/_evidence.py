@@ -193,8 +193,9 @@ def pool_cmd(
     skipped: list[int | str] = []
     years: list[int | None]
     data_labels: list[str] | None = None
+    inputs: list[dict[str, Any]] | None = None
     if len(files) > 1 or _is_vertebro(header):
-        rows, where = _study_rows(files, text)
+        rows, where, origin = _study_rows(files, text)
         wanted = {
             "outcome": outcome,
             "technique": technique,
@@ -202,9 +203,7 @@ def pool_cmd(
             "interval": interval,
             "population": population,
         }
-        for col, val in wanted.items():
-            if val is not None:
-                rows = [r for r in rows if getattr(r, col) == val]
+        rows = _filter(rows, wanted)
         outcomes = sorted({r.outcome for r in rows})
         if len(outcomes) > 1:
             raise InvalidInput.field(
@@ -214,6 +213,7 @@ def pool_cmd(
         eff, used = ev.effects_from_studies(rows, m)
         used_ids = {id(r) for r in used}
         skipped = [where[id(r)] for r in rows if id(r) not in used_ids]
+        inputs = _contributions(files, origin, rows, used)
         labels = [_label(r) for r in used]
         years = [r.year for r in used]
         if by is not None:
@@ -315,6 +315,8 @@ def pool_cmd(
             written += [str(p) for p in ev.save_figure(fig, funnel)]
     if written:
         result["files"] = written
+    if inputs is not None:
+        result["inputs"] = inputs
     if skipped:
         result["skipped_lines"] = skipped
         err_console().print(
@@ -404,12 +406,13 @@ def _is_vertebro(header: list[str]) -> bool:
 
 def _study_rows(
     files: list[Path], text: str
-) -> tuple[list[ev.StudyRow], dict[int, int | str]]:
+) -> tuple[list[ev.StudyRow], dict[int, int | str], dict[int, str]]:
     """Rows of one or several vertebro-format files (several: validated together, every
-    problem named with its file), and where each row came from (``line 3`` or ``a.csv:3``)."""
+    problem named with its file), where each row came from (``line 3`` or ``a.csv:3``) and
+    the name of its file (for the note of what each file contributed)."""
     if len(files) == 1:
         rows = ev.parse_studies(text, files[0].name)
-        return rows, {id(r): r.line for r in rows}
+        return rows, {id(r): r.line for r in rows}, {id(r): files[0].name for r in rows}
     errors: list[FieldError] = []
     for f in files:
         try:
@@ -425,7 +428,62 @@ def _study_rows(
         raise InvalidInput(errors)
     loaded = ev.read_study_files(files)
     rows = [r for _, rs in loaded for r in rs]
-    return rows, {id(r): f"{name}:{r.line}" for name, rs in loaded for r in rs}
+    return (
+        rows,
+        {id(r): f"{name}:{r.line}" for name, rs in loaded for r in rs},
+        {id(r): name for name, rs in loaded for r in rs},
+    )
+
+
+def _filter(rows: list[ev.StudyRow], filters: dict[str, str | None]) -> list[ev.StudyRow]:
+    """The rows that pass every given filter; how many each filter left out goes to stderr,
+    so that rows never vanish without a word."""
+    left_out: list[str] = []
+    for col, val in filters.items():
+        if val is None:
+            continue
+        kept = [r for r in rows if getattr(r, col) == val]
+        if len(kept) < len(rows):
+            left_out.append(f"--{col} {val}: {len(rows) - len(kept)}")
+        rows = kept
+    if left_out:
+        err_console().print(
+            f"note: rows left out by the filters, in the order applied: {'; '.join(left_out)}",
+            markup=False,
+            soft_wrap=True,
+        )
+    return rows
+
+
+def _contributions(
+    files: list[Path], origin: dict[int, str], rows: list[ev.StudyRow], used: list[ev.StudyRow]
+) -> list[dict[str, Any]] | None:
+    """With several files: the rows each file has after the filters and in the pooling, on
+    stderr, and a warning for a file that adds none (its rows may not share the filters, or a
+    cell, with the others)."""
+    if len(files) < 2:
+        return None
+    out: list[dict[str, Any]] = []
+    for f in files:
+        after = sum(1 for r in rows if origin[id(r)] == f.name)
+        pooled = sum(1 for r in used if origin[id(r)] == f.name)
+        out.append({"file": f.name, "rows_after_filters": after, "rows_pooled": pooled})
+    err = err_console()
+    err.print(
+        "note: rows per file after the filters (pooled): "
+        + ", ".join(f"{c['file']} {c['rows_after_filters']} ({c['rows_pooled']})" for c in out),
+        markup=False,
+        soft_wrap=True,
+    )
+    for c in out:
+        if not c["rows_pooled"]:
+            err.print(
+                f"warning: {c['file']} contributes no row to the pooling: the result is the "
+                "other files' alone",
+                markup=False,
+                soft_wrap=True,
+            )
+    return out
 
 
 def _n_weighted_cmd(
@@ -447,10 +505,8 @@ def _n_weighted_cmd(
         raise InvalidInput(
             FieldError("header", "--n-weighted needs the vertebro study format", files[0].name)
         )
-    rows, where = _study_rows(files, text)
-    for col, val in filters.items():
-        if val is not None:
-            rows = [r for r in rows if getattr(r, col) == val]
+    rows, where, origin = _study_rows(files, text)
+    rows = _filter(rows, filters)
     used = [
         r
         for r in rows
@@ -466,7 +522,8 @@ def _n_weighted_cmd(
         raise InvalidInput.field(
             "--n-weighted", "no row has a mean, n, technique and interval after the filters"
         )
-    populations = sorted({str(r.population) for r in used})
+    inputs = _contributions(files, origin, rows, used)
+    populations = sorted({r.population or "(blank)" for r in used})
     if len(populations) > 1:
         # a mean of cancer and osteoporotic means describes no patient: make the choice explicit
         raise InvalidInput.field(
@@ -478,8 +535,20 @@ def _n_weighted_cmd(
         for r in used
     )
     studies: dict[tuple[str, str, str], list[str]] = {}
+    sources: dict[tuple[str, str, str], set[str]] = {}
     for r in used:
         studies.setdefault((r.outcome, str(r.technique), str(r.interval)), []).append(r.study)
+        sources.setdefault((r.outcome, str(r.technique), str(r.interval)), set()).add(
+            origin[id(r)]
+        )
+    if len(files) > 1 and all(len(s) < 2 for s in sources.values()):
+        # e.g. the curated KPS rows (PVP+KP) and the registry's (PVP, KP): side by side, not pooled
+        err_console().print(
+            "warning: no outcome, technique and interval has rows from more than one file: "
+            "nothing is pooled across files",
+            markup=False,
+            soft_wrap=True,
+        )
     out: list[dict[str, Any]] = [
         {"outcome": outcome, "technique": tech, "interval": iv, "mean": wm.mean, "n": wm.n,
          "k": wm.k, "studies": studies[(outcome, tech, iv)]}
@@ -499,6 +568,7 @@ def _n_weighted_cmd(
                 "method": "N-weighted mean of study means (Sorensen-SpineJ-2019)",
                 "cells": out,
                 "skipped_lines": skipped,
+                **({"inputs": inputs} if inputs is not None else {}),
             }
         )
         return
