@@ -62,6 +62,7 @@ from ._stats import (
     classify,
     clopper_pearson,
     exceedance_p,
+    first_flagged,
     funnel_limit,
     funnel_limits,
 )
@@ -112,6 +113,7 @@ __all__ = [
     "clopper_pearson",
     "default_thresholds",
     "exceedance_p",
+    "first_flagged",
     "funnel_figure",
     "funnel_limit",
     "funnel_limits",

@@ -137,7 +137,8 @@ def funnel_figure(report: AuditReport) -> Figure:
     # supxlabel, unlike free text, gets its own space in the constrained layout
     fig.supxlabel(
         "Control limits: exact binomial around the threshold (Spiegelhalter, Stat Med "
-        "2005).\nAn alert prompts a review of local practice (SNIS-2014); it is not a "
+        "2005), drawn interpolated; each status is from the exact tail of its whole count, "
+        "so a point just above a line may be within.\nAn alert prompts a review of local practice (SNIS-2014); it is not a "
         "verdict. Few procedures give wide limits.",
         fontsize=7.5,
         color="0.3",
