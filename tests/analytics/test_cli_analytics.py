@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from matplotlib.figure import Figure
@@ -203,7 +204,12 @@ def test_failed_plot_write_leaves_nothing(
     target.write_bytes(b"old")
     report = audit(registry_procedures(cohort, "admin"))
 
-    def boom(*args: object, **kwargs: object) -> None:
+    def boom(self: Figure, fname: Any, **kwargs: object) -> None:
+        # half a PNG, then the disk fills up
+        if isinstance(fname, (str, Path)):
+            Path(fname).write_bytes(b"\x89PNG partial")
+        else:
+            fname.write(b"\x89PNG partial")
         raise OSError("disk full")
 
     monkeypatch.setattr(Figure, "savefig", boom)

@@ -285,7 +285,12 @@ def test_failed_plot_write_leaves_nothing(
     target = tmp_path / "outcomes.png"
     report = outcomes(registry_procedures(changes, "admin"))
 
-    def boom(*args: object, **kwargs: object) -> None:
+    def boom(self: Figure, fname: Any, **kwargs: object) -> None:
+        # half a PNG, then the disk fills up
+        if isinstance(fname, (str, Path)):
+            Path(fname).write_bytes(b"\x89PNG partial")
+        else:
+            fname.write(b"\x89PNG partial")
         raise OSError("disk full")
 
     monkeypatch.setattr(Figure, "savefig", boom)
