@@ -21,6 +21,7 @@ from vertebro.analytics import (
     default_thresholds,
     procedure_event,
     procedures_from_export,
+    render_text,
 )
 from vertebro.errors import InvalidInput
 
@@ -209,3 +210,36 @@ def test_every_completion_of_the_unknowns_falls_in_the_range(
     assert completed(lambda: False) == g.events_known  # the low end is attained
     assert completed(lambda: True) == g.events_possible  # and the high end
     assert g.events_known <= completed(lambda: rng.random() < 0.5) <= g.events_possible
+
+
+def _sites(events_per_site: dict[str, tuple[int, int]]) -> list[ProcedureRecord]:
+    procs = []
+    for site, (events, n) in events_per_site.items():
+        procs += [_proc(C("x", True), site=site) for _ in range(events)]
+        procs += [_proc(site=site) for _ in range(n - events)]
+    return procs
+
+
+def test_glance_line_names_the_cohort_when_only_the_cohort_is_flagged() -> None:
+    # 14/100 at each site is within (P(X >= 14) = 0.12 at 10%), but 42/300 for the cohort is
+    # an alert (P(X >= 42) = 0.019 < 0.025)
+    report = audit(_sites({"A": (14, 100), "B": (14, 100), "C": (14, 100)}))
+    assert report.cohort.known is not None and report.cohort.known.status == "alert"
+    assert all(g.known is not None and g.known.status == "within" for g in report.groups)
+    glance = render_text(report).split("\n\n")[1]
+    assert " ".join(glance.split()) == "Alarm: none. Alert: all procedures."
+
+
+def test_glance_line_lists_the_cohort_before_the_sites() -> None:
+    report = audit(_sites({"A": (30, 100), "B": (10, 100)}))
+    glance = " ".join(render_text(report).split("\n\n")[1].split())
+    assert glance == "Alarm: all procedures, site A. Alert: none."
+
+
+def test_limits_line_gives_the_flagged_counts_and_the_drawn_lines() -> None:
+    report = audit(_sites({"A": (16, 100)}))
+    site = render_text(report, width=200).split("All procedures you may see")[1]
+    # 16/100 is above the drawn 15.8% line, but P(X >= 16) = 0.040: within
+    assert "alert from 17 events (17.0%), alarm from 21 events (21.0%)" in site
+    assert "funnel lines at 15.8% and 19.8%" in site
+    assert "within limits" in site

@@ -10,9 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from matplotlib.figure import Figure
 from typer.testing import CliRunner
 
-from vertebro.analytics import outcomes, registry_procedures, render_outcomes_text
+from vertebro.analytics import (
+    outcomes,
+    registry_procedures,
+    render_outcomes_text,
+    write_outcomes_plot,
+)
 from vertebro.assess import NOTICE
 from vertebro.cli import app
 from vertebro.cli._output import console
@@ -270,3 +276,41 @@ def test_cli_empty_registry_says_so(registry: Registry, db_url: str, tmp_path: P
         "analytics", "outcomes", "--as", "rita", "--format", "json", "--db", db_url
     )
     assert code == 0 and json.loads(out)["patients"] == 0
+
+
+@pytest.mark.parametrize("name", ["outcomes.png", "plots"])
+def test_cli_plot_path_that_is_a_folder_exits_2_naming_the_option(
+    changes: Registry, db_url: str, tmp_path: Path, name: str
+) -> None:
+    tmp_path = tmp_path / "out"  # the registry database lives in tmp_path itself
+    tmp_path.mkdir()
+    folder = tmp_path / name
+    folder.mkdir()
+    code, out, err = run(
+        "analytics", "outcomes", "--as", "rita", "--plot", str(folder), "--db", db_url
+    )
+    assert code == 2 and "--plot" in err and "is a folder" in err and out == ""
+    assert "Traceback" not in err and list(folder.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_failed_plot_write_leaves_nothing(
+    changes: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tmp_path = tmp_path / "out"  # the registry database lives in tmp_path itself
+    tmp_path.mkdir()
+    target = tmp_path / "outcomes.png"
+    report = outcomes(registry_procedures(changes, "admin"))
+
+    def boom(self: Figure, fname: Any, **kwargs: object) -> None:
+        # half a PNG, then the disk fills up
+        if isinstance(fname, (str, Path)):
+            Path(fname).write_bytes(b"\x89PNG partial")
+        else:
+            fname.write(b"\x89PNG partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Figure, "savefig", boom)
+    with pytest.raises(OSError, match="disk full"):
+        write_outcomes_plot(report, target)
+    assert list(tmp_path.iterdir()) == []  # no partial PNG, no temporary file

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.weightstats import DescrStatsW
@@ -61,11 +61,13 @@ def test_mean_change_and_t_interval_match_statsmodels() -> None:
     assert c.follow_up_mean == pytest.approx(np.mean(AFTER))
 
 
-def test_wilcoxon_with_zero_and_ties_uses_the_normal_form() -> None:
+def test_wilcoxon_with_zero_and_ties_is_exact_given_the_midranks() -> None:
     w = paired_change(BASE, AFTER).wilcoxon
     d = list(np.subtract(AFTER, BASE).astype(float))
-    assert (w.method, w.zeros, w.n_ranked, w.ties) == ("normal approximation", 1, 7, True)
-    assert w.p_value == pytest.approx(_normal_p(d), abs=TOL["p"])
+    assert (w.method, w.zeros, w.n_ranked, w.ties) == ("exact", 1, 7, True)
+    # every change but the zero is negative: T+ = 0, the most extreme of 2**7 patterns
+    assert w.p_value == pytest.approx(_enumerated_p([v for v in d if v != 0]), abs=TOL["p_exact"])
+    assert w.p_value == pytest.approx(2 / 2**7, abs=TOL["p_exact"])
 
 
 def test_wilcoxon_exact_when_distinct_and_non_zero() -> None:
@@ -130,9 +132,65 @@ def test_properties(pairs: list[tuple[float, float]]) -> None:
     assert c.wilcoxon.n_ranked + c.wilcoxon.zeros == c.n
 
 
-def test_a_zero_change_switches_to_the_normal_form() -> None:
-    # distinct non-zero changes, but one zero: scipy's exact table assumes none
+def test_a_zero_change_is_dropped_and_the_rest_tested_exactly() -> None:
     d = [0.0, -1.0, -2.0, -3.0, -4.0, 5.0]
     w = wilcoxon_signed_rank(d)
-    assert (w.method, w.zeros, w.n_ranked, w.ties) == ("normal approximation", 1, 5, False)
-    assert w.p_value == pytest.approx(_normal_p(d), abs=TOL["p"])
+    assert (w.method, w.zeros, w.n_ranked, w.ties) == ("exact", 1, 5, False)
+    assert w.p_value == pytest.approx(_enumerated_p(d[1:]), abs=TOL["p_exact"])
+    ref = stats.wilcoxon(d[1:], method="exact").pvalue
+    assert w.p_value == pytest.approx(ref, abs=TOL["p_exact"])
+
+
+# The reviewer's cases: integer scores, small groups, all tied or zero-free ties. The normal
+# form gave 0.0394 and 0.0656, below the smallest p the sign patterns allow (2 / 2**n).
+@pytest.mark.parametrize(
+    ("d", "p"),
+    [
+        ([-4, -4, -4, -5, -3], 2 / 2**5),  # T+ = 0 is the extreme pattern
+        ([-50, -50, -40, -52], 2 / 2**4),
+    ],
+)
+def test_small_tied_groups_get_the_exact_p(d: list[float], p: float) -> None:
+    w = wilcoxon_signed_rank(d)
+    assert w.method == "exact" and w.ties
+    assert w.p_value == pytest.approx(p, abs=TOL["p_exact"])
+    assert w.p_value == pytest.approx(_enumerated_p(d), abs=TOL["p_exact"])
+    perm = stats.wilcoxon(d, method=stats.PermutationMethod(n_resamples=math.inf)).pvalue
+    assert w.p_value == pytest.approx(perm, abs=TOL["p_exact"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(-1000, 1000).filter(bool), min_size=1, max_size=EXACT_MAX_N, unique_by=abs)
+)
+def test_exact_agrees_with_scipy_without_ties_or_zeros(d: list[int]) -> None:
+    w = wilcoxon_signed_rank(d)
+    assert w.method == "exact" and not w.ties and w.zeros == 0
+    ref = stats.wilcoxon(d, method="exact")
+    assert w.p_value == pytest.approx(float(ref.pvalue), abs=TOL["p_exact"])
+    assert w.statistic == pytest.approx(float(ref.statistic))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(-4, 4), min_size=2, max_size=12).filter(any))
+def test_exact_agrees_with_the_full_permutation_test_with_ties_and_zeros(d: list[int]) -> None:
+    w = wilcoxon_signed_rank(d)
+    assert w.method == "exact"
+    # n_resamples=inf: scipy enumerates every sign pattern (at most 2**12 here)
+    ref = stats.wilcoxon(d, method=stats.PermutationMethod(n_resamples=math.inf))
+    assert w.p_value == pytest.approx(float(ref.pvalue), abs=TOL["p_exact"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-6, 6), min_size=1, max_size=EXACT_MAX_N).filter(any))
+def test_exact_p_is_never_below_the_smallest_attainable(d: list[int]) -> None:
+    w = wilcoxon_signed_rank(d)
+    assert w.p_value is not None and w.method == "exact"
+    assert 2 / 2**w.n_ranked - 1e-15 <= w.p_value <= 1
+
+
+@pytest.mark.parametrize("n", range(1, EXACT_MAX_N + 1))
+def test_all_tied_and_one_signed_is_the_smallest_attainable_p(n: int) -> None:
+    # n equal changes, all negative: only 2 of the 2**n sign patterns are as extreme
+    w = wilcoxon_signed_rank([-3.0] * n)
+    assert w.method == "exact" and w.p_value == pytest.approx(min(1.0, 2 / 2**n), rel=1e-12)

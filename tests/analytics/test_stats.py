@@ -8,7 +8,7 @@ import math
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
@@ -85,14 +85,23 @@ def test_control_limits_for_100_procedures_at_10_percent() -> None:
         assert (r - 1) / n < limit <= r / n
     # the 97.5% and 99.9% quantiles of Bin(100, 0.1) are 16 and 20 (lower: 5 and 2)
     assert (lim.upper_alert, lim.upper_alarm) == pytest.approx((0.1577, 0.1984), abs=1e-4)
-    assert [classify(k, n, lim) for k in (10, 15, 16, 19, 20, 100)] == [
+    # The status is the exact tail of the whole count, not the interpolated line: 16 events
+    # is above 15.77% but P(X >= 16) = 0.0399 > 0.025, and 20 is above 19.84% but
+    # P(X >= 20) = 0.0020 > 0.001. The alert starts at 17 (0.0206), the alarm at 21 (0.0008).
+    tail = {k: float(1 - _cdf(k - 1, n, Fraction(1, 10))) for k in (16, 17, 20, 21)}
+    assert tail[16] == pytest.approx(0.0399, abs=5e-5) and tail[17] < 0.025
+    assert tail[20] == pytest.approx(0.0020, abs=5e-5) and tail[21] < 0.001
+    assert [classify(k, n, lim) for k in (10, 15, 16, 17, 19, 20, 21, 100)] == [
         "within",
         "within",
+        "within",
+        "alert",
         "alert",
         "alert",
         "alarm",
         "alarm",
     ]
+    assert (lim.alert_events, lim.alarm_events) == (17, 21)
 
 
 def test_bad_counts_name_the_field() -> None:
@@ -127,3 +136,29 @@ def test_limits_are_ordered_and_status_monotone_in_events(n: int, p0: float) -> 
     assert ranks == sorted(ranks)
     ps = [exceedance_p(k, n, p0) for k in range(0, n + 1, max(1, n // 20))]
     assert all(a >= b - 1e-12 for a, b in itertools.pairwise(ps))
+
+
+@settings(max_examples=60)
+@given(st.integers(1, 200), rates, st.sampled_from([(0.975, 0.999), (0.95, 0.99)]))
+def test_status_is_the_exact_tail_against_the_levels(
+    n: int, p0: float, levels: tuple[float, float]
+) -> None:
+    alert, alarm = levels
+    lim = funnel_limits(n, p0, alert, alarm)
+    # the exact one-sided p for every count, summed in fractions from the top: independent
+    # of scipy's binomtest
+    q = Fraction(str(p0))
+    pmf = [math.comb(n, k) * q**k * (1 - q) ** (n - k) for k in range(n + 1)]
+    tails = list(itertools.accumulate(reversed(pmf)))[::-1]
+    statuses = []
+    for k in range(n + 1):
+        tail = tails[k]
+        expected = "alarm" if tail < 1 - alarm else "alert" if tail < 1 - alert else "within"
+        status = classify(k, n, lim)
+        if abs(float(tail) - (1 - alert)) > 1e-12 and abs(float(tail) - (1 - alarm)) > 1e-12:
+            assert status == expected, (k, float(tail))
+        statuses.append(STATUSES.index(status))
+    assert statuses == sorted(statuses)  # monotone in events
+    for level, first in ((alert, lim.alert_events), (alarm, lim.alarm_events)):
+        flagged = [k for k in range(n + 1) if exceedance_p(k, n, p0) < 1 - level]
+        assert first == (flagged[0] if flagged else None)

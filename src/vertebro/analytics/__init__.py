@@ -66,6 +66,7 @@ from ._stats import (
     classify,
     clopper_pearson,
     exceedance_p,
+    first_flagged,
     funnel_limit,
     funnel_limits,
 )
@@ -118,6 +119,7 @@ __all__ = [
     "clopper_pearson",
     "default_thresholds",
     "exceedance_p",
+    "first_flagged",
     "funnel_figure",
     "funnel_limit",
     "funnel_limits",

@@ -146,6 +146,8 @@ class GroupAudit:
                 "lower_alert": self.limits.lower_alert,
                 "upper_alert": self.limits.upper_alert,
                 "upper_alarm": self.limits.upper_alarm,
+                "alert_from_events": self.limits.alert_events,
+                "alarm_from_events": self.limits.alarm_events,
             },
         }
         if self.reference is not None:

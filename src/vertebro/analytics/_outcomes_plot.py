@@ -14,7 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ._outcomes import MEASURES, OutcomesReport
-from ._plot import check_plot_path
+from ._plot import check_plot_path, save_png
 from ._pooled import SORENSEN_SOURCE
 
 __all__ = ["outcomes_figure", "write_outcomes_plot"]
@@ -126,5 +126,5 @@ def outcomes_figure(report: OutcomesReport) -> Figure:
 def write_outcomes_plot(report: OutcomesReport, path: str | Path) -> Path:
     """Write the outcomes plot as a PNG at ``path`` and return it."""
     p = check_plot_path(path, what="outcomes plot")
-    outcomes_figure(report).savefig(p, format="png", dpi=150, metadata={"Software": None})
+    save_png(outcomes_figure(report), p)
     return p

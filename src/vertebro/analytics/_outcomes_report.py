@@ -182,14 +182,16 @@ def render_outcomes_text(report: OutcomesReport, width: int = 80) -> str:
     out.para("How to read it")
     for line in (
         SELECTION["change"],
-        "p: two-sided Wilcoxon signed-rank test of the change, zero changes dropped; "
-        "normal approximation with tie correction, no continuity correction"
+        "p: two-sided Wilcoxon signed-rank test of the change, zero changes dropped, tied "
+        "changes given their mean rank"
         + (
-            f"; * exact (at most {EXACT_MAX_N} changes, none zero or tied)."
+            f"; * exact (at most {EXACT_MAX_N} changes: every sign pattern of the ranks "
+            "counted, ties included)"
             if exact
-            else f" (exact only with at most {EXACT_MAX_N} changes, none zero or tied)."
+            else f"; exact only with at most {EXACT_MAX_N} changes"
         )
-        + " With few patients and many tied scores, treat p as approximate.",
+        + f"; above {EXACT_MAX_N}, normal approximation with tie correction, no continuity "
+        "correction.",
         "CI: 95%, Student t for means; exact (Clopper-Pearson) for the share reaching the "
         "MCID (minimal clinically important difference).",
         f"Reference: {SORENSEN_SOURCE} pooled study means weighted by N, from other cohorts "

@@ -7,6 +7,8 @@ and servers; the PNG carries no software or date stamp, so the same audit gives 
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,7 @@ from vertebro.errors import InvalidInput
 from ._audit import AuditReport
 from ._stats import funnel_limit
 
-__all__ = ["check_plot_path", "funnel_figure", "write_funnel_plot"]
+__all__ = ["check_plot_path", "funnel_figure", "save_png", "write_funnel_plot"]
 
 _GRID_POINTS = 300  # limits are drawn at up to this many group sizes; enough for a smooth line
 
@@ -28,11 +30,30 @@ def check_plot_path(path: str | Path, what: str = "funnel plot") -> Path:
     """The plot is a PNG in an existing folder; checked before any work so nothing is half
     written. ``what`` names the plot in the message."""
     p = Path(path)
+    if p.is_dir():
+        raise InvalidInput.field(
+            "plot", f"{str(p)!r} is a folder: --plot takes the {what}'s file name (.png)"
+        )
     if p.suffix.lower() != ".png":
         raise InvalidInput.field("plot", f"{str(p)!r}: the {what} is written as .png")
     if not p.parent.is_dir():
         raise InvalidInput.field("plot", f"{str(p)!r}: folder {str(p.parent)!r} does not exist")
     return p
+
+
+def save_png(fig: Figure, path: Path) -> None:
+    """Write ``fig`` as a PNG at ``path`` atomically: into a temporary file in the same folder,
+    then renamed over ``path`` (``os.replace``), so a failure leaves nothing half written and
+    an existing file untouched. No software or date stamp, so the same figure gives the same
+    bytes."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fig.savefig(fh, format="png", dpi=150, metadata={"Software": None})
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def funnel_figure(report: AuditReport) -> Figure:
@@ -137,8 +158,9 @@ def funnel_figure(report: AuditReport) -> Figure:
     # supxlabel, unlike free text, gets its own space in the constrained layout
     fig.supxlabel(
         "Control limits: exact binomial around the threshold (Spiegelhalter, Stat Med "
-        "2005).\nAn alert prompts a review of local practice (SNIS-2014); it is not a "
-        "verdict. Few procedures give wide limits.",
+        "2005), drawn interpolated; each status is from the exact tail of its whole count, "
+        "so a point just above a line may be within.\nAn alert prompts a review of local "
+        "practice (SNIS-2014); it is not a verdict. Few procedures give wide limits.",
         fontsize=7.5,
         color="0.3",
     )
@@ -148,5 +170,5 @@ def funnel_figure(report: AuditReport) -> Figure:
 def write_funnel_plot(report: AuditReport, path: str | Path) -> Path:
     """Write the funnel plot as a PNG at ``path`` and return it."""
     p = check_plot_path(path)
-    funnel_figure(report).savefig(p, format="png", dpi=150, metadata={"Software": None})
+    save_png(funnel_figure(report), p)
     return p

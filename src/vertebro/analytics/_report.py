@@ -9,6 +9,7 @@ import textwrap
 from vertebro.assess import NOTICE
 
 from ._audit import AuditReport, Estimate, GroupAudit
+from ._stats import FunnelLimits
 
 __all__ = ["render_text"]
 
@@ -70,13 +71,18 @@ def _title(g: GroupAudit) -> str:
 def _glance(report: AuditReport) -> str:
     """One line naming the groups that need a look, so a long report is not needed to find
     them."""
-    groups = report.groups or (report.cohort,)
+    # the whole cohort first: it can be in alert when no single site is (3 x 14/100)
+    groups = (report.cohort, *report.groups)
+
+    def name(g: GroupAudit) -> str:
+        return "all procedures" if g is report.cohort else _name(g)
+
     named = {
-        st: [_name(g) for g in groups if g.known and g.known.status == st]
+        st: [name(g) for g in groups if g.known and g.known.status == st]
         for st in ("alert", "alarm")
     }
     shaky = [
-        _name(g) for g in groups if g.known and g.possible and g.known.status != g.possible.status
+        name(g) for g in groups if g.known and g.possible and g.known.status != g.possible.status
     ]
     text = (
         f"Alarm: {', '.join(named['alarm']) or 'none'}. "
@@ -85,6 +91,18 @@ def _glance(report: AuditReport) -> str:
     if shaky:
         text += f" Could change with the unknown complications: {', '.join(shaky)}."
     return text
+
+
+def _from(events: int | None, n: int) -> str:
+    return "never at this n" if events is None else f"from {events} events ({_pct(events / n)})"
+
+
+def _limits(lim: FunnelLimits) -> str:
+    """The counts that are flagged (exact tail), then the drawn (interpolated) limits."""
+    return (
+        f"alert {_from(lim.alert_events, lim.n)}, alarm {_from(lim.alarm_events, lim.n)}; "
+        f"funnel lines at {_pct(lim.upper_alert)} and {_pct(lim.upper_alarm)}"
+    )
 
 
 def _group(out: _Out, g: GroupAudit, threshold: float, source: str) -> None:
@@ -106,10 +124,7 @@ def _group(out: _Out, g: GroupAudit, threshold: float, source: str) -> None:
         out.field("events", str(k.events))
         out.field("rate", f"{_pct(k.rate)} ({_ci(k)})")
         out.field(f"vs {_thr(threshold)}", f"{_p(k.p_value)} (one-sided exact, {source})")
-    out.field(
-        "limits",
-        f"alert above {_pct(g.limits.upper_alert)}, alarm above {_pct(g.limits.upper_alarm)}",
-    )
+    out.field("limits", _limits(g.limits))
     status = (
         f"{k.status.upper()}: review local practice ({source})"
         if k.status != "within"

@@ -2,6 +2,11 @@
 
 Pure functions of counts. scipy does the distributions; the one thing written here is the
 interpolation of Spiegelhalter's exact limits, which no well-kept Python library provides.
+
+A group's status is decided by the exact binomial tail of its whole-number count, never by the
+interpolated limits: those are a smooth curve for drawing the funnel, and a count just above
+the curve can still have a tail probability above the level (at n = 100 around 10%, 16 events
+lies above the interpolated 15.8% but P(X >= 16) = 0.040 > 0.025).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ __all__ = [
     "classify",
     "clopper_pearson",
     "exceedance_p",
+    "first_flagged",
     "funnel_limit",
     "funnel_limits",
 ]
@@ -88,7 +94,12 @@ def funnel_limit(n: int, p0: float, q: float) -> float:
 
 @dataclass(frozen=True)
 class FunnelLimits:
-    """Control limits around the threshold for one group size (proportions)."""
+    """Control limits around the threshold for one group size.
+
+    ``lower_*`` and ``upper_*`` are Spiegelhalter's interpolated limits (proportions), for
+    drawing. ``alert`` and ``alarm`` are the one-sided levels; ``alert_events`` and
+    ``alarm_events`` the smallest event counts that :func:`classify` flags at this ``n``
+    (``None`` when no count can be: too few procedures)."""
 
     n: int
     threshold: float
@@ -96,6 +107,30 @@ class FunnelLimits:
     lower_alert: float
     upper_alert: float
     upper_alarm: float
+    alert: float = 0.975
+    alarm: float = 0.999
+    alert_events: int | None = None
+    alarm_events: int | None = None
+
+
+def _flagged(events: int, n: int, p0: float, level: float) -> bool:
+    """The count is beyond the one-sided ``level``: P(X >= events | p0) < 1 - level."""
+    return exceedance_p(events, n, p0) < 1 - level
+
+
+def first_flagged(n: int, p0: float, level: float) -> int | None:
+    """The smallest event count out of ``n`` with P(X >= count | p0) < 1 - ``level``, or
+    ``None`` if even ``n`` events is not (the tail only shrinks as the count grows)."""
+    if not _flagged(n, n, p0, level):
+        return None
+    lo, hi = 0, n  # hi is flagged; find the first flagged by bisection
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _flagged(mid, n, p0, level):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def funnel_limits(n: int, p0: float, alert: float = 0.975, alarm: float = 0.999) -> FunnelLimits:
@@ -112,18 +147,30 @@ def funnel_limits(n: int, p0: float, alert: float = 0.975, alarm: float = 0.999)
         lower_alert=funnel_limit(n, p0, 1 - alert),
         upper_alert=funnel_limit(n, p0, alert),
         upper_alarm=funnel_limit(n, p0, alarm),
+        alert=alert,
+        alarm=alarm,
+        alert_events=first_flagged(n, p0, alert),
+        alarm_events=first_flagged(n, p0, alarm),
     )
 
 
 def classify(events: int, n: int, limits: FunnelLimits) -> Status:
-    """``alarm`` above the upper 99.8% limit, ``alert`` above the upper 95% limit, else
-    ``within``. Only the upper side is a concern for a complication rate."""
+    """``alarm`` when the exact one-sided p, P(X >= events | threshold), is below
+    ``1 - limits.alarm`` (0.001), ``alert`` when below ``1 - limits.alert`` (0.025), else
+    ``within``. Only the upper side is a concern for a complication rate.
+
+    The whole-number count is judged by its exact binomial tail, not against the interpolated
+    limits (drawing only): a count just above the interpolated curve can still be within.
+
+    References
+    ----------
+    Spiegelhalter DJ. Stat Med 2005;24(8):1185-1202 (exact limits for discrete data).
+    """
     _check(events, n)
     if limits.n != n:
         raise InvalidInput.field("n", f"{n}: the limits are for {limits.n} procedures")
-    rate = events / n
-    if rate > limits.upper_alarm:
+    if _flagged(events, n, limits.threshold, limits.alarm):
         return "alarm"
-    if rate > limits.upper_alert:
+    if _flagged(events, n, limits.threshold, limits.alert):
         return "alert"
     return "within"
