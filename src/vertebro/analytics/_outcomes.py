@@ -330,10 +330,10 @@ class OutcomesReport:
             "methods": {
                 "change": "follow-up minus baseline, patients with both values",
                 "ci95": "Student t, two-sided",
-                "wilcoxon": "two-sided signed-rank (scipy.stats.wilcoxon); zero differences "
-                "dropped (zero_method='wilcox'); exact when at most "
-                f"{EXACT_MAX_N} differences remain, none zero and none tied, else normal "
-                "approximation with tie correction and no continuity correction",
+                "wilcoxon": "two-sided signed-rank; zero differences dropped (Wilcoxon "
+                f"1945); exact, conditional on the tied midranks, when at most {EXACT_MAX_N} "
+                "differences remain, else normal approximation with tie correction and no "
+                "continuity correction (scipy.stats.wilcoxon)",
                 "responders": "vertebro.scores.is_responder, MCIDs of scores/data/mcid.yaml; "
                 "exact (Clopper-Pearson) 95% CI",
                 "reference": f"{SORENSEN_SOURCE} (N-weighted pooled means), reference only",
