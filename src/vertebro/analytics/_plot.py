@@ -7,8 +7,6 @@ and servers; the PNG carries no software or date stamp, so the same audit gives 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
+from vertebro._atomic import atomic_open
 from vertebro.errors import InvalidInput
 
 from ._audit import AuditReport
@@ -46,14 +45,8 @@ def save_png(fig: Figure, path: Path) -> None:
     then renamed over ``path`` (``os.replace``), so a failure leaves nothing half written and
     an existing file untouched. No software or date stamp, so the same figure gives the same
     bytes."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=150, metadata={"Software": None})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=150, metadata={"Software": None})
 
 
 def funnel_figure(report: AuditReport) -> Figure:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from vertebro._atomic import atomic_open
 from vertebro.assess import AssessmentInput, assess, render_text, report_renderable, validate_json
 from vertebro.errors import FieldError, InvalidInput
 
@@ -64,14 +63,8 @@ def _batch(src: Path, out: Path, guideline: str | None, max_levels: int | None) 
             results.append(dumps({"line": n, **result}, indent=None))
             progress.advance(task)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("\n".join(results) + "\n")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(out, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(results) + "\n")
     err_console().print(f"assessed {len(results)} patients -> {out}")
 
 

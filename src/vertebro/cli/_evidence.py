@@ -10,8 +10,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
-import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -22,6 +20,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from vertebro import evidence as ev
+from vertebro._atomic import atomic_open
 from vertebro.errors import EvidenceError, FieldError, InvalidInput
 
 from ._output import Format, console, dumps, err_console, print_json
@@ -777,23 +776,12 @@ def from_registry_cmd(
         )
     text = ev.format_studies(rows)
     ev.parse_studies(text, out.name)  # what is written passes `vertebro evidence check`
-    _write_atomic(out, text)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(out, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
     studies = sorted({r.study for r in rows})
     console().print(
         f"wrote {len(rows)} study rows ({', '.join(studies)}) to {out}",
         markup=False,
         soft_wrap=True,
     )
-
-
-def _write_atomic(out: Path, text: str) -> None:
-    # a temporary file in the same folder, then a rename: a failure leaves no partial file
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
