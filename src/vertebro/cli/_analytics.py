@@ -7,9 +7,10 @@ user's access), call :mod:`vertebro.analytics` and format the result as text or 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -51,22 +52,17 @@ def audit_cmd(
     with _registry(db) as reg:
         procedures = analytics.registry_procedures(reg, as_)
     report = analytics.audit(procedures, by=by.value)
-    written: Path | None = None
-    if plot is not None and report.cohort.n:
-        written = analytics.write_funnel_plot(report, plot)
-    if fmt is Format.json:
-        print_json({**report.to_dict(), "plot": str(written) if written else None})
-    else:
-        console().print(
-            analytics.render_text(report, console().width).rstrip("\n"),
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
-    if written is not None:
-        err_console().print(f"funnel plot written to {written}", markup=False)
-    elif plot is not None:
-        err_console().print("no funnel plot written: no procedures to plot", markup=False)
+    has_data = report.cohort.n > 0
+    written = analytics.write_funnel_plot(report, plot) if plot is not None and has_data else None
+    _show(
+        fmt,
+        report.to_dict(),
+        lambda width: analytics.render_text(report, width),
+        plot,
+        written,
+        "funnel plot",
+        "no procedures to plot",
+    )
 
 
 @analytics_app.command("outcomes")
@@ -93,22 +89,40 @@ def outcomes_cmd(
     with _registry(db) as reg:
         procedures = analytics.registry_procedures(reg, as_)
     report = analytics.outcomes(procedures)
-    written: Path | None = None
-    if plot is not None and report.patients:
-        written = analytics.write_outcomes_plot(report, plot)
+    has_data = report.patients > 0
+    written = analytics.write_outcomes_plot(report, plot) if plot is not None and has_data else None
+    _show(
+        fmt,
+        report.to_dict(),
+        lambda width: analytics.render_outcomes_text(report, width),
+        plot,
+        written,
+        "outcomes plot",
+        "no patients to plot",
+    )
+
+
+def _show(
+    fmt: Format,
+    data: dict[str, Any],
+    text: Callable[[int], str],
+    plot: Path | None,
+    written: Path | None,
+    what: str,
+    nothing: str,
+) -> None:
+    """A report as JSON (with the plot's path) or as text at the terminal's width; on stderr,
+    where the plot went or why none was written."""
     if fmt is Format.json:
-        print_json({**report.to_dict(), "plot": str(written) if written else None})
+        print_json({**data, "plot": str(written) if written else None})
     else:
         console().print(
-            analytics.render_outcomes_text(report, console().width).rstrip("\n"),
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
+            text(console().width).rstrip("\n"), markup=False, highlight=False, soft_wrap=True
         )
     if written is not None:
-        err_console().print(f"outcomes plot written to {written}", markup=False)
+        err_console().print(f"{what} written to {written}", markup=False)
     elif plot is not None:
-        err_console().print("no outcomes plot written: no patients to plot", markup=False)
+        err_console().print(f"no {what} written: {nothing}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
