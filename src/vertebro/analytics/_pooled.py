@@ -1,12 +1,12 @@
 """Published pooled means shown beside the registry's outcomes: Sorensen-SpineJ-2019 Table 2.
 
 The numbers are not retyped here: they are read from the curated evidence dataset
-(``vertebro/evidence/data/studies.csv``, rows of study "Sorensen 2019", statistic
-``weighted_mean``), where each row cites the table it comes from and which
-``vertebro evidence reproduce`` checks cell by cell. The review pooled study means weighted by
-N; KPS is pooled over vertebroplasty and kyphoplasty together (too few studies reported it per
-technique), and pain was reported as VAS 0-10, which the registry records as NRS 0-10.
-They are reference values from other cohorts, not targets.
+(``vertebro/evidence/data/studies.csv``, selected by
+:func:`vertebro.evidence.sorensen_table2_rows`), where each row cites the table it comes from
+and which ``vertebro evidence reproduce`` checks cell by cell. The review pooled study means
+weighted by N; KPS is pooled over vertebroplasty and kyphoplasty together (too few studies
+reported it per technique), and pain was reported as VAS 0-10, which the registry records as
+NRS 0-10. They are reference values from other cohorts, not targets.
 """
 
 from __future__ import annotations
@@ -63,14 +63,12 @@ def sorensen_pooled_means() -> Mapping[tuple[str, str, str], PooledMean]:
     Sorensen ST et al. Spine J 2019 (systematic review of 87 studies, 3426 patients), Table 2.
     """
     # imported here: the evidence package is only needed when a report is built
-    from vertebro.evidence import load_curated
+    from vertebro.evidence import sorensen_table2_rows
 
     out: dict[tuple[str, str, str], PooledMean] = {}
-    for row in load_curated():
+    for row in sorensen_table2_rows():
         if (
-            row.study != "Sorensen 2019"
-            or row.statistic != "weighted_mean"
-            or row.outcome not in _OUTCOMES
+            row.outcome not in _OUTCOMES
             or row.technique not in _TECHNIQUES
             or "Table 2" not in row.source
             or row.interval is None

@@ -29,7 +29,14 @@ from ._grade import (
 from ._measures import MEASURES, Effects, escalc
 from ._plots import forest_plot, funnel_plot, save_figure
 from ._prisma import PrismaCounts, load_prisma, parse_prisma, prisma_diagram
-from ._reproduce import Check, cafe_responders, reproduce, sorensen_table2, wilcoxon_all_improved
+from ._reproduce import (
+    Check,
+    cafe_responders,
+    reproduce,
+    sorensen_table2,
+    sorensen_table2_rows,
+    wilcoxon_all_improved,
+)
 from ._rma import METHODS, RMA, estimate_tau2, q_gen, tau2_qprofile
 from ._sensitivity import Subgroups, cumulative, leave_one_out, subgroups
 from ._studies import (
@@ -107,6 +114,7 @@ __all__ = [
     "rma_batch",
     "save_figure",
     "sorensen_table2",
+    "sorensen_table2_rows",
     "subgroups",
     "tau2_qprofile",
     "trimfill",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from scipy import stats
@@ -18,6 +18,7 @@ from scipy import stats
 from ._dataset import data_text, load_curated
 from ._measures import escalc
 from ._rma import RMA
+from ._studies import StudyRow
 from ._transform import back_transform
 from ._weighted import INTERVALS, pooled_by_interval, weighted_mean
 
@@ -75,11 +76,13 @@ def cafe_responders() -> dict[str, float]:
     }
 
 
-def sorensen_table2() -> dict[tuple[str, str], dict[str, tuple[float, int]]]:
-    """Sorensen-SpineJ-2019 Table 2 (VAS, ODI by technique; KPS both) rebuilt from the curated
-    rows with the N-weighted pooling, as {(outcome, technique): {interval: (mean, N)}}."""
-    rows = [
-        (r.outcome, r.technique or "", r.interval or "", float(r.mean), float(r.n))
+def sorensen_table2_rows() -> list[StudyRow]:
+    """The curated rows of Sorensen-SpineJ-2019 Table 2: N-weighted means of VAS, ODI (by
+    technique) and KPS (PVP+KP) per interval, each with its mean and N. The one selection of
+    these rows, for their reproduction here and for the reference column of the registry's
+    outcomes report (``vertebro.analytics``)."""
+    return [
+        r
         for r in load_curated()
         if r.study == "Sorensen 2019"
         and r.statistic == "weighted_mean"
@@ -87,6 +90,15 @@ def sorensen_table2() -> dict[tuple[str, str], dict[str, tuple[float, int]]]:
         and r.interval is not None
         and r.mean is not None
         and r.n is not None
+    ]
+
+
+def sorensen_table2() -> dict[tuple[str, str], dict[str, tuple[float, int]]]:
+    """Sorensen-SpineJ-2019 Table 2 (VAS, ODI by technique; KPS both) rebuilt from the curated
+    rows with the N-weighted pooling, as {(outcome, technique): {interval: (mean, N)}}."""
+    rows = [
+        (r.outcome, r.technique or "", r.interval or "", cast(float, r.mean), cast(float, r.n))
+        for r in sorensen_table2_rows()
     ]
     table = pooled_by_interval(rows)
     return {k: {iv: (wm.mean, wm.n) for iv, wm in cells.items()} for k, cells in table.items()}
