@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from matplotlib.figure import Figure
-from typer.testing import CliRunner
 
+from tests._cli import run
 from vertebro.analytics import (
     outcomes,
     registry_procedures,
@@ -20,18 +20,8 @@ from vertebro.analytics import (
     write_outcomes_plot,
 )
 from vertebro.assess import NOTICE
-from vertebro.cli import app
 from vertebro.cli._output import console
 from vertebro.registry import Registry
-
-runner = CliRunner()
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture

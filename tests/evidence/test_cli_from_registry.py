@@ -7,20 +7,9 @@ import csv
 import io
 from pathlib import Path
 
-from typer.testing import CliRunner
-
+from tests._cli import run
 from vertebro import evidence as ev
-from vertebro.cli import app
 from vertebro.registry import Registry
-
-runner = CliRunner()
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def studies(path: Path) -> set[str]:

@@ -5,19 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner
+from tests._cli import run
 
-from vertebro.cli import app
-
-runner = CliRunner()
 EXAMPLE = Path(__file__).parents[2] / "examples" / "aospine_case.json"
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_cli_end_to_end(db_url: str, other_db_url: str, tmp_path: Path) -> None:
