@@ -3,11 +3,15 @@ hand-built cohort whose counts are known by construction."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from matplotlib.figure import Figure
 
 from tests.registry.conftest import db_url, empty_registry, registry
+from vertebro.cli._output import console
 from vertebro.registry import Registry
 
 # re-exported so that pytest finds them here; users: admin, alice (site A), bob (site B), rita
@@ -79,7 +83,8 @@ def cohort(registry: Registry) -> Registry:
     return registry
 
 
-def _fu(reg: Registry, actor: str, code: str, on: str, **scores: object) -> None:
+def add_visit(reg: Registry, actor: str, code: str, on: str, **scores: object) -> None:
+    """A follow-up (or, with ``baseline=True``, the baseline) of ``code``'s latest procedure."""
     reg.add_follow_up(actor, code, {"followed_on": on, **scores})
 
 
@@ -115,42 +120,65 @@ def pool_cohort(registry: Registry) -> Registry:
     """
     r = registry
     _patient(r, "alice", "A1", PVP)
-    _fu(r, "alice", "A1", "2025-01-08", baseline=True, nrs=8, kps=60, odi_sections=[4] * 10)
-    _fu(r, "alice", "A1", "2025-01-09", baseline=True, nrs=9)
-    _fu(r, "alice", "A1", "2025-01-17", nrs=5)
-    _fu(r, "alice", "A1", "2025-01-30", nrs=3, kps=70, odi_sections=[2] * 10)
-    _fu(r, "alice", "A1", "2025-02-14", nrs=2)
+    add_visit(r, "alice", "A1", "2025-01-08", baseline=True, nrs=8, kps=60, odi_sections=[4] * 10)
+    add_visit(r, "alice", "A1", "2025-01-09", baseline=True, nrs=9)
+    add_visit(r, "alice", "A1", "2025-01-17", nrs=5)
+    add_visit(r, "alice", "A1", "2025-01-30", nrs=3, kps=70, odi_sections=[2] * 10)
+    add_visit(r, "alice", "A1", "2025-02-14", nrs=2)
     r.add_complication("alice", "A1", LEAK)
     _patient(r, "alice", "A2", PVP)
-    _fu(r, "alice", "A2", "2025-01-09", baseline=True, nrs=7, kps=60)
-    _fu(r, "alice", "A2", "2025-01-24", nrs=4, kps=80, odi_sections=[1] * 10)
+    add_visit(r, "alice", "A2", "2025-01-09", baseline=True, nrs=7, kps=60)
+    add_visit(r, "alice", "A2", "2025-01-24", nrs=4, kps=80, odi_sections=[1] * 10)
     r.add_complication("alice", "A2", {"type": "haematoma"})
     _patient(r, "alice", "A3", PVP, KP)
-    _fu(r, "alice", "A3", "2025-01-09", baseline=True, nrs=9)
-    _fu(r, "alice", "A3", "2025-01-20", nrs=2)
+    add_visit(r, "alice", "A3", "2025-01-09", baseline=True, nrs=9)
+    add_visit(r, "alice", "A3", "2025-01-20", nrs=2)
     r.add_complication("alice", "A3", LEAK)
     _patient(r, "alice", "A4", ("T9", "kyphoplasty"))
-    _fu(r, "alice", "A4", "2025-01-09", baseline=True, nrs=6)
+    add_visit(r, "alice", "A4", "2025-01-09", baseline=True, nrs=6)
     r.add_complication("alice", "A4", LEAK)
     _patient(r, "alice", "A5", PVP)
-    _fu(r, "alice", "A5", "2025-01-09", baseline=True, nrs=7)
-    _fu(r, "alice", "A5", "2025-01-24", nrs=5)
+    add_visit(r, "alice", "A5", "2025-01-09", baseline=True, nrs=7)
+    add_visit(r, "alice", "A5", "2025-01-24", nrs=5)
     r.add_procedure(
         "alice",
         "A5",
         {"performed_on": "2025-03-01", "levels": [{"level": "T11", "technique": "kyphoplasty"}]},
     )
-    _fu(r, "alice", "A5", "2025-03-11", nrs=1)
+    add_visit(r, "alice", "A5", "2025-03-11", nrs=1)
     _patient(r, "bob", "B1", PVP)
-    _fu(r, "bob", "B1", "2025-01-09", baseline=True, nrs=8)
-    _fu(r, "bob", "B1", "2025-01-24", nrs=2)
-    _fu(r, "bob", "B1", "2025-01-31", nrs=3)
+    add_visit(r, "bob", "B1", "2025-01-09", baseline=True, nrs=8)
+    add_visit(r, "bob", "B1", "2025-01-24", nrs=2)
+    add_visit(r, "bob", "B1", "2025-01-31", nrs=3)
     r.add_complication("bob", "B1", LEAK)
     _patient(r, "bob", "B2", PVP)
-    _fu(r, "bob", "B2", "2025-01-09", baseline=True, nrs=6)
-    _fu(r, "bob", "B2", "2025-01-24", nrs=3)
+    add_visit(r, "bob", "B2", "2025-01-09", baseline=True, nrs=6)
+    add_visit(r, "bob", "B2", "2025-01-24", nrs=3)
     _patient(r, "bob", "B3", KP)
-    _fu(r, "bob", "B3", "2025-01-09", baseline=True, nrs=7)
+    add_visit(r, "bob", "B3", "2025-01-09", baseline=True, nrs=7)
     _patient(r, "bob", "B4", PVP)
-    _fu(r, "bob", "B4", "2025-01-24", nrs=3)
+    add_visit(r, "bob", "B4", "2025-01-24", nrs=3)
     return r
+
+
+@pytest.fixture
+def narrow(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A 60-column terminal (the console reads COLUMNS when it is made, so make a new one)."""
+    monkeypatch.setenv("COLUMNS", "60")
+    console.cache_clear()
+    yield
+    console.cache_clear()
+
+
+@pytest.fixture
+def disk_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every figure save writes half a PNG, then fails as a full disk would."""
+
+    def boom(self: Figure, fname: Any, **kwargs: object) -> None:
+        if isinstance(fname, (str, Path)):
+            Path(fname).write_bytes(b"\x89PNG partial")
+        else:
+            fname.write(b"\x89PNG partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Figure, "savefig", boom)

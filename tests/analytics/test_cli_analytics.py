@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from matplotlib.figure import Figure
 
 from tests._cli import run
 from vertebro.analytics import audit, registry_procedures, render_text, write_funnel_plot
 from vertebro.assess import NOTICE
-from vertebro.cli._output import console
 from vertebro.registry import Registry
 
 from .conftest import SYMPTOMATIC_LEAK, add_case
-
-
-@pytest.fixture
-def narrow(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A 60-column terminal (the console reads COLUMNS when it is made, so make a new one)."""
-    monkeypatch.setenv("COLUMNS", "60")
-    console.cache_clear()
-    yield
-    console.cache_clear()
 
 
 def _ends_with_notice(out: str) -> bool:
@@ -169,16 +156,24 @@ def test_empty_registry_says_so(registry: Registry, db_url: str, tmp_path: Path)
     assert code == 0 and json.loads(out)["cohort"]["n"] == 0
 
 
-@pytest.mark.parametrize("name", ["funnel.png", "plots"])
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [
+        ("audit", "funnel.png"),
+        ("audit", "plots"),
+        ("outcomes", "outcomes.png"),
+        ("outcomes", "plots"),
+    ],
+)
 def test_plot_path_that_is_a_folder_exits_2_naming_the_option(
-    cohort: Registry, db_url: str, tmp_path: Path, name: str
+    cohort: Registry, db_url: str, tmp_path: Path, command: str, name: str
 ) -> None:
     tmp_path = tmp_path / "out"  # the registry database lives in tmp_path itself
     tmp_path.mkdir()
     folder = tmp_path / name
     folder.mkdir()
     code, out, err = run(
-        "analytics", "audit", "--as", "rita", "--plot", str(folder), "--db", db_url
+        "analytics", command, "--as", "rita", "--plot", str(folder), "--db", db_url
     )
     assert code == 2 and "--plot" in err and "is a folder" in err and out == ""
     assert "Traceback" not in err and list(folder.iterdir()) == []
@@ -186,23 +181,13 @@ def test_plot_path_that_is_a_folder_exits_2_naming_the_option(
 
 
 def test_failed_plot_write_leaves_nothing(
-    cohort: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cohort: Registry, tmp_path: Path, disk_full: None
 ) -> None:
     tmp_path = tmp_path / "out"  # the registry database lives in tmp_path itself
     tmp_path.mkdir()
     target = tmp_path / "funnel.png"
     target.write_bytes(b"old")
     report = audit(registry_procedures(cohort, "admin"))
-
-    def boom(self: Figure, fname: Any, **kwargs: object) -> None:
-        # half a PNG, then the disk fills up
-        if isinstance(fname, (str, Path)):
-            Path(fname).write_bytes(b"\x89PNG partial")
-        else:
-            fname.write(b"\x89PNG partial")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(Figure, "savefig", boom)
     with pytest.raises(OSError, match="disk full"):
         write_funnel_plot(report, target)
     # the old file is untouched and no temporary file is left behind

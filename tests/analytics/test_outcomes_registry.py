@@ -5,12 +5,9 @@ at 60 and 80 columns, JSON keys and the plot."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from matplotlib.figure import Figure
 
 from tests._cli import run
 from vertebro.analytics import (
@@ -20,20 +17,9 @@ from vertebro.analytics import (
     write_outcomes_plot,
 )
 from vertebro.assess import NOTICE
-from vertebro.cli._output import console
 from vertebro.registry import Registry
 
-
-@pytest.fixture
-def narrow(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("COLUMNS", "60")
-    console.cache_clear()
-    yield
-    console.cache_clear()
-
-
-def _visit(reg: Registry, actor: str, code: str, on: str, **scores: Any) -> None:
-    reg.add_follow_up(actor, code, {"followed_on": on, **scores})
+from .conftest import add_visit
 
 
 def _patient(reg: Registry, actor: str, code: str, technique: str = "vertebroplasty") -> None:
@@ -50,28 +36,28 @@ def changes(registry: Registry) -> Registry:
     """Site A (alice): NRS changes -5, -1, -1 at < 4 weeks (PVP), ODI 60 -> 40 in one patient;
     a second procedure of O3 that must not count. Site B (bob): one KP patient, NRS 8 -> 2."""
     _patient(registry, "alice", "O1")
-    _visit(registry, "alice", "O1", "2025-01-02", baseline=True, nrs=9)
-    _visit(registry, "alice", "O1", "2025-01-09", baseline=True, nrs=8)  # closest: taken
-    _visit(registry, "alice", "O1", "2025-01-20", nrs=5)  # day 10
-    _visit(registry, "alice", "O1", "2025-01-25", nrs=3)  # day 15, nearest day 14: taken
+    add_visit(registry, "alice", "O1", "2025-01-02", baseline=True, nrs=9)
+    add_visit(registry, "alice", "O1", "2025-01-09", baseline=True, nrs=8)  # closest: taken
+    add_visit(registry, "alice", "O1", "2025-01-20", nrs=5)  # day 10
+    add_visit(registry, "alice", "O1", "2025-01-25", nrs=3)  # day 15, nearest day 14: taken
     _patient(registry, "alice", "O2")
-    _visit(registry, "alice", "O2", "2025-01-10", baseline=True, nrs=7, odi_sections=[3] * 10)
-    _visit(registry, "alice", "O2", "2025-01-24", nrs=6, odi_sections=[2] * 10)
+    add_visit(registry, "alice", "O2", "2025-01-10", baseline=True, nrs=7, odi_sections=[3] * 10)
+    add_visit(registry, "alice", "O2", "2025-01-24", nrs=6, odi_sections=[2] * 10)
     _patient(registry, "alice", "O3")
-    _visit(registry, "alice", "O3", "2025-01-08", baseline=True, nrs=3)
-    _visit(registry, "alice", "O3", "2025-01-24", nrs=2)
+    add_visit(registry, "alice", "O3", "2025-01-08", baseline=True, nrs=3)
+    add_visit(registry, "alice", "O3", "2025-01-24", nrs=2)
     registry.add_procedure(
         "alice",
         "O3",
         {"performed_on": "2025-06-01", "levels": [{"level": "T12", "technique": "kyphoplasty"}]},
     )
-    _visit(registry, "alice", "O3", "2025-05-31", baseline=True, nrs=9)
-    _visit(registry, "alice", "O3", "2025-06-14", nrs=1)
+    add_visit(registry, "alice", "O3", "2025-05-31", baseline=True, nrs=9)
+    add_visit(registry, "alice", "O3", "2025-06-14", nrs=1)
     _patient(registry, "alice", "O4")  # no baseline, seen
-    _visit(registry, "alice", "O4", "2025-01-24", nrs=4)
+    add_visit(registry, "alice", "O4", "2025-01-24", nrs=4)
     _patient(registry, "bob", "K1", technique="kyphoplasty")
-    _visit(registry, "bob", "K1", "2025-01-10", baseline=True, nrs=8, kps=50)
-    _visit(registry, "bob", "K1", "2025-02-20", nrs=2, kps=70)  # day 41: <= 6 weeks
+    add_visit(registry, "bob", "K1", "2025-01-10", baseline=True, nrs=8, kps=50)
+    add_visit(registry, "bob", "K1", "2025-02-20", nrs=2, kps=70)  # day 41: <= 6 weeks
     return registry
 
 
@@ -95,12 +81,12 @@ def test_a_lost_notice_is_not_seen(registry: Registry) -> None:
     # baseline, then a lost-to-follow-up notice at day 14 and a death notice at day 50: the
     # patient was seen at neither interval (as Registry.due stops follow-up at both)
     _patient(registry, "alice", "N1")
-    _visit(registry, "alice", "N1", "2025-01-09", baseline=True, nrs=8)
-    _visit(registry, "alice", "N1", "2025-01-24", lost_to_follow_up=True)
-    _visit(registry, "alice", "N1", "2025-03-01", vital_status="dead")
+    add_visit(registry, "alice", "N1", "2025-01-09", baseline=True, nrs=8)
+    add_visit(registry, "alice", "N1", "2025-01-24", lost_to_follow_up=True)
+    add_visit(registry, "alice", "N1", "2025-03-01", vital_status="dead")
     _patient(registry, "alice", "N2")  # an ordinary visit, for contrast
-    _visit(registry, "alice", "N2", "2025-01-09", baseline=True, nrs=7)
-    _visit(registry, "alice", "N2", "2025-01-24", nrs=3)
+    add_visit(registry, "alice", "N2", "2025-01-09", baseline=True, nrs=7)
+    add_visit(registry, "alice", "N2", "2025-01-24", nrs=3)
     report = outcomes(registry_procedures(registry, "alice"))
     completeness = {c.interval: c for c in report.technique("vertebroplasty").completeness}
     assert completeness["preop"].seen == 2
@@ -268,39 +254,13 @@ def test_cli_empty_registry_says_so(registry: Registry, db_url: str, tmp_path: P
     assert code == 0 and json.loads(out)["patients"] == 0
 
 
-@pytest.mark.parametrize("name", ["outcomes.png", "plots"])
-def test_cli_plot_path_that_is_a_folder_exits_2_naming_the_option(
-    changes: Registry, db_url: str, tmp_path: Path, name: str
-) -> None:
-    tmp_path = tmp_path / "out"  # the registry database lives in tmp_path itself
-    tmp_path.mkdir()
-    folder = tmp_path / name
-    folder.mkdir()
-    code, out, err = run(
-        "analytics", "outcomes", "--as", "rita", "--plot", str(folder), "--db", db_url
-    )
-    assert code == 2 and "--plot" in err and "is a folder" in err and out == ""
-    assert "Traceback" not in err and list(folder.iterdir()) == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
-
-
 def test_failed_plot_write_leaves_nothing(
-    changes: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    changes: Registry, tmp_path: Path, disk_full: None
 ) -> None:
     tmp_path = tmp_path / "out"  # the registry database lives in tmp_path itself
     tmp_path.mkdir()
     target = tmp_path / "outcomes.png"
     report = outcomes(registry_procedures(changes, "admin"))
-
-    def boom(self: Figure, fname: Any, **kwargs: object) -> None:
-        # half a PNG, then the disk fills up
-        if isinstance(fname, (str, Path)):
-            Path(fname).write_bytes(b"\x89PNG partial")
-        else:
-            fname.write(b"\x89PNG partial")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(Figure, "savefig", boom)
     with pytest.raises(OSError, match="disk full"):
         write_outcomes_plot(report, target)
     assert list(tmp_path.iterdir()) == []  # no partial PNG, no temporary file
