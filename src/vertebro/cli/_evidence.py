@@ -55,6 +55,15 @@ FormatOption = Annotated[
 ]
 
 
+def _note(text: str) -> None:
+    """A note or warning for the reader, on stderr, so that stdout stays the result."""
+    err_console().print(text, markup=False, soft_wrap=True)
+
+
+def _note_skipped(lines: list[int | str], why: str) -> None:
+    _note(f"note: {len(lines)} row(s) {why} and were left out (lines {', '.join(map(str, lines))})")
+
+
 def _progress() -> Progress:
     # on stderr, transient: stdout stays clean for JSON and pipes
     return Progress(
@@ -318,12 +327,7 @@ def pool_cmd(
         result["inputs"] = inputs
     if skipped:
         result["skipped_lines"] = skipped
-        err_console().print(
-            f"note: {len(skipped)} row(s) lack the cells {m} needs and were left out "
-            f"(lines {', '.join(map(str, skipped))})",
-            markup=False,
-            soft_wrap=True,
-        )
+        _note_skipped(skipped, f"lack the cells {m} needs")
 
     if fmt is Format.json:
         print_json(_clean(result))
@@ -446,10 +450,8 @@ def _filter(rows: list[ev.StudyRow], filters: dict[str, str | None]) -> list[ev.
             left_out.append(f"--{col} {val}: {len(rows) - len(kept)}")
         rows = kept
     if left_out:
-        err_console().print(
-            f"note: rows left out by the filters, in the order applied: {'; '.join(left_out)}",
-            markup=False,
-            soft_wrap=True,
+        _note(
+            f"note: rows left out by the filters, in the order applied: {'; '.join(left_out)}"
         )
     return rows
 
@@ -467,20 +469,15 @@ def _contributions(
         after = sum(1 for r in rows if origin[id(r)] == f.name)
         pooled = sum(1 for r in used if origin[id(r)] == f.name)
         out.append({"file": f.name, "rows_after_filters": after, "rows_pooled": pooled})
-    err = err_console()
-    err.print(
+    _note(
         "note: rows per file after the filters (pooled): "
-        + ", ".join(f"{c['file']} {c['rows_after_filters']} ({c['rows_pooled']})" for c in out),
-        markup=False,
-        soft_wrap=True,
+        + ", ".join(f"{c['file']} {c['rows_after_filters']} ({c['rows_pooled']})" for c in out)
     )
     for c in out:
         if not c["rows_pooled"]:
-            err.print(
+            _note(
                 f"warning: {c['file']} contributes no row to the pooling: the result is the "
-                "other files' alone",
-                markup=False,
-                soft_wrap=True,
+                "other files' alone"
             )
     return out
 
@@ -542,11 +539,9 @@ def _n_weighted_cmd(
         )
     if len(files) > 1 and all(len(s) < 2 for s in sources.values()):
         # e.g. the curated KPS rows (PVP+KP) and the registry's (PVP, KP): side by side, not pooled
-        err_console().print(
+        _note(
             "warning: no outcome, technique and interval has rows from more than one file: "
-            "nothing is pooled across files",
-            markup=False,
-            soft_wrap=True,
+            "nothing is pooled across files"
         )
     out: list[dict[str, Any]] = [
         {"outcome": outcome, "technique": tech, "interval": iv, "mean": wm.mean, "n": wm.n,
@@ -555,12 +550,7 @@ def _n_weighted_cmd(
         for iv, wm in cells.items()
     ]
     if skipped:
-        err_console().print(
-            f"note: {len(skipped)} row(s) are not means with n, technique and interval and "
-            f"were left out (lines {', '.join(map(str, skipped))})",
-            markup=False,
-            soft_wrap=True,
-        )
+        _note_skipped(skipped, "are not means with n, technique and interval")
     if fmt is Format.json:
         print_json(
             {
