@@ -29,18 +29,7 @@ def add_case(
     baseline: bool = True,
 ) -> None:
     """One patient with one procedure (levels T9, T10, ... with the given techniques)."""
-    levels = [f"T{9 + i}" for i in range(len(techniques))]
-    reg.add_patient(actor, {"code": code, "birth_year": 1955, "sex": "female"})
-    reg.add_procedure(
-        actor,
-        code,
-        {
-            "performed_on": "2025-01-10",
-            "levels": [
-                {"level": lv, "technique": t} for lv, t in zip(levels, techniques, strict=True)
-            ],
-        },
-    )
+    add_patient(reg, actor, code, *((f"T{9 + i}", t) for i, t in enumerate(techniques)))
     for c in complications:
         reg.add_complication(actor, code, c)
     if baseline:
@@ -88,7 +77,10 @@ def add_visit(reg: Registry, actor: str, code: str, on: str, **scores: object) -
     reg.add_follow_up(actor, code, {"followed_on": on, **scores})
 
 
-def _patient(reg: Registry, actor: str, code: str, *levels: tuple[str, str]) -> None:
+def add_patient(reg: Registry, actor: str, code: str, *levels: tuple[str, str]) -> None:
+    """A patient with one procedure on 2025-01-10 treating ``levels`` ((vertebra, technique)
+    pairs; L1 by vertebroplasty when none are given)."""
+    levels = levels or (("L1", "vertebroplasty"),)
     reg.add_patient(actor, {"code": code, "birth_year": 1955, "sex": "female"})
     reg.add_procedure(
         actor,
@@ -119,25 +111,25 @@ def pool_cohort(registry: Registry) -> Registry:
     baseline, NRS 3.
     """
     r = registry
-    _patient(r, "alice", "A1", PVP)
+    add_patient(r, "alice", "A1", PVP)
     add_visit(r, "alice", "A1", "2025-01-08", baseline=True, nrs=8, kps=60, odi_sections=[4] * 10)
     add_visit(r, "alice", "A1", "2025-01-09", baseline=True, nrs=9)
     add_visit(r, "alice", "A1", "2025-01-17", nrs=5)
     add_visit(r, "alice", "A1", "2025-01-30", nrs=3, kps=70, odi_sections=[2] * 10)
     add_visit(r, "alice", "A1", "2025-02-14", nrs=2)
     r.add_complication("alice", "A1", LEAK)
-    _patient(r, "alice", "A2", PVP)
+    add_patient(r, "alice", "A2", PVP)
     add_visit(r, "alice", "A2", "2025-01-09", baseline=True, nrs=7, kps=60)
     add_visit(r, "alice", "A2", "2025-01-24", nrs=4, kps=80, odi_sections=[1] * 10)
     r.add_complication("alice", "A2", {"type": "haematoma"})
-    _patient(r, "alice", "A3", PVP, KP)
+    add_patient(r, "alice", "A3", PVP, KP)
     add_visit(r, "alice", "A3", "2025-01-09", baseline=True, nrs=9)
     add_visit(r, "alice", "A3", "2025-01-20", nrs=2)
     r.add_complication("alice", "A3", LEAK)
-    _patient(r, "alice", "A4", ("T9", "kyphoplasty"))
+    add_patient(r, "alice", "A4", ("T9", "kyphoplasty"))
     add_visit(r, "alice", "A4", "2025-01-09", baseline=True, nrs=6)
     r.add_complication("alice", "A4", LEAK)
-    _patient(r, "alice", "A5", PVP)
+    add_patient(r, "alice", "A5", PVP)
     add_visit(r, "alice", "A5", "2025-01-09", baseline=True, nrs=7)
     add_visit(r, "alice", "A5", "2025-01-24", nrs=5)
     r.add_procedure(
@@ -146,17 +138,17 @@ def pool_cohort(registry: Registry) -> Registry:
         {"performed_on": "2025-03-01", "levels": [{"level": "T11", "technique": "kyphoplasty"}]},
     )
     add_visit(r, "alice", "A5", "2025-03-11", nrs=1)
-    _patient(r, "bob", "B1", PVP)
+    add_patient(r, "bob", "B1", PVP)
     add_visit(r, "bob", "B1", "2025-01-09", baseline=True, nrs=8)
     add_visit(r, "bob", "B1", "2025-01-24", nrs=2)
     add_visit(r, "bob", "B1", "2025-01-31", nrs=3)
     r.add_complication("bob", "B1", LEAK)
-    _patient(r, "bob", "B2", PVP)
+    add_patient(r, "bob", "B2", PVP)
     add_visit(r, "bob", "B2", "2025-01-09", baseline=True, nrs=6)
     add_visit(r, "bob", "B2", "2025-01-24", nrs=3)
-    _patient(r, "bob", "B3", KP)
+    add_patient(r, "bob", "B3", KP)
     add_visit(r, "bob", "B3", "2025-01-09", baseline=True, nrs=7)
-    _patient(r, "bob", "B4", PVP)
+    add_patient(r, "bob", "B4", PVP)
     add_visit(r, "bob", "B4", "2025-01-24", nrs=3)
     return r
 

@@ -19,31 +19,22 @@ from vertebro.analytics import (
 from vertebro.assess import NOTICE
 from vertebro.registry import Registry
 
-from .conftest import add_visit
-
-
-def _patient(reg: Registry, actor: str, code: str, technique: str = "vertebroplasty") -> None:
-    reg.add_patient(actor, {"code": code, "birth_year": 1950, "sex": "male"})
-    reg.add_procedure(
-        actor,
-        code,
-        {"performed_on": "2025-01-10", "levels": [{"level": "L1", "technique": technique}]},
-    )
+from .conftest import add_patient, add_visit
 
 
 @pytest.fixture
 def changes(registry: Registry) -> Registry:
     """Site A (alice): NRS changes -5, -1, -1 at < 4 weeks (PVP), ODI 60 -> 40 in one patient;
     a second procedure of O3 that must not count. Site B (bob): one KP patient, NRS 8 -> 2."""
-    _patient(registry, "alice", "O1")
+    add_patient(registry, "alice", "O1")
     add_visit(registry, "alice", "O1", "2025-01-02", baseline=True, nrs=9)
     add_visit(registry, "alice", "O1", "2025-01-09", baseline=True, nrs=8)  # closest: taken
     add_visit(registry, "alice", "O1", "2025-01-20", nrs=5)  # day 10
     add_visit(registry, "alice", "O1", "2025-01-25", nrs=3)  # day 15, nearest day 14: taken
-    _patient(registry, "alice", "O2")
+    add_patient(registry, "alice", "O2")
     add_visit(registry, "alice", "O2", "2025-01-10", baseline=True, nrs=7, odi_sections=[3] * 10)
     add_visit(registry, "alice", "O2", "2025-01-24", nrs=6, odi_sections=[2] * 10)
-    _patient(registry, "alice", "O3")
+    add_patient(registry, "alice", "O3")
     add_visit(registry, "alice", "O3", "2025-01-08", baseline=True, nrs=3)
     add_visit(registry, "alice", "O3", "2025-01-24", nrs=2)
     registry.add_procedure(
@@ -53,9 +44,9 @@ def changes(registry: Registry) -> Registry:
     )
     add_visit(registry, "alice", "O3", "2025-05-31", baseline=True, nrs=9)
     add_visit(registry, "alice", "O3", "2025-06-14", nrs=1)
-    _patient(registry, "alice", "O4")  # no baseline, seen
+    add_patient(registry, "alice", "O4")  # no baseline, seen
     add_visit(registry, "alice", "O4", "2025-01-24", nrs=4)
-    _patient(registry, "bob", "K1", technique="kyphoplasty")
+    add_patient(registry, "bob", "K1", ("L1", "kyphoplasty"))
     add_visit(registry, "bob", "K1", "2025-01-10", baseline=True, nrs=8, kps=50)
     add_visit(registry, "bob", "K1", "2025-02-20", nrs=2, kps=70)  # day 41: <= 6 weeks
     return registry
@@ -80,11 +71,11 @@ def test_known_changes_from_the_registry(changes: Registry) -> None:
 def test_a_lost_notice_is_not_seen(registry: Registry) -> None:
     # baseline, then a lost-to-follow-up notice at day 14 and a death notice at day 50: the
     # patient was seen at neither interval (as Registry.due stops follow-up at both)
-    _patient(registry, "alice", "N1")
+    add_patient(registry, "alice", "N1")
     add_visit(registry, "alice", "N1", "2025-01-09", baseline=True, nrs=8)
     add_visit(registry, "alice", "N1", "2025-01-24", lost_to_follow_up=True)
     add_visit(registry, "alice", "N1", "2025-03-01", vital_status="dead")
-    _patient(registry, "alice", "N2")  # an ordinary visit, for contrast
+    add_patient(registry, "alice", "N2")  # an ordinary visit, for contrast
     add_visit(registry, "alice", "N2", "2025-01-09", baseline=True, nrs=7)
     add_visit(registry, "alice", "N2", "2025-01-24", nrs=3)
     report = outcomes(registry_procedures(registry, "alice"))

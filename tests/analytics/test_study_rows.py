@@ -5,6 +5,7 @@ curated literature, and invariants on random record streams."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import statistics
 from typing import Any, Literal
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests._cli import run
 from tests.evidence.tolerances import TOL
 from vertebro import analytics as an
 from vertebro import evidence as ev
@@ -21,6 +23,8 @@ from vertebro.analytics import procedures_from_export, registry_procedures
 from vertebro.errors import InvalidInput
 from vertebro.registry import Registry
 from vertebro.registry.vocab import INTERVALS as REGISTRY_INTERVALS
+
+from .conftest import add_patient
 
 DAY = dt.date(2026, 1, 5)
 
@@ -190,19 +194,12 @@ def _registry_csv(pool_cohort: Registry, tmp_path: Any) -> Any:
 
 
 def _n_weighted(*files: Any) -> dict[tuple[str, str], dict[str, Any]]:
-    import json
-
-    from typer.testing import CliRunner
-
-    from vertebro.cli import app
-
-    res = CliRunner().invoke(
-        app,
-        ["evidence", "pool", *map(str, files), "--n-weighted", "--outcome", "pain_vas",
-         "--interval", "lt4w", "--population", "cancer", "--format", "json"],
+    code, out, err = run(
+        "evidence", "pool", *map(str, files), "--n-weighted", "--outcome", "pain_vas",
+        "--interval", "lt4w", "--population", "cancer", "--format", "json",
     )  # fmt: skip
-    assert res.exit_code == 0, res.stderr
-    return {(c["technique"], c["interval"]): c for c in json.loads(res.stdout)["cells"]}
+    assert code == 0, err
+    return {(c["technique"], c["interval"]): c for c in json.loads(out)["cells"]}
 
 
 def test_registry_rows_pool_with_the_curated_studies(pool_cohort: Registry, tmp_path) -> None:
@@ -231,20 +228,13 @@ def test_registry_rows_pool_with_the_curated_studies(pool_cohort: Registry, tmp_
 
 
 def test_registry_rows_pool_by_inverse_variance(pool_cohort: Registry, tmp_path) -> None:
-    import json
-
-    from typer.testing import CliRunner
-
-    from vertebro.cli import app
-
     reg_csv = _registry_csv(pool_cohort, tmp_path)
-    res = CliRunner().invoke(
-        app,
-        ["evidence", "pool", str(reg_csv), "--outcome", "pain_vas", "--interval", "preop",
-         "--technique", "PVP", "--measure", "MN", "--method", "EE", "--format", "json"],
+    code, stdout, err = run(
+        "evidence", "pool", str(reg_csv), "--outcome", "pain_vas", "--interval", "preop",
+        "--technique", "PVP", "--measure", "MN", "--method", "EE", "--format", "json",
     )  # fmt: skip
-    assert res.exit_code == 0, res.stderr
-    out = json.loads(res.stdout)
+    assert code == 0, err
+    out = json.loads(stdout)
     # common effect: inverse-variance weights n / sd^2 (closed form)
     a, b = [9, 7, 7], [8, 6]
     w = [len(v) / np.var(v, ddof=1) for v in (a, b)]
@@ -335,15 +325,6 @@ def test_bad_by_is_refused() -> None:
 
 
 # ---------------------------------------------------------------- one answer: outcomes report
-def _pvp_patient(reg: Registry, actor: str, code: str, technique: str = "vertebroplasty") -> None:
-    reg.add_patient(actor, {"code": code, "birth_year": 1950, "sex": "male"})
-    reg.add_procedure(
-        actor,
-        code,
-        {"performed_on": "2025-01-10", "levels": [{"level": "L1", "technique": technique}]},
-    )
-
-
 def _agree(procs: list[an.ProcedureRecord]) -> int:
     """Assert that the outcomes report and the study rows (one study) give the same n and mean
     in every cell; return the number of cells compared."""
@@ -378,7 +359,7 @@ def test_outcomes_report_and_study_rows_agree_on_several_visits_per_interval(
     # the reviewer's case: NRS on day 60 (2) and day 170 (7), both "< 6 months" (days 43-182);
     # the planned day is 3 months (day 90), so both reports take day 60's value
     for code in ("R1", "R2", "R3"):
-        _pvp_patient(registry, "alice", code)
+        add_patient(registry, "alice", code)
         registry.add_follow_up("alice", code, {"followed_on": "2025-01-09", "baseline": True,
                                                "nrs": 8})  # fmt: skip
         registry.add_follow_up("alice", code, {"followed_on": "2025-03-11", "nrs": 2})  # day 60
@@ -400,7 +381,7 @@ def test_outcomes_report_and_study_rows_agree_on_a_busy_cohort(registry: Registr
     for i in range(16):
         code = f"Q{i}"
         actor = "alice" if i % 2 else "bob"
-        _pvp_patient(registry, actor, code, rng.choice(("vertebroplasty", "kyphoplasty")))
+        add_patient(registry, actor, code, ("L1", rng.choice(("vertebroplasty", "kyphoplasty"))))
         for _ in range(rng.randint(0, 2)):
             day = start - dt.timedelta(days=rng.randint(0, 6))
             registry.add_follow_up(actor, code, {"followed_on": day.isoformat(),
