@@ -60,7 +60,7 @@ def populate_users(reg: Registry) -> None:
 
 @pytest.fixture
 def empty_registry(db_url: str) -> Iterator[Registry]:
-    reg = Registry(db_url)
+    reg = Registry.create(db_url)
     try:
         yield reg
     finally:

@@ -24,7 +24,7 @@ from vertebro.errors import FieldError, InvalidInput, RegistryError
 from vertebro.settings import get_settings
 
 from . import _scores, audit
-from .db import make_engine
+from .db import make_engine, upgrade
 from .intervals import SCHEDULE, bin_days
 from .models import (
     Assessment,
@@ -165,6 +165,17 @@ class Registry:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         audit.install(self._sessions)
         self._key_cache: bytes | None = None
+
+    @classmethod
+    def create(cls, url: str | None = None) -> Registry:
+        """Create (or migrate) the registry schema at ``url``, then open it.
+
+        The explicit way to make a new store (``vertebro db init`` and the test fixtures);
+        opening with ``Registry(url)`` is for a store that already exists.
+        """
+        engine = make_engine(url, migrate=False)
+        upgrade(engine)
+        return cls(engine=engine)
 
     def close(self) -> None:
         self.engine.dispose()
