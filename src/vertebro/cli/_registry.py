@@ -127,9 +127,14 @@ def db_upgrade(db: DbOpt = None) -> None:
 @db_app.command("current")
 def db_current(db: DbOpt = None) -> None:
     """Show the schema revision of the database and the latest one (changes nothing)."""
-    from vertebro.registry.db import head_revision, revision_at
+    from vertebro.errors import DatabaseError
+    from vertebro.registry.db import display_url, head_revision, revision_at
 
-    console().print(f"current: {revision_at(db)}  head: {head_revision()}")
+    current = revision_at(db)
+    if current is None:
+        raise DatabaseError(f"no registry at {display_url(db)} (this vertebro's schema is "
+                            f"{head_revision()}): create one with `vertebro db init`")
+    console().print(f"current: {current}  head: {head_revision()}")
 
 
 def _say_key_file(reg: Any) -> None:
