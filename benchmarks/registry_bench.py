@@ -72,7 +72,7 @@ def make_csv(path: Path, follow_ups: int) -> None:
 
 
 def fresh(url: str) -> Registry:
-    reg = Registry(url)
+    reg = Registry.create(url)
     reg.bootstrap("admin", "BENCH", "benchmark site")
     return reg
 

@@ -8,9 +8,11 @@ one place (``vertebro.cli``). Messages name the field, the value and what was ex
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 __all__ = [
+    "DatabaseError",
     "EvidenceError",
     "FieldError",
     "InvalidInput",
@@ -31,6 +33,11 @@ class FieldError:
     field: str
     reason: str
     where: str = ""  # e.g. "line 12" or "row 4" for files with many records
+    #: what rows with the same problem share, when ``reason`` names a per-row value
+    #: (errors are grouped by ``field`` and ``cause or reason``)
+    cause: str = dataclasses.field(default="", compare=False)
+    #: how to fix it, said once per group
+    hint: str = dataclasses.field(default="", compare=False)
 
     def __str__(self) -> str:
         prefix = f"{self.where}: " if self.where else ""
@@ -49,8 +56,24 @@ class InvalidInput(VertebroError):
         super().__init__("\n".join(str(e) for e in self.errors))
 
     @classmethod
-    def field(cls, field: str, reason: str) -> InvalidInput:
-        return cls([FieldError(field, reason)])
+    def field(cls, field: str, reason: str, *, hint: str = "") -> InvalidInput:
+        return cls([FieldError(field, reason, hint=hint)])
+
+    def grouped(self, first: int = 3) -> list[str]:
+        """The errors as lines, grouped by cause: the first ``first`` rows of each cause,
+        then "... and N more rows with the same problem", then the cause's hint once."""
+        groups: dict[tuple[str, str], list[FieldError]] = {}
+        for e in self.errors:
+            groups.setdefault((e.field, e.cause or e.reason), []).append(e)
+        lines: list[str] = []
+        for errs in groups.values():
+            lines.extend(str(e) for e in errs[:first])
+            if len(errs) > first:
+                lines.append(f"... and {len(errs) - first} more rows with the same problem")
+            hint = next((e.hint for e in errs if e.hint), "")
+            if hint:
+                lines.append(f"hint: {hint}")
+        return lines
 
 
 class RulebookError(VertebroError):
@@ -59,6 +82,11 @@ class RulebookError(VertebroError):
 
 class RegistryError(VertebroError):
     """A registry operation was refused (permissions, missing records, integrity)."""
+
+
+class DatabaseError(VertebroError):
+    """The registry database cannot be used as asked: a bad or unreachable URL, no registry
+    (or an older schema) there, a lock held too long, a full disk. Exit code 2."""
 
 
 class EvidenceError(VertebroError):

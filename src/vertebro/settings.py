@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 __all__ = ["Settings", "get_settings"]
 
 DEFAULT_DATABASE_URL = "sqlite:///vertebro.db"
+
+
+def _path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value).expanduser() if value else None
 
 
 @dataclass(frozen=True)
@@ -16,10 +22,21 @@ class Settings:
     database_url: str = field(
         default_factory=lambda: os.environ.get("VERTEBRO_DATABASE_URL", DEFAULT_DATABASE_URL)
     )
-    #: Secret for hospital-number hashes and research pseudonyms; when unset, the registry
-    #: keeps a random key inside the database it serves.
+    #: Secret for hospital-number hashes and research pseudonyms. Never stored in the
+    #: database (it keeps only the key's fingerprint). When unset, the key is read from
+    #: ``registry_key_file``.
     registry_key: str | None = field(
         default_factory=lambda: os.environ.get("VERTEBRO_REGISTRY_KEY") or None
+    )
+    #: File holding the key (mode 0600). Default: beside a SQLite store, the store's path
+    #: plus ``.key`` (``vertebro.db.key``), written by ``vertebro db init``; a PostgreSQL
+    #: store needs ``VERTEBRO_REGISTRY_KEY`` or this setting.
+    registry_key_file: Path | None = field(
+        default_factory=lambda: _path("VERTEBRO_REGISTRY_KEY_FILE")
+    )
+    #: How long a SQLite write waits for another writer's lock before giving up (seconds).
+    db_busy_timeout: float = field(
+        default_factory=lambda: float(os.environ.get("VERTEBRO_DB_BUSY_TIMEOUT") or 30)
     )
 
 

@@ -29,7 +29,7 @@ def test_bulk_audit_matches_orm_audit(registry: Registry, other_db_url: str,
                                                "symptomatic": False, "leak_site": "disc"})
     write_csv(tmp_path / "a.csv", export_records(registry, "alice"))
     orm = registry.audit_trail("alice", "A01")
-    other = Registry(other_db_url)
+    other = Registry.create(other_db_url)
     try:
         populate_users(other)
         import_records(other, "alice", read_csv(tmp_path / "a.csv"))

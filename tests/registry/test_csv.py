@@ -43,7 +43,7 @@ def test_round_trip_is_identical(registry: Registry, other_db_url: str, tmp_path
                                                "leak_site": "disc", "symptomatic": True,
                                                "severity_grade": 2, "treatment": "analgesia"})
     first = _export(registry, "admin", tmp_path / "one.csv")
-    other = Registry(other_db_url)
+    other = Registry.create(other_db_url)
     try:
         populate_users(other)
         counts = _import(other, "admin", tmp_path / "one.csv")

@@ -90,7 +90,7 @@ def test_redcap_dictionary_and_records_agree(cohort: Registry, tmp_path: Path) -
 def test_redcap_round_trip(cohort: Registry, other_db_url: str, tmp_path: Path) -> None:
     io.export(cohort, "admin", "redcap", tmp_path / "one")
     io.export(cohort, "admin", "csv", tmp_path / "one.csv")
-    other = Registry(other_db_url)
+    other = Registry.create(other_db_url)
     try:
         populate_users(other)
         counts = io.import_(other, "admin", "redcap", tmp_path / "one")

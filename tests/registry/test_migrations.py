@@ -9,7 +9,7 @@ from vertebro.registry.models import Base
 
 
 def test_upgrade_downgrade_upgrade(db_url: str) -> None:
-    engine = db.make_engine(db_url, migrate=False)
+    engine = db.make_engine(db_url, migrate=False, create=True)
     assert db.current_revision(engine) is None
     db.upgrade(engine)
     assert db.current_revision(engine) == db.head_revision()

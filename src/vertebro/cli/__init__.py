@@ -2,8 +2,9 @@
 
 Thin entry points only: each command parses its arguments, calls the library and formats the
 result. Errors are mapped to exit codes here, in one place: :class:`~vertebro.errors.InvalidInput`
-exits 2 (and every problem is listed on stderr), any other :class:`~vertebro.errors.VertebroError`
-exits 1.
+exits 2 (every problem listed on stderr, grouped by cause), as does a
+:class:`~vertebro.errors.DatabaseError` (one line); any other
+:class:`~vertebro.errors.VertebroError` exits 1.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from vertebro.errors import InvalidInput, VertebroError
+from vertebro.errors import DatabaseError, InvalidInput, VertebroError
 
 from ._output import err_console
 
@@ -26,12 +27,24 @@ class _Group(TyperGroup):
             return super().invoke(ctx)
         except InvalidInput as exc:
             err_console().print("[bold red]invalid input[/] (nothing was written):")
-            for error in exc.errors:
-                err_console().print(f"  {error}", markup=False, highlight=False, soft_wrap=True)
+            for line in exc.grouped():
+                err_console().print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except DatabaseError as exc:
+            err_console().print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except VertebroError as exc:
             err_console().print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
+        except Exception as exc:
+            # a database error the registry did not translate: one line, not a traceback
+            # (matched by module so that start-up does not import SQLAlchemy)
+            if not type(exc).__module__.startswith("sqlalchemy."):
+                raise
+            first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+            err_console().print(f"[bold red]database error:[/] {first}", highlight=False,
+                                soft_wrap=True)
+            raise typer.Exit(2) from None
 
 
 app = typer.Typer(

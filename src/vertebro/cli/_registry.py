@@ -113,21 +113,35 @@ def _progress(label: str) -> Iterator[Callable[[str, int, int], None]]:
 @db_app.command("upgrade")
 def db_upgrade(db: DbOpt = None) -> None:
     """Migrate the database to the latest schema (creates a new database)."""
-    from vertebro.registry.db import current_revision, make_engine
+    from vertebro.registry import Registry
+    from vertebro.registry.db import current_revision
 
-    engine = make_engine(db)
-    console().print(f"database at revision {current_revision(engine)}")
-    engine.dispose()
+    reg = Registry.create(db)
+    try:
+        _say_key_file(reg)
+        console().print(f"database at revision {current_revision(reg.engine)}")
+    finally:
+        reg.close()
 
 
 @db_app.command("current")
 def db_current(db: DbOpt = None) -> None:
-    """Show the schema revision of the database and the latest one."""
-    from vertebro.registry.db import current_revision, head_revision, make_engine
+    """Show the schema revision of the database and the latest one (changes nothing)."""
+    from vertebro.errors import DatabaseError
+    from vertebro.registry.db import display_url, head_revision, revision_at
 
-    engine = make_engine(db, migrate=False)
-    console().print(f"current: {current_revision(engine)}  head: {head_revision()}")
-    engine.dispose()
+    current = revision_at(db)
+    if current is None:
+        raise DatabaseError(f"no registry at {display_url(db)} (this vertebro's schema is "
+                            f"{head_revision()}): create one with `vertebro db init`")
+    console().print(f"current: {current}  head: {head_revision()}")
+
+
+def _say_key_file(reg: Any) -> None:
+    if reg.key_file_written:
+        console().print(f"new registry key written to {reg.key_file_written} (mode 0600): "
+                        "keep it (and a copy) apart from backups of the database",
+                        markup=False)
 
 
 @db_app.command("init")
@@ -137,8 +151,15 @@ def db_init(
     site_name: Annotated[str, typer.Option(help="name of the first site")],
     db: DbOpt = None,
 ) -> None:
-    """Create the first site and admin of an empty registry."""
-    _call(db, "bootstrap", admin, site, site_name)
+    """Create the registry (schema and key, when new) and its first site and admin."""
+    from vertebro.registry import Registry
+
+    reg = Registry.create(db)
+    try:
+        _say_key_file(reg)
+        reg.bootstrap(admin, site, site_name)
+    finally:
+        reg.close()
     console().print(f"admin {admin} created at site {site}")
 
 
@@ -156,15 +177,27 @@ def demo_seed(
         "--if-empty", help="do nothing if the registry already has patients")] = False,
 ) -> None:
     """Write a SYNTHETIC cohort following Sorensen-SpineJ-2019 Tables 1 and 2."""
+    from vertebro.registry import Registry
+    from vertebro.registry.db import display_url, revision_at
     from vertebro.registry.demo import seed as run_seed
 
-    with _registry(db) as reg:
+    if revision_at(db) is None:
+        # the one command besides `db init`/`db upgrade` that makes a store: it says so
+        reg = Registry.create(db)
+        console().print(f"no registry at {display_url(db)}: created a new one for the demo",
+                        markup=False)
+        _say_key_file(reg)
+    else:
+        reg = Registry(db)
+    try:
         if if_empty and reg.counts()["patient"]:
             console().print("the registry already has patients: demo seed skipped")
             return
-    with _registry(db) as reg, _progress("demo seed") as progress:
-        counts = run_seed(reg, patients, sites=sites, seed=seed, as_of=_date(as_of, "as_of"),
-                          admin=admin, progress=progress)
+        with _progress("demo seed") as progress:
+            counts = run_seed(reg, patients, sites=sites, seed=seed,
+                              as_of=_date(as_of, "as_of"), admin=admin, progress=progress)
+    finally:
+        reg.close()
     console().print(
         f"SYNTHETIC demo cohort written (not real patients): {counts['patient']} patients, "
         f"{counts['procedure']} procedures, {counts['follow_up']} follow-ups, "

@@ -63,7 +63,8 @@ class Base(DeclarativeBase):
 
 
 class Meta(Base):
-    """Key/value facts about this database (e.g. the per-database pseudonymisation key)."""
+    """Key/value facts about this database (e.g. the pseudonymisation key's fingerprint;
+    never the key itself)."""
 
     __tablename__ = "registry_meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -95,6 +96,9 @@ class Patient(Base):
     __tablename__ = "patient"
     __table_args__ = (
         UniqueConstraint("site_id", "code", name="uq_patient_site_code"),
+        # enforced by the database, so that concurrent writers cannot both register it
+        UniqueConstraint("site_id", "hospital_number_hash",
+                         name="uq_patient_site_hospital_number"),
         CheckConstraint(_in("sex", vocab.SEXES), name="sex"),
         CheckConstraint("birth_year IS NULL OR (birth_year >= 1880 AND birth_year <= 2200)",
                         name="birth_year"),

@@ -11,27 +11,26 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vertebro.errors import FieldError, InvalidInput, RegistryError
-from vertebro.settings import get_settings
 
-from . import _scores, audit
-from .db import make_engine, upgrade
+from . import _keys, _scores, audit
+from ._dberrors import translate
+from .db import check_schema, make_engine, upgrade
 from .intervals import SCHEDULE, bin_days
 from .models import (
     Assessment,
     AuditLog,
     Complication,
     FollowUp,
-    Meta,
     Patient,
     Procedure,
     ProcedureLevel,
@@ -161,21 +160,40 @@ class Registry:
     """Entry point of the registry: ``Registry(url)``; every method takes ``actor``."""
 
     def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
-        self.engine = engine if engine is not None else make_engine(url)
+        """Open the registry at ``url`` (default: settings). A store without a registry, or
+        with an older schema, is refused with a message naming what to run: only
+        :meth:`create` (``vertebro db init`` / ``db upgrade``) makes or migrates a schema."""
+        self.engine = engine if engine is not None else make_engine(url, migrate=False)
+        try:
+            check_schema(self.engine)
+        except BaseException:
+            self.engine.dispose()
+            raise
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         audit.install(self._sessions)
         self._key_cache: bytes | None = None
+        #: a key file :meth:`create` wrote for a new store (for the CLI to say so)
+        self.key_file_written: str | None = None
 
     @classmethod
     def create(cls, url: str | None = None) -> Registry:
         """Create (or migrate) the registry schema at ``url``, then open it.
 
-        The explicit way to make a new store (``vertebro db init`` and the test fixtures);
-        opening with ``Registry(url)`` is for a store that already exists.
+        The explicit way to make a new store (``vertebro db init``, ``db upgrade`` and the
+        test fixtures): a new SQLite file is made with mode 0600; when no key is configured,
+        a new key file (0600) is written beside a SQLite store and its fingerprint stored
+        (:mod:`vertebro.registry._keys`).
         """
-        engine = make_engine(url, migrate=False)
-        upgrade(engine)
-        return cls(engine=engine)
+        engine = make_engine(url, migrate=False, create=True)
+        try:
+            upgrade(engine)
+            written = _keys.bind_new_store(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        reg = cls(engine=engine)
+        reg.key_file_written = written
+        return reg
 
     def close(self) -> None:
         self.engine.dispose()
@@ -186,10 +204,13 @@ class Registry:
         self, actor: str | None, *, resolve: bool = True
     ) -> Iterator[tuple[Session, Actor | None]]:
         """One transaction as ``actor``: committed on success, rolled back on any error."""
-        with self._sessions() as s, s.begin():
-            s.info["actor"] = actor
-            who = self._resolve(s, actor) if actor is not None and resolve else None
-            yield s, who
+        try:
+            with self._sessions() as s, s.begin():
+                s.info["actor"] = actor
+                who = self._resolve(s, actor) if actor is not None and resolve else None
+                yield s, who
+        except DBAPIError as exc:  # a held lock, a concurrent duplicate, a lost server
+            raise translate(exc, self.engine.url) from None
 
     def _resolve(self, s: Session, username: str) -> Actor:
         row = s.execute(
@@ -215,17 +236,9 @@ class Registry:
             raise RegistryError(f"only an admin may do this ({who.username} is a {who.role})")
 
     def key(self) -> bytes:
+        """The pseudonymisation key (never stored in the database; its fingerprint is)."""
         if self._key_cache is None:
-            env = get_settings().registry_key
-            if env:
-                self._key_cache = env.encode()
-            else:
-                with self.engine.begin() as conn:
-                    value = conn.execute(select(Meta.value).where(Meta.key == "key")).scalar()
-                    if value is None:
-                        value = secrets.token_hex(32)
-                        conn.execute(insert(Meta), [{"key": "key", "value": value}])
-                self._key_cache = value.encode()
+            self._key_cache = _keys.registry_key(self.engine)
         return self._key_cache
 
     def hash_hospital_number(self, number: str) -> str:
