@@ -117,7 +117,21 @@ def db_upgrade(db: DbOpt = None) -> None:
 
     engine = make_engine(db)
     console().print(f"database at revision {current_revision(engine)}")
+    _warn_triggers(engine)
     engine.dispose()
+
+
+def _warn_triggers(engine: Any) -> None:
+    from vertebro.registry.db import current_revision
+    from vertebro.registry.verify import missing_triggers
+
+    if current_revision(engine) is None:
+        return
+    with engine.connect() as conn:
+        for name in missing_triggers(conn):
+            err_console().print(f"warning: trigger {name} is missing: the database no longer "
+                                "refuses unaudited changes (run `vertebro db verify`)",
+                                markup=False)
 
 
 @db_app.command("current")
@@ -127,7 +141,30 @@ def db_current(db: DbOpt = None) -> None:
 
     engine = make_engine(db, migrate=False)
     console().print(f"current: {current_revision(engine)}  head: {head_revision()}")
+    _warn_triggers(engine)
     engine.dispose()
+
+
+@db_app.command("verify")
+def db_verify(db: DbOpt = None, fmt: FmtOpt = Format.text) -> None:
+    """Check the audit chain, the triggers and every audited row against its history."""
+    from vertebro.registry.db import make_engine
+    from vertebro.registry.verify import verify
+
+    engine = make_engine(db, migrate=False)
+    report = verify(engine)
+    engine.dispose()
+    if fmt is Format.json:
+        print_json(report.as_dict())
+    else:
+        for p in report.problems:
+            console().print(str(p), markup=False)
+        console().print(f"{'ok' if report.ok else f'{len(report.problems)} problem(s)'}: "
+                        f"{report.audit_rows} audit rows, {report.rows_checked} rows checked, "
+                        f"{report.triggers} triggers; last hash {report.last_hash}",
+                        markup=False)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @db_app.command("init")
