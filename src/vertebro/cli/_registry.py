@@ -167,6 +167,28 @@ def db_verify(db: DbOpt = None, fmt: FmtOpt = Format.text) -> None:
         raise typer.Exit(1)
 
 
+@db_app.command("backup")
+def db_backup(path: Annotated[Path, typer.Argument(help="backup file to write (new)")],
+              db: DbOpt = None) -> None:
+    """A consistent copy of the whole store (SQLite online backup; pg_dump on PostgreSQL)."""
+    from vertebro.registry.backup import backup
+
+    backup(db, path)
+    console().print(f"backup written to {path} (mode 0600; keep it encrypted and off this "
+                    "host)", markup=False)
+
+
+@db_app.command("restore")
+def db_restore(path: Annotated[Path, typer.Argument(help="a file `db backup` wrote")],
+               db: DbOpt = None) -> None:
+    """Restore a backup into an empty store, then verify it."""
+    from vertebro.registry.backup import restore
+
+    restore(db, path)
+    console().print(f"restored {path}", markup=False)
+    db_verify(db, Format.text)
+
+
 @db_app.command("init")
 def db_init(
     admin: Annotated[str, typer.Option(help="username of the first admin")],

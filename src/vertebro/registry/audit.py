@@ -23,7 +23,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from sqlalchemy import JSON, Boolean, insert, inspect, select, text
+from sqlalchemy import JSON, Boolean, Table, insert, inspect, select, text
+from sqlalchemy import delete as sa_delete
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
@@ -104,7 +105,7 @@ def _allocate(conn: Connection, n: int) -> list[int]:
         return sorted(conn.execute(text(
             "SELECT nextval(pg_get_serial_sequence('audit_log', 'id')) "
             "FROM generate_series(1, :n)"), {"n": n}).scalars())
-    start = conn.execute(text("SELECT coalesce(max(id), 0) FROM audit_log")).scalar_one()
+    start: int = conn.execute(text("SELECT coalesce(max(id), 0) FROM audit_log")).scalar_one()
     return list(range(start + 1, start + 1 + n))
 
 
@@ -153,24 +154,48 @@ def _patient_id(session: Session, obj: Base) -> int | None:
 
 
 def _cascade_deletes(session: Session) -> None:
-    """Delete what the database would cascade through the session instead, so that each
-    removed row gets its audit row; refuse to remove a patient who has an (immutable)
-    assessment."""
+    """Delete, with one audit row each, what the database's ``ON DELETE CASCADE`` would
+    remove unaudited when a patient or a procedure is deleted through the session; refuse to
+    remove a patient who has an (immutable) assessment.
+
+    The dependants are deleted here, children first, by statement: the unit of work does not
+    order mappers that have no relationship between them, and a parent deleted first would
+    let the database cascade remove the children before their audit rows were taken.
+    """
+    doomed: list[Base] = []
     for obj in list(session.deleted):
+        procs: list[Procedure] = []
         if isinstance(obj, Patient):
-            n = session.scalar(select(Assessment.id).where(Assessment.patient_id == obj.id)
-                               .limit(1))
-            if n is not None:
+            if session.scalar(select(Assessment.id).where(Assessment.patient_id == obj.id)
+                              .limit(1)) is not None:
                 raise RegistryError(f"patient {obj.code!r} has a stored assessment, which is "
                                     "immutable: the patient cannot be deleted")
-            for proc in session.scalars(select(Procedure).where(Procedure.patient_id == obj.id)):
-                session.delete(proc)
-    for obj in list(session.deleted):
-        if isinstance(obj, Procedure):
-            for model in (Complication, FollowUp, ProcedureLevel):
-                for child in session.scalars(select(model).where(
-                        model.procedure_id == obj.id)):  # type: ignore[attr-defined]
-                    session.delete(child)
+            procs = list(session.scalars(select(Procedure).where(Procedure.patient_id == obj.id)))
+        elif isinstance(obj, Procedure):
+            procs = [obj]
+        for proc in procs:
+            for model in (FollowUp, Complication, ProcedureLevel):
+                doomed += session.scalars(select(model).where(model.procedure_id == proc.id))
+            if proc is not obj:
+                doomed.append(proc)
+    if not doomed:
+        return
+    actor = session.info.get("actor")
+    if actor is None:
+        raise RegistryError("a change without an acting user cannot be audited")
+    at = now()
+    rows = [_row(session, o, "delete", row_dict(o), None, actor, at) for o in doomed]
+    conn = session.connection()
+    victims: tuple[type[FollowUp | Complication | ProcedureLevel | Procedure], ...] = (
+        FollowUp, Complication, ProcedureLevel, Procedure)
+    for victim in victims:
+        ids = [o.id for o in doomed if isinstance(o, victim)]
+        if ids:
+            conn.execute(sa_delete(victim).where(victim.id.in_(ids)))
+    for o in doomed:
+        if o in session:
+            session.expunge(o)
+    append(conn, rows)
 
 
 def _before_flush(session: Session, _ctx: UOWTransaction, _instances: Any) -> None:
@@ -258,7 +283,7 @@ def _content_select(model: type[Base], dialect: str) -> Any:
     """``SELECT`` the audit content (row id, patient id, the row as JSON) of the rows of
     ``model`` with ids ``:ids``: the same content as the ORM hook's audit rows, built by the
     database instead of object by object in Python."""
-    table = model.__table__
+    table: Table = model.__table__  # type: ignore[assignment]
     pairs = []
     for c in table.columns:
         if c.name == "created_at":

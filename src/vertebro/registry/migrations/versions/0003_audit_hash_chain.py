@@ -84,7 +84,7 @@ def _backfill() -> None:
     prev = GENESIS
     rows = bind.execute(sa.select(log).order_by(log.c.id)).mappings().all()
     for r in rows:
-        h = row_hash(prev, r)
+        h = row_hash(prev, dict(r))
         bind.execute(sa.update(log).where(log.c.id == r["id"]).values(prev_hash=prev, hash=h))
         prev = h
 
