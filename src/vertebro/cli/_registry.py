@@ -120,8 +120,22 @@ def db_upgrade(db: DbOpt = None) -> None:
     try:
         _say_key_file(reg)
         console().print(f"database at revision {current_revision(reg.engine)}")
+        _warn_triggers(reg.engine)
     finally:
         reg.close()
+
+
+def _warn_triggers(engine: Any) -> None:
+    from vertebro.registry.db import current_revision
+    from vertebro.registry.verify import missing_triggers
+
+    if current_revision(engine) is None:
+        return
+    with engine.connect() as conn:
+        for name in missing_triggers(conn):
+            err_console().print(f"warning: trigger {name} is missing: the database no longer "
+                                "refuses unaudited changes (run `vertebro db verify`)",
+                                markup=False)
 
 
 @db_app.command("current")
@@ -130,11 +144,18 @@ def db_current(db: DbOpt = None) -> None:
     from vertebro.errors import DatabaseError
     from vertebro.registry.db import display_url, head_revision, revision_at
 
+    from vertebro.registry.db import make_engine
+
     current = revision_at(db)
     if current is None:
         raise DatabaseError(f"no registry at {display_url(db)} (this vertebro's schema is "
                             f"{head_revision()}): create one with `vertebro db init`")
     console().print(f"current: {current}  head: {head_revision()}")
+    engine = make_engine(db, migrate=False)
+    try:
+        _warn_triggers(engine)
+    finally:
+        engine.dispose()
 
 
 def _say_key_file(reg: Any) -> None:
@@ -142,6 +163,50 @@ def _say_key_file(reg: Any) -> None:
         console().print(f"new registry key written to {reg.key_file_written} (mode 0600): "
                         "keep it (and a copy) apart from backups of the database",
                         markup=False)
+
+
+@db_app.command("verify")
+def db_verify(db: DbOpt = None, fmt: FmtOpt = Format.text) -> None:
+    """Check the audit chain, the triggers and every audited row against its history."""
+    from vertebro.registry.db import make_engine
+    from vertebro.registry.verify import verify
+
+    engine = make_engine(db, migrate=False)
+    report = verify(engine)
+    engine.dispose()
+    if fmt is Format.json:
+        print_json(report.as_dict())
+    else:
+        for p in report.problems:
+            console().print(str(p), markup=False)
+        console().print(f"{'ok' if report.ok else f'{len(report.problems)} problem(s)'}: "
+                        f"{report.audit_rows} audit rows, {report.rows_checked} rows checked, "
+                        f"{report.triggers} triggers; last hash {report.last_hash}",
+                        markup=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@db_app.command("backup")
+def db_backup(path: Annotated[Path, typer.Argument(help="backup file to write (new)")],
+              db: DbOpt = None) -> None:
+    """A consistent copy of the whole store (SQLite online backup; pg_dump on PostgreSQL)."""
+    from vertebro.registry.backup import backup
+
+    backup(db, path)
+    console().print(f"backup written to {path} (mode 0600; keep it encrypted and off this "
+                    "host)", markup=False)
+
+
+@db_app.command("restore")
+def db_restore(path: Annotated[Path, typer.Argument(help="a file `db backup` wrote")],
+               db: DbOpt = None) -> None:
+    """Restore a backup into an empty store, then verify it."""
+    from vertebro.registry.backup import restore
+
+    restore(db, path)
+    console().print(f"restored {path}", markup=False)
+    db_verify(db, Format.text)
 
 
 @db_app.command("init")

@@ -23,9 +23,10 @@ from .transfer import ODI_COLUMNS
 
 __all__ = ["LOINC", "bundle", "write_bundle"]
 
+#: code and display, the display being LOINC's long common name letter for letter
 LOINC: Final = {
     "nrs": ("72514-3", "Pain severity - 0-10 verbal numeric rating [Score] - Reported"),
-    "odi": ("97909-6", "Oswestry Disability Index score"),
+    "odi": ("97909-6", "Oswestry disability index score ODI"),
     "kps": ("89243-0", "Karnofsky Performance Status score"),
     "ecog": ("89247-1", "ECOG Performance Status score"),
 }
@@ -38,9 +39,24 @@ def _uuid(*parts: str) -> str:
     return f"urn:uuid:{uuid.uuid5(_NS, '/'.join(parts))}"
 
 
+class _Keys:
+    """Stable fullUrls from what identifies a record (site, patient, procedure number and the
+    record's own fields), never from its position in the bundle; records that agree on all
+    of them (rare: duplicates are refused on import) are numbered in export order."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, ...], int] = {}
+
+    def __call__(self, *parts: str) -> str:
+        n = self._seen.get(parts, 0)
+        self._seen[parts] = n + 1
+        return _uuid(*parts, str(n)) if n else _uuid(*parts)
+
+
 def bundle(records: Iterable[dict[str, str]], *, research: bool = False) -> dict[str, Any]:
     entries: list[dict[str, Any]] = []
     procedures: dict[tuple[str, str, str], dict[str, str]] = {}
+    key = _Keys()
     for rec in records:
         rtype = rec["record_type"]
         if rtype == "site":
@@ -73,6 +89,11 @@ def bundle(records: Iterable[dict[str, str]], *, research: bool = False) -> dict
                     "category": [{"coding": [{
                         "system": "http://terminology.hl7.org/CodeSystem/condition-category",
                         "code": "problem-list-item"}]}],
+                    # the registry holds patients treated for a cancer-related fracture, so
+                    # the cancer is active when the record is made
+                    "clinicalStatus": {"coding": [{
+                        "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                        "code": "active"}]},
                     "code": {"text": f"primary cancer: {rec['primary_cancer']}"},
                     "subject": {"reference": pref},
                 }})
@@ -111,23 +132,25 @@ def bundle(records: Iterable[dict[str, str]], *, research: bool = False) -> dict
             }
             if rec.get("severity_grade"):
                 event["severity"] = {"text": f"grade {rec['severity_grade']}"}
-            entries.append({"fullUrl": _uuid("complication", site, code, rec["procedure"],
-                                             str(len(entries))), "resource": event})
+            entries.append({"fullUrl": key("complication", site, code, rec["procedure"],
+                                           *(rec.get(k) or "" for k in (
+                                               "complication_type", "level", "leak_site"))),
+                            "resource": event})
         elif rtype == "follow_up":
-            entries.extend(_follow_up(rec, pref, date(rec), site, code, len(entries)))
+            fkey = key("follow-up", site, code, rec["procedure"], rec.get("date") or "",
+                       rec.get("day") or "", rec.get("baseline") or "")
+            entries.extend(_follow_up(rec, pref, date(rec), fkey))
     return {"resourceType": "Bundle", "type": "collection",
             "meta": {"tag": [{"system": f"{SYSTEM}:export",
                               "code": "research" if research else "full"}]},
             "entry": entries}
 
 
-def _follow_up(rec: dict[str, str], pref: str, when: str, site: str, code: str, n: int
-               ) -> list[dict[str, Any]]:
+def _follow_up(rec: dict[str, str], pref: str, when: str, fkey: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    key = (site, code, rec["procedure"], when, str(n))
     qr_ref = None
     if any(rec.get(c) for c in ODI_COLUMNS):
-        qr_ref = _uuid("odi-response", *key)
+        qr_ref = _uuid("odi-response", fkey)
         out.append({"fullUrl": qr_ref, "resource": {
             "resourceType": "QuestionnaireResponse",
             "questionnaire": f"{SYSTEM}:questionnaire:odi-{rec.get('odi_version') or '2.1a'}",
@@ -164,7 +187,7 @@ def _follow_up(rec: dict[str, str], pref: str, when: str, site: str, code: str, 
             obs["derivedFrom"] = [{"reference": qr_ref}]
         if rec.get("interval"):
             obs["note"] = [{"text": f"interval {rec['interval']}"}]
-        out.append({"fullUrl": _uuid("obs", measure, *key), "resource": obs})
+        out.append({"fullUrl": _uuid("obs", measure, fkey), "resource": obs})
     return out
 
 

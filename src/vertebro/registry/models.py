@@ -244,18 +244,27 @@ class FollowUp(Base):
 
 
 class AuditLog(Base):
-    """Append-only: one row per insert, update or delete, with the row before and after."""
+    """Append-only: one row per insert, update or delete, with the row before and after, or
+    one row per non-table event (``table_name = 'event'``, e.g. a sign-in).
+
+    Rows are hash-chained (:mod:`vertebro.registry.audit`): ``hash`` covers the row's content
+    and ``prev_hash``, the previous row's ``hash``; ``prev_hash`` is unique, so the chain cannot
+    fork even if two writers raced past the lock.
+    """
 
     __tablename__ = "audit_log"
     __table_args__ = (
-        CheckConstraint(_in("action", ("insert", "update", "delete")), name="action"),
+        CheckConstraint("action IN ('insert', 'update', 'delete') OR table_name = 'event'",
+                        name="action"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(8))
+    action: Mapped[str] = mapped_column(String(32))
     table_name: Mapped[str] = mapped_column(String(32))
     row_id: Mapped[int | None] = mapped_column(Integer)
     patient_id: Mapped[int | None] = mapped_column(Integer, index=True)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))

@@ -18,7 +18,7 @@ from operator import itemgetter
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import JSON, Boolean, DateTime, String, Table, bindparam, insert, select, text
+from sqlalchemy import JSON, Table, insert, select, text
 
 from vertebro.errors import FieldError, InvalidInput, RegistryError
 
@@ -633,49 +633,6 @@ class _BulkWriter:
             self.conn.execute(insert(table), rows)
 
 
-def _audit_insert_select(model: type[Base], dialect: str) -> Any:
-    """``INSERT INTO audit_log ... SELECT`` one audit row (after = the row as JSON) per row of
-    ``model`` with ids in ``:lo..:hi``: the same content as the ORM hook's audit rows, built
-    by the database instead of row by row in Python."""
-    table: Table = model.__table__  # type: ignore[assignment]
-    pairs = []
-    for c in table.columns:
-        if c.name == "created_at":
-            expr = "CAST(:at_iso AS TEXT)" if dialect == "sqlite" else f"t.{c.name}"
-        elif dialect != "sqlite":
-            expr = f't."{c.name}"'
-        elif isinstance(c.type, JSON):
-            expr = f'json(t."{c.name}")'
-        elif isinstance(c.type, Boolean):
-            expr = (f't."{c.name}" IS NULL THEN NULL WHEN t."{c.name}" THEN json(\'true\') '
-                    "ELSE json('false') END")
-            expr = "CASE WHEN " + expr
-        else:
-            expr = f't."{c.name}"'
-        pairs.append(f"'{c.name}', {expr}")
-    build = "json_object" if dialect == "sqlite" else "json_build_object"
-    if "procedure_id" in table.c and table.name != "procedure":
-        patient = "p.patient_id"
-        join = " JOIN procedure p ON p.id = t.procedure_id"
-    elif table.name == "patient":
-        patient, join = "t.id", ""
-    elif "patient_id" in table.c:
-        patient, join = "t.patient_id", ""
-    else:
-        patient, join = "NULL", ""
-    sql = (
-        "INSERT INTO audit_log (at, actor, action, table_name, row_id, patient_id, after) "
-        f"SELECT :at, :actor, 'insert', '{table.name}', t.id, {patient}, "
-        f"{build}({', '.join(pairs)}) FROM \"{table.name}\" t{join} "
-        # SQLite: the ids were allocated as one run under the write lock; PostgreSQL: a
-        # sequence may interleave with other sessions, so name the ids
-        + ("WHERE t.id BETWEEN :lo AND :hi" if dialect == "sqlite" else "WHERE t.id = ANY(:ids)")
-        + " ORDER BY t.id"
-    )
-    return text(sql).bindparams(bindparam("at", type_=DateTime(timezone=True)),
-                                bindparam("actor", type_=String()))
-
-
 def _write(s: Any, plan: _Plan, actor: str, known_sites: dict[str, int],
            progress: Progress | None, chunk: int) -> dict[str, int]:
     at = audit.now()
@@ -699,23 +656,19 @@ def _write(s: Any, plan: _Plan, actor: str, known_sites: dict[str, int],
         return list(range(start + 1, start + 1 + n))
 
     writer = _BulkWriter(conn)
-    params = {"at": at, "actor": actor, "at_iso": at.isoformat()}
 
     def put(model: type[Base], rows: list[dict[str, Any]]) -> list[int]:
         nonlocal done
         if not rows:
             return []
         ids = allocate(model, len(rows))
-        audit_sql = _audit_insert_select(model, conn.dialect.name)
         for i in range(0, len(rows), chunk):
             part = rows[i:i + chunk]
             part_ids = ids[i:i + chunk]
             for rid, r in zip(part_ids, part, strict=True):
                 r["id"] = rid
             writer.insert(model, part)
-            # the audit rows are built by the database from the rows just inserted
-            conn.execute(audit_sql, {**params, "lo": part_ids[0], "hi": part_ids[-1],
-                                     "ids": part_ids})
+            audit.audit_inserted(conn, model, part_ids, actor, at)
             done += len(part)
             if progress:
                 progress("write", done, total)
