@@ -250,7 +250,7 @@ def test_bulk_import_is_chained(registry: Registry, other_db_url: str, tmp_path:
 
 
 def test_upgrade_chains_rows_written_before_the_chain(db_url: str) -> None:
-    engine = db.make_engine(db_url, migrate=False)
+    engine = db.make_engine(db_url, migrate=False, create=True)
     db.upgrade(engine, "0001")
     with engine.begin() as conn:
         for k in range(3):

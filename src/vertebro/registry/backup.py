@@ -87,7 +87,7 @@ def restore(url: str | None, path: Path) -> None:
     if not path.is_file():
         raise InvalidInput.field("path", f"{path} is not a backup file")
     u = make_url(normalise_url(url))
-    engine = make_engine(url, migrate=False)
+    engine = make_engine(url, migrate=False, create=True)
     try:
         tables = inspect(engine).get_table_names()
     finally:
