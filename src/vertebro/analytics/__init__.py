@@ -20,9 +20,12 @@ from ._audit import (
     GroupAudit,
     LeakageAudit,
     audit,
+    audit_of_counts,
     clinically_evident,
+    is_leak,
     procedure_event,
 )
+from ._from_registry import registry_audit, registry_outcomes, study_rows_from_registry
 from ._outcomes import (
     MEASURES,
     SELECTION,
@@ -36,6 +39,7 @@ from ._outcomes import (
     index_procedures,
     interval_value,
     outcomes,
+    outcomes_of_counts,
     patient_value,
 )
 from ._outcomes_plot import outcomes_figure, write_outcomes_plot
@@ -70,7 +74,7 @@ from ._stats import (
     funnel_limit,
     funnel_limits,
 )
-from ._study_rows import REGISTRY_OUTCOMES, registry_study_rows
+from ._study_rows import REGISTRY_OUTCOMES, registry_study_rows, study_rows_of_counts
 from ._thresholds import (
     CountingRule,
     Reference,
@@ -112,6 +116,7 @@ __all__ = [
     "Thresholds",
     "WilcoxonResult",
     "audit",
+    "audit_of_counts",
     "baseline_value",
     "check_plot_path",
     "classify",
@@ -125,21 +130,27 @@ __all__ = [
     "funnel_limits",
     "index_procedures",
     "interval_value",
+    "is_leak",
     "is_visit",
     "load_thresholds",
     "mean_ci",
     "outcomes",
     "outcomes_figure",
+    "outcomes_of_counts",
     "paired_change",
     "parse_thresholds",
     "patient_value",
     "procedure_event",
     "procedures_from_export",
+    "registry_audit",
+    "registry_outcomes",
     "registry_procedures",
     "registry_study_rows",
     "render_outcomes_text",
     "render_text",
     "sorensen_pooled_means",
+    "study_rows_from_registry",
+    "study_rows_of_counts",
     "wilcoxon_signed_rank",
     "write_funnel_plot",
     "write_outcomes_plot",

@@ -9,14 +9,15 @@ status is not recorded is never counted as absent: events are a range, from the 
 all that could be, and both ends are tested. Cement leakage per technique is shown beside the
 Sorensen-SpineJ-2019 rates, as a reference and not a threshold.
 
-Pure: it reads :class:`ProcedureRecord` values and never the database.
+Pure: it reads :class:`ProcedureRecord` values, or counts per site and technique that the
+database made (:func:`audit_of_counts`), and never the database itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from vertebro.assess import NOTICE
 from vertebro.errors import InvalidInput
@@ -32,6 +33,9 @@ from ._stats import (
 )
 from ._thresholds import CountingRule, Reference, Thresholds, default_thresholds
 
+if TYPE_CHECKING:
+    from vertebro.registry.reports import GroupCounts
+
 __all__ = [
     "GROUPINGS",
     "TECHNIQUES",
@@ -40,7 +44,9 @@ __all__ = [
     "GroupAudit",
     "LeakageAudit",
     "audit",
+    "audit_of_counts",
     "clinically_evident",
+    "is_leak",
     "procedure_event",
 ]
 
@@ -81,8 +87,13 @@ def procedure_event(p: ProcedureRecord, rule: CountingRule) -> bool | None:
     return found
 
 
+def is_leak(c: ComplicationRecord, rule: CountingRule) -> bool:
+    """Whether a complication is a cement leak under ``rule`` (its ``leak_types``)."""
+    return c.type in rule.leak_types
+
+
 def _leaked(p: ProcedureRecord, rule: CountingRule) -> bool:
-    return any(c.type in rule.leak_types for c in p.complications)
+    return any(is_leak(c, rule) for c in p.complications)
 
 
 @dataclass(frozen=True)
@@ -254,8 +265,19 @@ def _group(
     flags = [procedure_event(p, rule) for p in procs]
     known = sum(1 for f in flags if f is True)
     possible = known + sum(1 for f in flags if f is None)
-    n = len(procs)
     no_fu = sum(1 for p in procs if not p.followed_up)
+    return _group_of_counts(name, len(procs), known, possible, no_fu, th, reference)
+
+
+def _group_of_counts(
+    name: str,
+    n: int,
+    known: int,
+    possible: int,
+    no_fu: int,
+    th: Thresholds,
+    reference: Reference | None = None,
+) -> GroupAudit:
     if n == 0:
         return GroupAudit(name, 0, 0, 0, 0, None, None, None, reference)
     p0 = th.threshold.rate
@@ -270,6 +292,17 @@ def _group(
         _estimate(possible, n, p0, limits),
         limits,
         reference,
+    )
+
+
+def _leakage(technique: str, n: int, leaks: int, th: Thresholds) -> LeakageAudit:
+    return LeakageAudit(
+        technique,
+        n,
+        leaks,
+        leaks / n,
+        clopper_pearson(leaks, n),
+        th.reference("cement_leakage", technique),
     )
 
 
@@ -324,21 +357,64 @@ def audit(
     for t in TECHNIQUES:
         sub = [p for p in procs if p.technique == t]
         if sub:
-            leaks = sum(1 for p in sub if _leaked(p, rule))
-            leakage.append(
-                LeakageAudit(
-                    t,
-                    len(sub),
-                    leaks,
-                    leaks / len(sub),
-                    clopper_pearson(leaks, len(sub)),
-                    th.reference("cement_leakage", t),
-                )
-            )
+            leakage.append(_leakage(t, len(sub), sum(1 for p in sub if _leaked(p, rule)), th))
     return AuditReport(
         by=by if by == "technique" else "site",
         thresholds=th,
         cohort=cohort,
         groups=groups,
         leakage=tuple(leakage),
+    )
+
+
+def audit_of_counts(
+    counts: Iterable[GroupCounts],
+    *,
+    by: str = "site",
+    thresholds: Thresholds | None = None,
+) -> AuditReport:
+    """:func:`audit` from counts per site and technique, as the database computes them
+    (:func:`vertebro.registry.reports.audit_counts`, with this counting rule): the same report
+    as :func:`audit` of the procedures those counts describe."""
+    if by not in GROUPINGS:
+        raise InvalidInput.field("by", f"{by!r} is not one of {', '.join(GROUPINGS)}")
+    th = thresholds or default_thresholds()
+    cells = list(counts)
+
+    def total(name: str, sub: list[GroupCounts], reference: Reference | None = None) -> GroupAudit:
+        return _group_of_counts(
+            name,
+            sum(c.procedures for c in sub),
+            sum(c.events_known for c in sub),
+            sum(c.events_possible for c in sub),
+            sum(c.no_follow_up for c in sub),
+            th,
+            reference,
+        )
+
+    by_technique = {t: [c for c in cells if c.technique == t] for t in TECHNIQUES}
+    present = [t for t in TECHNIQUES if any(c.procedures for c in by_technique[t])]
+    if by == "site":
+        sites = sorted({c.site for c in cells if c.procedures})
+        groups = tuple(total(s, [c for c in cells if c.site == s]) for s in sites)
+    else:
+        groups = tuple(
+            total(t, by_technique[t], th.reference("symptomatic_complications", t))
+            for t in present
+        )
+    leakage = tuple(
+        _leakage(
+            t,
+            sum(c.procedures for c in by_technique[t]),
+            sum(c.leaks for c in by_technique[t]),
+            th,
+        )
+        for t in present
+    )
+    return AuditReport(
+        by=by if by == "technique" else "site",
+        thresholds=th,
+        cohort=total("all", cells),
+        groups=groups,
+        leakage=leakage,
     )

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from vertebro.assess import NOTICE
 from vertebro.scores import MCIDThreshold, is_responder, mcid_thresholds
@@ -36,6 +36,11 @@ from ._paired import EXACT_MAX_N, MeanCI, PairedChange, mean_ci, paired_change
 from ._pooled import SORENSEN_SOURCE, PooledMean, sorensen_pooled_means
 from ._records import FollowUpRecord, ProcedureRecord, is_visit
 from ._stats import clopper_pearson
+
+if TYPE_CHECKING:
+    from vertebro.registry.reports import IntervalCounts, PatientCounts, ValueCount
+
+_T = TypeVar("_T")
 
 __all__ = [
     "MEASURES",
@@ -50,6 +55,7 @@ __all__ = [
     "index_procedures",
     "interval_value",
     "outcomes",
+    "outcomes_of_counts",
     "patient_value",
 ]
 
@@ -345,17 +351,26 @@ class OutcomesReport:
         }
 
 
-def _technique(
-    name: str,
-    index: Sequence[ProcedureRecord],
-    mcids: Mapping[str, MCIDThreshold],
-    refs: Mapping[tuple[str, str, str], PooledMean],
-) -> TechniqueOutcomes:
+@dataclass(frozen=True)
+class _Selected:
+    """One technique's index patients reduced to what the statistics read: the values chosen
+    by :data:`SELECTION` (their order does not matter: every statistic is order-free)."""
+
+    patients: int
+    completeness: tuple[Completeness, ...]
+    baseline: Mapping[str, Sequence[float]]  # measure -> baseline values
+    values: Mapping[tuple[str, str], Sequence[float]]  # (measure, interval) -> values
+    pairs: Mapping[tuple[str, str], Sequence[tuple[float, float]]]  # ... -> (baseline, value)
+
+
+def _select(index: Sequence[ProcedureRecord]) -> _Selected:
+    """:data:`SELECTION` applied to the records of one technique's index procedures."""
     intervals = _intervals()
     preop = intervals[0][0]
     base = {m: [patient_value(p, m, preop) for p in index] for m in MEASURES}
     completeness: list[Completeness] = []
-    values: dict[tuple[str, str], list[float | None]] = {}
+    values: dict[tuple[str, str], list[float]] = {}
+    pairs: dict[tuple[str, str], list[tuple[float, float]]] = {}
     died_at = [_death_interval(p.follow_ups, intervals) for p in index]
     for pos, (code, label, _) in enumerate(intervals):
         if code == preop:
@@ -369,31 +384,35 @@ def _technique(
                 if any(f.interval == code and is_visit(f) for f in p.follow_ups)
             )
             for m in MEASURES:
-                values[(m, code)] = [patient_value(p, m, code) for p in index]
-            recorded = {m: sum(v is not None for v in values[(m, code)]) for m in MEASURES}
-            paired = {
-                m: sum(
-                    b is not None and v is not None
-                    for b, v in zip(base[m], values[(m, code)], strict=True)
-                )
-                for m in MEASURES
-            }
+                chosen = [patient_value(p, m, code) for p in index]
+                values[(m, code)] = [v for v in chosen if v is not None]
+                pairs[(m, code)] = [
+                    (b, v)
+                    for b, v in zip(base[m], chosen, strict=True)
+                    if b is not None and v is not None
+                ]
+            recorded = {m: len(values[(m, code)]) for m in MEASURES}
+            paired = {m: len(pairs[(m, code)]) for m in MEASURES}
         died = sum(1 for d in died_at if d is not None and d <= pos)
         completeness.append(Completeness(code, label, seen, recorded, paired, died))
+    baseline = {m: [v for v in base[m] if v is not None] for m in MEASURES}
+    return _Selected(len(index), tuple(completeness), baseline, values, pairs)
 
+
+def _technique(
+    name: str,
+    selected: _Selected,
+    mcids: Mapping[str, MCIDThreshold],
+    refs: Mapping[tuple[str, str, str], PooledMean],
+) -> TechniqueOutcomes:
+    intervals = _intervals()
     measures: list[MeasureOutcome] = []
     for m in MEASURES:
-        t = mcids[m]
-        b_values = [v for v in base[m] if v is not None]
+        b_values = selected.baseline[m]
         per_interval: list[IntervalOutcome] = []
         for code, label, _ in intervals[1:]:
-            vals = values[(m, code)]
-            recorded_values = [v for v in vals if v is not None]
-            pairs = [
-                (b, v)
-                for b, v in zip(base[m], vals, strict=True)
-                if b is not None and v is not None
-            ]
+            recorded_values = selected.values.get((m, code), ())
+            pairs = selected.pairs.get((m, code), ())
             change = responders = None
             if pairs:
                 before = [b for b, _ in pairs]
@@ -415,13 +434,13 @@ def _technique(
             MeasureOutcome(
                 measure=m,
                 label=MEASURE_LABELS[m],
-                mcid=t,
+                mcid=mcids[m],
                 baseline=mean_ci(b_values) if b_values else None,
                 baseline_reference=refs.get((m, name, intervals[0][0])),
                 intervals=tuple(per_interval),
             )
         )
-    return TechniqueOutcomes(name, len(index), tuple(completeness), tuple(measures))
+    return TechniqueOutcomes(name, selected.patients, selected.completeness, tuple(measures))
 
 
 def _death_interval(
@@ -463,8 +482,85 @@ def outcomes(
     index = index_procedures(procs)
     total = len(procs)
     techniques = tuple(
-        _technique(tech, [p for p in index if p.technique == tech], mcids, refs)
+        _technique(tech, _select([p for p in index if p.technique == tech]), mcids, refs)
         for tech in TECHNIQUE_ORDER
         if any(p.technique == tech for p in index)
     )
     return OutcomesReport(len(index), total - len(index), techniques)
+
+
+def _expand(counts: Iterable[tuple[_T, int]]) -> list[_T]:
+    return [x for x, n in counts for _ in range(n)]
+
+
+def _select_counts(
+    patients: int, intervals: Sequence[IntervalCounts], values: Sequence[ValueCount]
+) -> _Selected:
+    """:class:`_Selected` from the database's counts of one technique (summed over sites)."""
+    order = _intervals()
+    preop = order[0][0]
+    seen: dict[str, int] = {}
+    first_death: dict[str, int] = {}
+    for c in intervals:
+        seen[c.interval] = seen.get(c.interval, 0) + c.seen
+        first_death[c.interval] = first_death.get(c.interval, 0) + c.first_death
+    chosen: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    paired: dict[tuple[str, str], list[tuple[tuple[float, float], int]]] = {}
+    for v in values:
+        chosen.setdefault((v.measure, v.interval), []).append((v.value, v.patients))
+        if v.interval != preop and v.baseline is not None:
+            paired.setdefault((v.measure, v.interval), []).append(
+                ((v.baseline, v.value), v.patients)
+            )
+    completeness: list[Completeness] = []
+    died = 0
+    for code, label, _ in order:
+        died += first_death.get(code, 0)
+        recorded = {m: sum(n for _, n in chosen.get((m, code), ())) for m in MEASURES}
+        pairs = (
+            dict(recorded)
+            if code == preop
+            else {m: sum(n for _, n in paired.get((m, code), ())) for m in MEASURES}
+        )
+        completeness.append(Completeness(code, label, seen.get(code, 0), recorded, pairs, died))
+    return _Selected(
+        patients,
+        tuple(completeness),
+        {m: _expand(chosen.get((m, preop), ())) for m in MEASURES},
+        {k: _expand(vc) for k, vc in chosen.items() if k[1] != preop},
+        {k: _expand(pc) for k, pc in paired.items()},
+    )
+
+
+def outcomes_of_counts(
+    patients: Iterable[PatientCounts],
+    intervals: Iterable[IntervalCounts],
+    values: Iterable[ValueCount],
+    *,
+    thresholds: Mapping[str, MCIDThreshold] | None = None,
+    references: Mapping[tuple[str, str, str], PooledMean] | None = None,
+) -> OutcomesReport:
+    """:func:`outcomes` from the counts the database makes
+    (:func:`vertebro.registry.reports.outcome_counts`: index patients, completeness and the
+    frequency of each chosen value per site and technique): the same report as
+    :func:`outcomes` of the procedures those counts describe."""
+    mcids = mcid_thresholds() if thresholds is None else thresholds
+    refs = sorensen_pooled_means() if references is None else references
+    p_rows, i_rows, v_rows = list(patients), list(intervals), list(values)
+    index = {t: sum(p.index_patients for p in p_rows if p.technique == t) for t in TECHNIQUE_ORDER}
+    techniques = tuple(
+        _technique(
+            tech,
+            _select_counts(
+                index[tech],
+                [c for c in i_rows if c.technique == tech],
+                [v for v in v_rows if v.technique == tech],
+            ),
+            mcids,
+            refs,
+        )
+        for tech in TECHNIQUE_ORDER
+        if index[tech]
+    )
+    n_index = sum(index.values())
+    return OutcomesReport(n_index, sum(p.procedures for p in p_rows) - n_index, techniques)

@@ -4,7 +4,8 @@ baseline with the Wilcoxon signed-rank test.
 Pure functions of numbers. scipy does the distributions and the test; what is written here is
 the choice of method, stated with every result:
 
-* mean and 95% CI: Student's t, ``mean +/- t(0.975, n - 1) * sd / sqrt(n)`` (sd with n - 1);
+* mean and 95% CI: Student's t, ``mean +/- t(0.975, n - 1) * sd / sqrt(n)`` (sd with n - 1;
+  sums exactly rounded with ``math.fsum``, so the result does not depend on the values' order);
 * Wilcoxon signed-rank, two-sided, on the differences ``follow-up - baseline``; zero
   differences are dropped before ranking (``zero_method="wilcox"``, Wilcoxon 1945, as SPSS
   does), tied absolute differences get their mean rank (midrank). When at most
@@ -74,6 +75,12 @@ class MeanCI:
         }
 
 
+def _mean(x: np.ndarray) -> float:
+    """The mean with an exactly rounded sum (``math.fsum``): the same bits whatever order the
+    values come in, so a report computed from grouped counts equals one computed per patient."""
+    return math.fsum(x) / len(x)
+
+
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> MeanCI:
     """Mean of ``values`` and its Student-t confidence interval.
 
@@ -85,10 +92,10 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> MeanCI:
     if n < 1:
         raise InvalidInput.field("values", "need at least one value")
     x = np.asarray(values, dtype=float)
-    mean = float(x.mean())
+    mean = _mean(x)
     if n < 2:
         return MeanCI(n, mean, None, None)
-    sd = float(x.std(ddof=1))
+    sd = math.sqrt(math.fsum((x - mean) ** 2) / (n - 1))
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
     return MeanCI(n, mean, (mean - half, mean + half), sd)
 
@@ -236,7 +243,7 @@ def paired_change(
         ci95=m.ci95,
         sd=m.sd,
         median=float(np.median(d)),
-        baseline_mean=float(b.mean()),
-        follow_up_mean=float(f.mean()),
+        baseline_mean=_mean(b),
+        follow_up_mean=_mean(f),
         wilcoxon=wilcoxon_signed_rank(list(d)),
     )

@@ -50,6 +50,7 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from vertebro._version import __version__
@@ -62,8 +63,9 @@ from ._thresholds import Thresholds, default_thresholds
 
 if TYPE_CHECKING:
     from vertebro.evidence import StudyRow
+    from vertebro.registry.reports import GroupCounts, IntervalCounts, PatientCounts, ValueCount
 
-__all__ = ["REGISTRY_OUTCOMES", "registry_study_rows"]
+__all__ = ["REGISTRY_OUTCOMES", "registry_study_rows", "study_rows_of_counts"]
 
 #: registry measure -> outcome slug of the study format
 REGISTRY_OUTCOMES: Final[dict[str, str]] = {"nrs": "pain_vas", "odi": "odi", "kps": "kps"}
@@ -73,8 +75,8 @@ _ARMS: Final = {"vertebroplasty": "PVP", "kyphoplasty": "KP"}
 By = Literal["site", "all"]
 
 
-def _study(p: ProcedureRecord, by: By) -> str:
-    return f"registry:{p.site if by == 'site' else 'all'}"
+def _study(site: str, by: By) -> str:
+    return f"registry:{site if by == 'site' else 'all'}"
 
 
 def _visits(p: ProcedureRecord, measure: str, interval: str, preop: str) -> int:
@@ -87,28 +89,87 @@ def _visits(p: ProcedureRecord, measure: str, interval: str, preop: str) -> int:
     )
 
 
-def _outcome_rows(
-    procs: Sequence[ProcedureRecord], by: By, common: dict[str, Any]
-) -> Iterator[StudyRow]:
+@dataclass
+class _Cells:
+    """What the rows are made of, per study: the chosen values (one per index patient) and
+    the records behind them per arm, measure and interval; procedures and leaks per arm; the
+    study's patients and demo patients."""
+
+    values: dict[tuple[str, str, str, str], list[float]] = field(default_factory=dict)
+    visits: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
+    leaks: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # [events, procedures]
+    patients: dict[str, list[int]] = field(default_factory=dict)  # [patients, synthetic]
+
+
+def _cells_of_records(procs: Sequence[ProcedureRecord], by: By, th: Thresholds) -> _Cells:
+    from vertebro.evidence import INTERVALS
+
+    preop = next(iter(INTERVALS))
+    cells = _Cells()
+    for p in index_procedures(procs):
+        study, arm = _study(p.site, by), _ARMS[p.technique]
+        for measure in MEASURES:
+            for interval in INTERVALS:
+                key = (study, arm, measure, interval)
+                v = patient_value(p, measure, interval)
+                if v is not None:
+                    cells.values.setdefault(key, []).append(v)
+                cells.visits[key] = cells.visits.get(key, 0) + _visits(p, measure, interval, preop)
+    for p in procs:
+        c = cells.leaks.setdefault((_study(p.site, by), _ARMS[p.technique]), [0, 0])
+        c[0] += _leaked(p, th.counting_rule)
+        c[1] += 1
+    people: dict[str, set[tuple[str, str]]] = {}
+    demo: dict[str, set[tuple[str, str]]] = {}
+    for p in procs:
+        people.setdefault(_study(p.site, by), set()).add((p.site, p.patient))
+        if p.synthetic:
+            demo.setdefault(_study(p.site, by), set()).add((p.site, p.patient))
+    cells.patients = {k: [len(v), len(demo.get(k, ()))] for k, v in people.items()}
+    return cells
+
+
+def _cells_of_counts(
+    patients: Iterable[PatientCounts],
+    intervals: Iterable[IntervalCounts],
+    values: Iterable[ValueCount],
+    groups: Iterable[GroupCounts],
+    by: By,
+) -> _Cells:
+    cells = _Cells()
+    for v in values:
+        key = (_study(v.site, by), _ARMS[v.technique], v.measure, v.interval)
+        cells.values.setdefault(key, []).extend([v.value] * v.patients)
+    for c in intervals:
+        for measure, n in c.records.items():
+            key = (_study(c.site, by), _ARMS[c.technique], measure, c.interval)
+            cells.visits[key] = cells.visits.get(key, 0) + n
+    for g in groups:
+        acc = cells.leaks.setdefault((_study(g.site, by), _ARMS[g.technique]), [0, 0])
+        acc[0] += g.leaks
+        acc[1] += g.procedures
+    sites: dict[str, tuple[int, int]] = {p.site: (p.patients, p.synthetic) for p in patients}
+    for site, (n, k) in sites.items():
+        acc = cells.patients.setdefault(_study(site, by), [0, 0])
+        acc[0] += n
+        acc[1] += k
+    return cells
+
+
+def _outcome_rows(cells: _Cells, common: dict[str, Any]) -> Iterator[StudyRow]:
     from vertebro.evidence import INTERVALS, StudyRow
 
     preop = next(iter(INTERVALS))
-    index = index_procedures(procs)
-    studies = sorted({_study(p, by) for p in index})
-    for study in studies:
+    for study in sorted({key[0] for key in cells.values}):
         for arm in ("PVP", "KP"):
-            arm_index = [p for p in index if _study(p, by) == study and _ARMS[p.technique] == arm]
             for measure in MEASURES:
                 for interval, timepoint in INTERVALS.items():
-                    values = [
-                        v
-                        for p in arm_index
-                        if (v := patient_value(p, measure, interval)) is not None
-                    ]
+                    key = (study, arm, measure, interval)
+                    values = cells.values.get(key)
                     if not values:
                         continue
                     n = len(values)
-                    visits = sum(_visits(p, measure, interval, preop) for p in arm_index)
+                    visits = cells.visits.get(key, 0)
                     rule = (
                         "baseline closest to the procedure"
                         if interval == preop
@@ -141,19 +202,12 @@ def _outcome_rows(
                     )
 
 
-def _leakage_rows(
-    procs: Sequence[ProcedureRecord], by: By, th: Thresholds, common: dict[str, Any]
-) -> Iterator[StudyRow]:
+def _leakage_rows(cells: _Cells, th: Thresholds, common: dict[str, Any]) -> Iterator[StudyRow]:
     from vertebro.evidence import StudyRow
 
-    counts: dict[tuple[str, str], list[int]] = {}
-    for p in procs:
-        c = counts.setdefault((_study(p, by), _ARMS[p.technique]), [0, 0])
-        c[0] += _leaked(p, th.counting_rule)
-        c[1] += 1
     kinds = ", ".join(th.counting_rule.leak_types)
     for (study, arm), (events, denominator) in sorted(
-        counts.items(), key=lambda kv: (kv[0][0], kv[0][1] != "PVP")
+        cells.leaks.items(), key=lambda kv: (kv[0][0], kv[0][1] != "PVP")
     ):
         yield StudyRow(
             study=study,
@@ -173,14 +227,57 @@ def _leakage_rows(
         )
 
 
-def _flag_synthetic(row: StudyRow, procs: Sequence[ProcedureRecord], by: By) -> StudyRow:
+def _flag_synthetic(row: StudyRow, cells: _Cells) -> StudyRow:
     # demo patients (``vertebro demo seed``) must never pass for real ones in a pooled analysis
-    patients = {(p.site, p.patient) for p in procs if _study(p, by) == row.study}
-    k = len({(p.site, p.patient) for p in procs if _study(p, by) == row.study and p.synthetic})
+    patients, k = cells.patients.get(row.study, [0, 0])
     if not k:
         return row
-    flag = f"SYNTHETIC demo data: {k} of {len(patients)} patients"
+    flag = f"SYNTHETIC demo data: {k} of {patients} patients"
     return row.model_copy(update={"note": f"{flag}; {row.note}"})
+
+
+def _common(exported_on: dt.date) -> dict[str, Any]:
+    return {
+        "year": exported_on.year,
+        "design": "prospective",
+        "loe": "IV",
+        "population": "cancer",
+        "source": (
+            f"vertebro registry export {exported_on.isoformat()} (vertebro {__version__}; "
+            "research record stream; observational, not peer-reviewed)"
+        ),
+    }
+
+
+def _rows(cells: _Cells, th: Thresholds, exported_on: dt.date) -> list[StudyRow]:
+    common = _common(exported_on)
+    rows = [*_outcome_rows(cells, common), *_leakage_rows(cells, th, common)]
+    return [_flag_synthetic(r, cells) for r in rows]
+
+
+def _check_by(by: str) -> None:
+    if by not in ("site", "all"):
+        raise InvalidInput.field("by", f"{by!r} is not one of site, all")
+
+
+def study_rows_of_counts(
+    patients: Iterable[PatientCounts],
+    intervals: Iterable[IntervalCounts],
+    values: Iterable[ValueCount],
+    groups: Iterable[GroupCounts],
+    *,
+    exported_on: dt.date,
+    by: By = "site",
+    thresholds: Thresholds | None = None,
+) -> list[StudyRow]:
+    """:func:`registry_study_rows` from the counts the database makes
+    (:func:`vertebro.registry.reports.outcome_counts` and
+    :func:`~vertebro.registry.reports.audit_counts` with the same counting rule): the same
+    rows as :func:`registry_study_rows` of the procedures those counts describe."""
+    _check_by(by)
+    th = default_thresholds() if thresholds is None else thresholds
+    cells = _cells_of_counts(patients, intervals, values, groups, by)
+    return _rows(cells, th, exported_on)
 
 
 def registry_study_rows(
@@ -215,19 +312,6 @@ def registry_study_rows(
     ----------
     Sorensen-SpineJ-2019 (follow-up intervals, Table 2; N-weighted pooling of study means).
     """
-    if by not in ("site", "all"):
-        raise InvalidInput.field("by", f"{by!r} is not one of site, all")
-    procs = list(procedures)
+    _check_by(by)
     th = default_thresholds() if thresholds is None else thresholds
-    common: dict[str, Any] = {
-        "year": exported_on.year,
-        "design": "prospective",
-        "loe": "IV",
-        "population": "cancer",
-        "source": (
-            f"vertebro registry export {exported_on.isoformat()} (vertebro {__version__}; "
-            "research record stream; observational, not peer-reviewed)"
-        ),
-    }
-    rows = [*_outcome_rows(procs, by, common), *_leakage_rows(procs, by, th, common)]
-    return [_flag_synthetic(r, procs, by) for r in rows]
+    return _rows(_cells_of_records(list(procedures), by, th), th, exported_on)

@@ -50,8 +50,7 @@ def audit_cmd(
     if plot is not None:
         analytics.check_plot_path(plot)  # before any work: nothing is written on bad input
     with _registry(db) as reg:
-        procedures = analytics.registry_procedures(reg, as_)
-    report = analytics.audit(procedures, by=by.value)
+        report = analytics.registry_audit(reg, as_, by=by.value)
     has_data = report.cohort.n > 0
     written = analytics.write_funnel_plot(report, plot) if plot is not None and has_data else None
     _show(
@@ -87,8 +86,7 @@ def outcomes_cmd(
         # before any work: nothing is written on bad input
         analytics.check_plot_path(plot, what="outcomes plot")
     with _registry(db) as reg:
-        procedures = analytics.registry_procedures(reg, as_)
-    report = analytics.outcomes(procedures)
+        report = analytics.registry_outcomes(reg, as_)
     has_data = report.patients > 0
     written = analytics.write_outcomes_plot(report, plot) if plot is not None and has_data else None
     _show(

@@ -757,8 +757,9 @@ def from_registry_cmd(
     from vertebro import analytics
 
     with _registry(db) as reg:
-        procedures = analytics.registry_procedures(reg, as_)
-    rows = analytics.registry_study_rows(procedures, exported_on=dt.date.today(), by=by.value)
+        rows = analytics.study_rows_from_registry(
+            reg, as_, exported_on=dt.date.today(), by=by.value
+        )
     if not rows:
         raise EvidenceError(
             f"the registry holds no procedure that {as_!r} may see: no study rows, "

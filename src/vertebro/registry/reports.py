@@ -1,0 +1,558 @@
+"""Cohort reports computed in the database: only the columns a report needs, aggregated by SQL.
+
+Every function takes the acting user, like every service method, and scopes its queries with
+the one rule of the service layer (:func:`patient_scope`: a clinician reads their own site, a
+researcher and an admin every site). What comes back is what the statistics need and no more:
+counts per group, and for the outcomes report frequency tables of the one value each patient
+gives per interval, chosen in SQL with window functions (``ROW_NUMBER() OVER``, SQLite >= 3.25
+and PostgreSQL). Nothing here returns a patient's identity except :func:`due`, which lists
+visits to book (pseudonymised for researchers).
+
+The clinical rules stay where they are written: a complication's counting class and "was the
+patient seen" are decided by the analytics' own Python functions, once per *distinct kind* of
+row found in the store (a few dozen), and passed to SQL as a ``CASE`` over those kinds, so the
+database counts with exactly the rule the Python path applies. The per-interval selection is
+:data:`vertebro.analytics.SELECTION` written in SQL: the equality tests
+(``tests/registry/test_reports_sql.py``) compare every report with the Python path on the demo
+cohort, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    distinct,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import aliased
+
+from .intervals import SCHEDULE
+from .models import Complication, FollowUp, Patient, Procedure, ProcedureLevel, Site
+from .vocab import INTERVALS
+
+if TYPE_CHECKING:
+    from .service import Actor, Registry
+
+__all__ = [
+    "ComplicationKind",
+    "FollowUpKind",
+    "GroupCounts",
+    "IntervalCounts",
+    "PatientCounts",
+    "ValueCount",
+    "audit_counts",
+    "due",
+    "outcome_counts",
+    "patient_scope",
+    "summary",
+]
+
+#: measures of Sorensen-SpineJ-2019 Table 2, as follow-up columns
+MEASURES: Final = ("nrs", "odi", "kps")
+_MEASURE_COLUMNS: Final = {"nrs": FollowUp.nrs, "odi": FollowUp.odi, "kps": FollowUp.kps}
+_TARGET_DAY: Final = {v.interval: v.target_day for v in SCHEDULE}
+
+
+def patient_scope(who: Actor) -> ColumnElement[bool]:
+    """The patients ``who`` may read, as a condition on :class:`Patient` (the service layer's
+    rule: own site for a clinician, every site for a researcher or an admin)."""
+    return true() if who.all_sites else Patient.site_id == who.site_id
+
+
+def _kyphoplasty() -> Any:
+    """Per procedure with levels: 1 if any treated level used kyphoplasty, else 0."""
+    return (
+        select(
+            ProcedureLevel.procedure_id.label("procedure_id"),
+            func.max(case((ProcedureLevel.technique == "kyphoplasty", 1), else_=0)).label("kp"),
+        )
+        .group_by(ProcedureLevel.procedure_id)
+        .subquery("technique")
+    )
+
+
+def _procedures(who: Actor) -> Any:
+    """Every procedure ``who`` may read: id, patient, site code, technique flag ``kp`` (None
+    without levels) and ``number`` (1 for the patient's index procedure, then by date, as the
+    record stream numbers them)."""
+    tech = _kyphoplasty()
+    number = func.row_number().over(
+        partition_by=Procedure.patient_id, order_by=(Procedure.performed_on, Procedure.id)
+    )
+    return (
+        select(
+            Procedure.id.label("id"),
+            Procedure.patient_id.label("patient_id"),
+            Site.code.label("site"),
+            tech.c.kp,
+            number.label("number"),
+            Patient.synthetic.label("synthetic"),
+        )
+        .join(Patient, Procedure.patient_id == Patient.id)
+        .join(Site, Patient.site_id == Site.id)
+        .outerjoin(tech, tech.c.procedure_id == Procedure.id)
+        .where(patient_scope(who))
+        .subquery("procs")
+    )
+
+
+def _rows(s: Any, q: Any) -> Any:
+    """The result rows of ``q`` (untyped: each query's columns are unpacked where it is run)."""
+    return s.execute(q).all()
+
+
+def _technique(kp: int | None, *, unknown: str = "vertebroplasty") -> str:
+    if kp is None:
+        return unknown
+    return "kyphoplasty" if kp else "vertebroplasty"
+
+
+# ----------------------------------------------------------------------------- registry summary
+def summary(reg: Registry, actor: str) -> dict[str, Any]:
+    """:meth:`Registry.summary` in SQL: the same dictionary, built from grouped counts."""
+    import math
+
+    with reg._tx(actor, write=False) as (s, who):
+        procs = _procedures(who)
+        leveled = procs.c.kp.is_not(None)
+        patients = s.scalar(select(func.count(distinct(procs.c.patient_id)))) or 0
+        n_by_kp: dict[int, int] = dict(
+            _rows(s, select(procs.c.kp, func.count()).where(leveled).group_by(procs.c.kp))
+        )
+        values: dict[tuple[str, str, str], list[tuple[float, int]]] = {}
+        for name, col in _MEASURE_COLUMNS.items():
+            q = (
+                select(procs.c.kp, FollowUp.interval, col, func.count())
+                .join(procs, procs.c.id == FollowUp.procedure_id)
+                .where(leveled, col.is_not(None))
+                .group_by(procs.c.kp, FollowUp.interval, col)
+            )
+            for kp, interval, value, count in _rows(s, q):
+                values.setdefault((name, _technique(kp), interval), []).append((value, count))
+        leaks = {
+            kp: (n, symptomatic)
+            for kp, n, symptomatic in _rows(
+                s,
+                select(
+                    procs.c.kp,
+                    func.count(distinct(Complication.procedure_id)),
+                    func.count(
+                        distinct(
+                            case(
+                                (Complication.symptomatic.is_(True), Complication.procedure_id)
+                            )
+                        )
+                    ),
+                )
+                .join(procs, procs.c.id == Complication.procedure_id)
+                .where(leveled, Complication.type == "cement_leak")
+                .group_by(procs.c.kp)
+            )
+        }
+    n_by_tech = {_technique(kp): n for kp, n in n_by_kp.items()}
+    techs = sorted(n_by_tech)
+    leak_by_tech = {_technique(kp): v for kp, v in leaks.items()}
+
+    def mean(vc: list[tuple[float, int]]) -> dict[str, Any]:
+        n = sum(c for _, c in vc)
+        # an exactly rounded sum (fsum), whatever order the groups come back in
+        total = math.fsum(float(v) for v, c in vc for _ in range(c))
+        return {"n": n, "mean": round(total / n, 2)}
+
+    return {
+        "patients": patients,
+        "procedures": {t: n_by_tech[t] for t in techs},
+        "cement_leakage": {
+            t: round(leak_by_tech.get(t, (0, 0))[0] / n, 3) for t, n in n_by_tech.items() if n
+        },
+        "symptomatic_leakage": {t: leak_by_tech.get(t, (0, 0))[1] for t in techs},
+        "outcomes": {
+            name: {
+                t: {iv: mean(vc) for iv in INTERVALS if (vc := values.get((name, t, iv)))}
+                for t in techs
+            }
+            for name in MEASURES
+        },
+    }
+
+
+# ----------------------------------------------------------------------------- registry due
+def due(
+    reg: Registry, actor: str, today: dt.date | None = None, *, include_missed: bool = False
+) -> list[dict[str, Any]]:
+    """:meth:`Registry.due` in SQL: only the procedures with a visit to list come back.
+
+    A procedure is read if it belongs to a patient with no death or lost-to-follow-up notice
+    and some scheduled visit is not recorded, has reached its window (a week before the
+    target day) and, unless ``include_missed``, has not closed. The bounds are dates computed
+    here, so the query is the same on SQLite and PostgreSQL.
+    """
+    today = today or dt.date.today()
+    with reg._tx(actor, write=False) as (s, who):
+        other = aliased(Procedure)
+        stopped = (
+            exists()
+            .where(FollowUp.procedure_id == other.id, other.patient_id == Procedure.patient_id)
+            .where(or_(FollowUp.vital_status == "dead", FollowUp.lost_to_follow_up.is_(True)))
+        )
+        done = [
+            exists().where(FollowUp.procedure_id == Procedure.id, FollowUp.interval == v.interval)
+            for v in SCHEDULE
+        ]
+        open_visit = []
+        for v, recorded in zip(SCHEDULE, done, strict=True):
+            cond = [~recorded, Procedure.performed_on <= today - dt.timedelta(v.target_day - 7)]
+            if v.closes_day is not None and not include_missed:
+                cond.append(Procedure.performed_on >= today - dt.timedelta(v.closes_day))
+            open_visit.append(and_(*cond))
+        q = (
+            select(Procedure.id, Procedure.performed_on, Patient.code, Site.code,
+                   *(d.label(f"done_{v.interval}") for v, d in zip(SCHEDULE, done, strict=True)))
+            .join(Patient, Procedure.patient_id == Patient.id)
+            .join(Site, Patient.site_id == Site.id)
+            .where(patient_scope(who), ~stopped, or_(*open_visit))
+            .order_by(Site.code, Patient.code, Procedure.performed_on, Procedure.id)
+        )
+        out: list[dict[str, Any]] = []
+        for pid, performed_on, pcode, scode, *flags in s.execute(q):
+            days = (today - performed_on).days
+            for visit, recorded in zip(SCHEDULE, flags, strict=True):
+                if recorded or days < visit.target_day - 7:
+                    continue
+                closed = visit.closes_day is not None and days > visit.closes_day
+                status = (
+                    "missed" if closed else "overdue" if days > visit.target_day + 14 else "due"
+                )
+                if status == "missed" and not include_missed:
+                    continue
+                item: dict[str, Any] = {
+                    "patient": reg.pseudonym(scode, pcode) if who.pseudonymised else pcode,
+                    "site": scode,
+                    "procedure_id": pid,
+                    "interval": visit.interval,
+                    "status": status,
+                    "days_since_procedure": days,
+                }
+                if not who.pseudonymised:
+                    item["target_date"] = (
+                        performed_on + dt.timedelta(days=visit.target_day)
+                    ).isoformat()
+                out.append(item)
+        return out
+
+
+# ----------------------------------------------------------------------------- the kinds
+@dataclass(frozen=True)
+class ComplicationKind:
+    """The columns of a complication the audit's counting rule reads."""
+
+    type: str
+    symptomatic: bool | None
+    severity_grade: int | None
+
+
+@dataclass(frozen=True)
+class FollowUpKind:
+    """The columns of a follow-up that say whether it is a visit."""
+
+    baseline: bool
+    vital_status: str | None
+    lost_to_follow_up: bool
+
+
+def _matches(columns: Sequence[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+    return and_(*(c.is_(None) if v is None else c == v for c, v in zip(columns, values,
+                                                                       strict=True)))
+
+
+def _classified(
+    s: Any, columns: Sequence[Any], make: Callable[..., Any], classify: Callable[[Any], Any],
+    codes: dict[Any, int],
+) -> ColumnElement[int]:
+    """A ``CASE`` giving, for every row, ``codes[classify(kind)]`` of its kind: the rule is
+    applied in Python once per distinct kind present, the database applies the answer."""
+    whens = [
+        (_matches(columns, row), codes[classify(make(*row))])
+        for row in s.execute(select(*columns).distinct())
+    ]
+    if not whens:
+        return literal(0)
+    return case(*whens, else_=literal(0))
+
+
+# ----------------------------------------------------------------------------- the audit
+@dataclass(frozen=True)
+class GroupCounts:
+    """Procedures of one site and technique, counted for the audit and the study rows."""
+
+    site: str
+    technique: str
+    procedures: int
+    events_known: int  # a complication counts under the rule
+    events_possible: int  # ... or may count (its status is unknown)
+    no_follow_up: int  # no follow-up record is a visit
+    leaks: int  # at least one complication is a leak
+
+
+def audit_counts(
+    reg: Registry,
+    actor: str,
+    *,
+    evident: Callable[[ComplicationKind], bool | None],
+    leak: Callable[[ComplicationKind], bool],
+    visit: Callable[[FollowUpKind], bool],
+) -> list[GroupCounts]:
+    """Per site and technique: procedures, events (known, possible), without a visit, leaked.
+
+    ``evident`` is the counting rule (``True``, ``False`` or ``None`` for unknown), ``leak``
+    says whether a complication is a cement leak and ``visit`` whether a follow-up is a
+    visit: the analytics' functions, applied per kind (see the module docstring). A procedure
+    is an event if one complication counts, possibly one if none counts and one is unknown
+    (Kleene "or"). Procedures without levels count as vertebroplasty, as the record stream
+    reads them.
+    """
+    with reg._tx(actor, write=False) as (s, who):
+        c_cols = (Complication.type, Complication.symptomatic, Complication.severity_grade)
+        ev = _classified(s, c_cols, ComplicationKind, evident, {True: 2, None: 1, False: 0})
+        lk = _classified(s, c_cols, ComplicationKind, leak, {True: 1, False: 0})
+        f_cols = (FollowUp.baseline, FollowUp.vital_status, FollowUp.lost_to_follow_up)
+        vis = _classified(s, f_cols, FollowUpKind, visit, {True: 1, False: 0})
+        comp = (
+            select(Complication.procedure_id, func.max(ev).label("ev"), func.max(lk).label("lk"))
+            .group_by(Complication.procedure_id)
+            .subquery("comp")
+        )
+        fu = (
+            select(FollowUp.procedure_id, func.max(vis).label("seen"))
+            .group_by(FollowUp.procedure_id)
+            .subquery("fu")
+        )
+        procs = _procedures(who)
+        e = func.coalesce(comp.c.ev, 0)
+        q = (
+            select(
+                procs.c.site,
+                procs.c.kp,
+                func.count(),
+                func.sum(case((e == 2, 1), else_=0)),
+                func.sum(case((e >= 1, 1), else_=0)),
+                func.sum(case((func.coalesce(fu.c.seen, 0) == 0, 1), else_=0)),
+                func.sum(func.coalesce(comp.c.lk, 0)),
+            )
+            .select_from(procs)
+            .outerjoin(comp, comp.c.procedure_id == procs.c.id)
+            .outerjoin(fu, fu.c.procedure_id == procs.c.id)
+            .group_by(procs.c.site, procs.c.kp)
+        )
+        merged: dict[tuple[str, str], list[int]] = {}
+        for site, kp, *counts in _rows(s, q):
+            acc = merged.setdefault((site, _technique(kp)), [0] * 5)
+            for i, c in enumerate(counts):
+                acc[i] += int(c or 0)
+    return [GroupCounts(site, tech, *acc) for (site, tech), acc in sorted(merged.items())]
+
+
+# ----------------------------------------------------------------------------- the outcomes
+@dataclass(frozen=True)
+class ValueCount:
+    """How many index patients of a site and technique give ``value`` for ``measure`` at
+    ``interval`` (one value per patient, :data:`vertebro.analytics.SELECTION`), with their
+    baseline of the same measure (``None``: no baseline, or ``interval`` is the baseline)."""
+
+    site: str
+    technique: str
+    measure: str
+    interval: str
+    value: float
+    baseline: float | None
+    patients: int
+
+
+@dataclass(frozen=True)
+class IntervalCounts:
+    """Index patients of a site and technique at one interval."""
+
+    site: str
+    technique: str
+    interval: str
+    seen: int  # preop: with a baseline record; else with a visit in the interval
+    first_death: int  # whose first death notice is in this interval
+    records: dict[str, int]  # measure -> follow-up records with it (baseline records at preop)
+
+
+@dataclass(frozen=True)
+class PatientCounts:
+    """Patients of one site with a procedure."""
+
+    site: str
+    technique: str
+    index_patients: int  # patients whose index procedure has this technique
+    procedures: int  # every procedure of this technique, index or later
+    patients: int  # patients of the site with any procedure (same for every technique row)
+    synthetic: int  # of them, demo patients
+
+
+def outcome_counts(
+    reg: Registry, actor: str, *, visit: Callable[[FollowUpKind], bool]
+) -> tuple[list[PatientCounts], list[IntervalCounts], list[ValueCount]]:
+    """What the outcomes report and the registry's study rows need, per site and technique.
+
+    The unit is the patient through the index (first) procedure. Per measure and interval one
+    value per patient: the baseline recorded closest to the procedure (latest day, then the
+    last entered), and within a follow-up interval the value nearest the interval's planned
+    day (``registry.intervals.SCHEDULE``; the earlier, then the first entered, on a tie),
+    among the records of that measure. ``visit`` says whether a follow-up is a visit (the
+    analytics' :func:`~vertebro.analytics.is_visit`, applied per kind).
+    """
+    with reg._tx(actor, write=False) as (s, who):
+        procs = _procedures(who)
+        index = select(procs).where(procs.c.number == 1).subquery("idx")
+        f_cols = (FollowUp.baseline, FollowUp.vital_status, FollowUp.lost_to_follow_up)
+        vis = _classified(s, f_cols, FollowUpKind, visit, {True: 1, False: 0})
+        patients = _patient_counts(s, procs, index)
+        intervals = _interval_counts(s, index, vis)
+        values: list[ValueCount] = []
+        for measure, col in _MEASURE_COLUMNS.items():
+            values.extend(_value_counts(s, index, measure, col))
+    return patients, intervals, values
+
+
+def _patient_counts(s: Any, procs: Any, index: Any) -> list[PatientCounts]:
+    per_site = {
+        site: (n, int(k or 0))
+        for site, n, k in s.execute(
+            select(
+                procs.c.site,
+                func.count(distinct(procs.c.patient_id)),
+                func.count(distinct(case((procs.c.synthetic.is_(True), procs.c.patient_id)))),
+            ).group_by(procs.c.site)
+        )
+    }
+    merged: dict[tuple[str, str], list[int]] = {}
+    for site, kp, n in s.execute(
+        select(procs.c.site, procs.c.kp, func.count()).group_by(procs.c.site, procs.c.kp)
+    ):
+        merged.setdefault((site, _technique(kp)), [0, 0])[1] += n
+    for site, kp, n in s.execute(
+        select(index.c.site, index.c.kp, func.count()).group_by(index.c.site, index.c.kp)
+    ):
+        merged.setdefault((site, _technique(kp)), [0, 0])[0] += n
+    return [
+        PatientCounts(site, tech, idx, n, *per_site[site])
+        for (site, tech), (idx, n) in sorted(merged.items())
+    ]
+
+
+def _interval_counts(s: Any, index: Any, vis: ColumnElement[int]) -> list[IntervalCounts]:
+    key = FollowUp.interval
+    seen = case((FollowUp.baseline.is_(True), 1), else_=vis)
+    # a baseline record counts at preop (binned there); a visit in its own interval
+    per_patient = (
+        select(
+            index.c.site,
+            index.c.kp,
+            index.c.patient_id,
+            key.label("interval"),
+            func.max(seen).label("seen"),
+            *(func.count(c).label(m) for m, c in _MEASURE_COLUMNS.items()),
+        )
+        .join(index, index.c.id == FollowUp.procedure_id)
+        .group_by(index.c.site, index.c.kp, index.c.patient_id, key)
+        .subquery("per_patient")
+    )
+    rows: dict[tuple[str, str, str], list[int]] = {}
+    q = select(
+        per_patient.c.site,
+        per_patient.c.kp,
+        per_patient.c.interval,
+        func.sum(per_patient.c.seen),
+        *(func.sum(per_patient.c[m]) for m in MEASURES),
+    ).group_by(per_patient.c.site, per_patient.c.kp, per_patient.c.interval)
+    for site, kp, interval, n_seen, *records in s.execute(q):
+        acc = rows.setdefault((site, _technique(kp), interval), [0, 0, 0, 0, 0])
+        acc[0] += int(n_seen or 0)
+        for i, r in enumerate(records):
+            acc[2 + i] += int(r or 0)
+    order = case({iv: i for i, iv in enumerate(INTERVALS)}, value=FollowUp.interval, else_=0)
+    first_death = (
+        select(index.c.site, index.c.kp, func.min(order).label("pos"))
+        .join(index, index.c.id == FollowUp.procedure_id)
+        .where(FollowUp.vital_status == "dead")
+        .group_by(index.c.site, index.c.kp, index.c.patient_id)
+        .subquery("first_death")
+    )
+    for site, kp, pos, n in s.execute(
+        select(first_death.c.site, first_death.c.kp, first_death.c.pos, func.count()).group_by(
+            first_death.c.site, first_death.c.kp, first_death.c.pos
+        )
+    ):
+        acc = rows.setdefault((site, _technique(kp), INTERVALS[pos]), [0, 0, 0, 0, 0])
+        acc[1] += n
+    return [
+        IntervalCounts(site, tech, iv, acc[0], acc[1], dict(zip(MEASURES, acc[2:], strict=True)))
+        for (site, tech, iv), acc in sorted(rows.items())
+    ]
+
+
+def _selected(index: Any, col: Any, *, baseline: bool) -> Any:
+    """One row per index procedure and interval: the chosen value of ``col`` (``rn = 1``)."""
+    days = FollowUp.days_since_procedure
+    if baseline:
+        order: tuple[Any, ...] = (days.desc(), FollowUp.id.desc())
+        where: ColumnElement[bool] = FollowUp.baseline.is_(True)
+    else:
+        target = case(_TARGET_DAY, value=FollowUp.interval, else_=0)
+        order = (func.abs(days - target), days, FollowUp.id)
+        where = FollowUp.baseline.is_(False)
+    rn = func.row_number().over(partition_by=(FollowUp.procedure_id, FollowUp.interval),
+                                order_by=order)
+    ranked = (
+        select(
+            FollowUp.procedure_id.label("procedure_id"),
+            FollowUp.interval.label("interval"),
+            col.label("value"),
+            rn.label("rn"),
+        )
+        .join(index, index.c.id == FollowUp.procedure_id)
+        .where(where, col.is_not(None))
+        .subquery("ranked_base" if baseline else "ranked")
+    )
+    return select(ranked).where(ranked.c.rn == 1).subquery("base" if baseline else "chosen")
+
+
+def _value_counts(s: Any, index: Any, measure: str, col: Any) -> list[ValueCount]:
+    base = _selected(index, col, baseline=True)
+    chosen = _selected(index, col, baseline=False)
+    out: list[ValueCount] = []
+    q_base: Select[Any] = (
+        select(index.c.site, index.c.kp, base.c.value, func.count())
+        .join(index, index.c.id == base.c.procedure_id)
+        .group_by(index.c.site, index.c.kp, base.c.value)
+    )
+    for site, kp, value, n in s.execute(q_base):
+        out.append(ValueCount(site, _technique(kp), measure, INTERVALS[0], float(value), None, n))
+    q: Select[Any] = (
+        select(index.c.site, index.c.kp, chosen.c.interval, chosen.c.value, base.c.value,
+               func.count())
+        .join(index, index.c.id == chosen.c.procedure_id)
+        .outerjoin(base, base.c.procedure_id == chosen.c.procedure_id)
+        .group_by(index.c.site, index.c.kp, chosen.c.interval, chosen.c.value, base.c.value)
+    )
+    for site, kp, interval, value, b, n in s.execute(q):
+        out.append(ValueCount(site, _technique(kp), measure, interval, float(value),
+                              None if b is None else float(b), n))
+    return out
+
