@@ -4,8 +4,9 @@
 ``yi`` and ``vi``; a NaN marks a study that is absent from that row, so leave-one-out,
 cumulative, subgroup and bootstrap analyses are all one call. The estimators are the same
 definitions as :class:`vertebro.evidence.RMA` (metafor's), written for arrays: closed forms for
-EE, DL, HE, HS and SJ, safeguarded Newton iterations for PM (root of the generalised Q) and
-Fisher scoring with step halving for ML and REML, iterated until every row has converged.
+EE, DL, HE, HS and SJ, safeguarded Newton iterations for PM (root of the generalised Q) and,
+for ML and REML, the global maximum of the likelihood: the score scanned on the grid of
+``RMA``, each local maximum refined by safeguarded Newton steps, the best of them and tau^2 = 0.
 
 Written by hand because neither statsmodels nor scipy fits more than one meta-analysis per
 call; ``benchmarks/meta_bench.py`` compares it with a loop over statsmodels' ``combine_effects``.
@@ -21,7 +22,7 @@ from scipy import stats
 
 from vertebro.errors import EvidenceError
 
-from ._rma import METHODS
+from ._rma import METHODS, tau2_grid
 
 __all__ = ["BatchResult", "rma_batch"]
 
@@ -134,7 +135,7 @@ def rma_batch(
             elif m_ == "PM":
                 tau2, iterations = _pm(y, v, mask, df, q)
             else:
-                tau2, iterations = _fisher(y, v, mask, np.maximum(he, 0.0), m_ == "REML")
+                tau2, iterations = _ml_reml(y, v, mask, m_ == "REML")
         tau2 = np.where(multi, np.maximum(np.nan_to_num(tau2, nan=0.0), 0.0), 0.0)
 
         w = mask / (v + tau2[:, None])
@@ -221,52 +222,132 @@ def _pm(
     return tau2, it
 
 
-def _fisher(
-    y: FloatArray, v: FloatArray, mask: NDArray[np.bool_], start: FloatArray, reml: bool
+def _score(
+    t: FloatArray, y: FloatArray, v: FloatArray, mask: NDArray[np.bool_], reml: bool
+) -> tuple[FloatArray, FloatArray]:
+    """ML/REML score and information at tau^2 = t, one per row (intercept-only closed forms):
+    the observed information, or Fisher's expected one where the observed is not positive."""
+    w = mask / (v + t[:, None])
+    sw, _, r = _sums(w, y)
+    w2 = w * w
+    sw2 = w2.sum(axis=1)
+    ypy = (w2 * r * r).sum(axis=1)
+    wr = w * r
+    ypppy = (w * wr * wr).sum(axis=1) - (w * wr).sum(axis=1) ** 2 / sw
+    if reml:
+        trp = sw - sw2 / sw
+        trpp = sw2 - 2 * (w2 * w).sum(axis=1) / sw + sw2 * sw2 / (sw * sw)
+        score = ypy - trp
+        fisher, obs = trpp, 2 * ypppy - trpp
+    else:
+        score = ypy - sw
+        fisher, obs = sw2, 2 * ypppy - sw2
+    return score, np.where(obs > 0, obs, fisher)
+
+
+def _score_sign(t: FloatArray, yc: FloatArray, vinf: FloatArray, reml: bool) -> FloatArray:
+    """The score of ``_score`` without the information, for the grid scan, which needs only its
+    sign. ``yc`` is y centred per row and ``vinf`` is v with inf for an absent study (weight 0),
+    both transposed to (k, m): numpy sums k long vectors much faster than m short rows. And
+    sum w^2 (y - mu)^2 is expanded into sums to save passes over the arrays."""
+    w = 1 / (vinf + t[None, :])
+    w2 = w * w
+    w2y = w2 * yc
+    sw, sw2 = w.sum(axis=0), w2.sum(axis=0)
+    mu = (w * yc).sum(axis=0) / sw
+    score = (w2y * yc).sum(axis=0) - 2 * mu * w2y.sum(axis=0) + mu * mu * sw2 - sw
+    return np.asarray(score + sw2 / sw if reml else score)
+
+
+def _loglik(
+    t: FloatArray, y: FloatArray, v: FloatArray, mask: NDArray[np.bool_], reml: bool
+) -> FloatArray:
+    """(Restricted) log-likelihood per row, constants dropped (as ``_rma.loglik``)."""
+    w = mask / (v + t[:, None])
+    sw, _, r = _sums(w, y)
+    ll = -0.5 * (mask * np.log(v + t[:, None])).sum(axis=1) - 0.5 * (w * r * r).sum(axis=1)
+    return np.asarray(ll - 0.5 * np.log(sw) if reml else ll)
+
+
+def _ml_reml(
+    y: FloatArray, v: FloatArray, mask: NDArray[np.bool_], reml: bool
 ) -> tuple[FloatArray, int]:
-    """ML/REML: Newton steps on the score (observed information; Fisher's expected information
-    where the observed one is not positive) kept inside a bracket and replaced by bisection when
-    they leave it; the same rule as ``solve_score``, intercept-only closed forms."""
-    tau2 = start.copy()
-    lo = np.zeros_like(tau2)
-    hi = np.full_like(tau2, np.inf)
-    tested0 = np.zeros(tau2.shape, bool)
-    active = mask.sum(axis=1) > 1
+    """Global ML/REML maximum per row, the rule of ``_rma.ml_reml_tau2`` for arrays: scan the
+    score on the grid, refine every + to - change of sign inside its bracket, keep the root or
+    the boundary 0 with the highest likelihood."""
+    m = y.shape[0]
+    multi = mask.sum(axis=1) > 1
+    ymax = np.where(mask, y, -np.inf).max(axis=1)
+    ymin = np.where(mask, y, np.inf).min(axis=1)
+    vmax = np.where(mask, v, 0.0).max(axis=1)
+    upper = np.maximum(4 * (ymax - ymin) ** 2, 10 * vmax)
+    rows_all = np.flatnonzero(multi)
+    tau2 = np.zeros(m)
+    if rows_all.size == 0:
+        return tau2, 0
+    ya, va, ma = y[rows_all], v[rows_all], mask[rows_all]
+    grid = tau2_grid(np.where(ma, va, np.inf).min(axis=1), upper[rows_all])
+    yc = np.where(ma, ya - (ya * ma).sum(axis=1, keepdims=True) / ma.sum(axis=1)[:, None], 0.0)
+    yc = np.ascontiguousarray(yc.T)
+    vinf = np.ascontiguousarray(np.where(ma, va, np.inf).T)
+    prev = _score_sign(grid[:, 0], yc, vinf, reml)
+    brackets: list[tuple[NDArray[np.int64], FloatArray, FloatArray]] = []
+    for j in range(1, grid.shape[1]):
+        cur = _score_sign(grid[:, j], yc, vinf, reml)
+        sel = np.flatnonzero((prev > 0) & (cur <= 0))
+        if sel.size:
+            brackets.append((sel, grid[sel, j - 1], grid[sel, j]))
+        prev = cur
+    best_ll = _loglik(np.zeros(rows_all.size), ya, va, ma, reml)
+    best = np.zeros(rows_all.size)
+    it = grid.shape[1]
+    if brackets:
+        sel = np.concatenate([b[0] for b in brackets])
+        lo = np.concatenate([b[1] for b in brackets])
+        hi = np.concatenate([b[2] for b in brackets])
+        root, n = _newton(ya[sel], va[sel], ma[sel], lo, hi, reml)
+        it += n
+        ll = _loglik(root, ya[sel], va[sel], ma[sel], reml)
+        # highest likelihood per row: sort by row, then ll; the last of each row is its best root
+        order = np.lexsort((ll, sel))
+        sel, root, ll = sel[order], root[order], ll[order]
+        last = np.r_[sel[1:] != sel[:-1], True]
+        sel, root, ll = sel[last], root[last], ll[last]
+        better = ll > best_ll[sel]
+        best[sel[better]] = root[better]
+    tau2[rows_all] = best
+    return tau2, it
+
+
+def _newton(
+    y: FloatArray,
+    v: FloatArray,
+    mask: NDArray[np.bool_],
+    lo: FloatArray,
+    hi: FloatArray,
+    reml: bool,
+) -> tuple[FloatArray, int]:
+    """Root of the score in [lo, hi] (score > 0 at lo, <= 0 at hi) per row: Newton steps kept
+    inside the bracket and replaced by bisection when they leave it (as ``_rma.solve_score``)."""
+    lo, hi = lo.copy(), hi.copy()
+    tau2 = lo.copy()
+    active = np.ones(tau2.shape, bool)
     it = 0
     while np.any(active) and it < _MAXITER:
         it += 1
         idx = np.flatnonzero(active)
         t = tau2[idx]
-        w = mask[idx] / (v[idx] + t[:, None])
-        sw, _, r = _sums(w, y[idx])
-        w2 = w * w
-        sw2 = w2.sum(axis=1)
-        ypy = (w2 * r * r).sum(axis=1)
-        wr = w * r
-        ypppy = (w * wr * wr).sum(axis=1) - (w * wr).sum(axis=1) ** 2 / sw
-        if reml:
-            trp = sw - sw2 / sw
-            trpp = sw2 - 2 * (w2 * w).sum(axis=1) / sw + sw2 * sw2 / (sw * sw)
-            score = ypy - trp
-            fisher, obs = trpp, 2 * ypppy - trpp
-        else:
-            score = ypy - sw
-            fisher, obs = sw2, 2 * ypppy - sw2
-        info = np.where(obs > 0, obs, fisher)
-        at0 = t == 0.0
-        tested0[idx] |= at0
-        stop0 = at0 & (score <= 0)
+        score, info = _score(t, y[idx], v[idx], mask[idx], reml)
         lo_i = np.where(score > 0, t, lo[idx])
         hi_i = np.where(score > 0, hi[idx], t)
         new = t + score / info
-        out = (new <= lo_i) | (new >= hi_i)
-        fallback = np.where((lo_i == 0.0) & ~tested0[idx], 0.0, 0.5 * (lo_i + hi_i))
-        new = np.where(out, fallback, new)
-        new = np.where(stop0, 0.0, new)
-        done = stop0 | (np.abs(new - t) <= _TOL * np.maximum(1.0, t))
+        new = np.where((new <= lo_i) | (new >= hi_i), 0.5 * (lo_i + hi_i), new)
+        done = (np.abs(new - t) <= _TOL * np.maximum(1.0, t)) | (
+            hi_i - lo_i <= _TOL * np.maximum(1.0, hi_i)
+        )
         lo[idx], hi[idx] = lo_i, hi_i
         tau2[idx] = np.maximum(new, 0.0)
         active[idx] = ~done
     if np.any(active):
-        raise EvidenceError("Fisher scoring did not converge for every row")
+        raise EvidenceError("ML/REML iterations did not converge for every row")
     return tau2, it
