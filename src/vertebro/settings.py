@@ -40,5 +40,27 @@ class Settings:
     )
 
 
+    #: Key for CSRF tokens of the web app (``VERTEBRO_SECRET_KEY``). When unset, a random
+    #: key per process: fine for one process, but ``vertebro serve --workers N`` refuses to
+    #: start without it, as the workers must share it.
+    secret_key: str | None = field(
+        default_factory=lambda: os.environ.get("VERTEBRO_SECRET_KEY") or None
+    )
+    #: Host names the web app answers to (``VERTEBRO_ALLOWED_HOSTS``, comma-separated); any
+    #: other ``Host`` header gets HTTP 400.
+    allowed_hosts: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            h.strip() for h in os.environ.get(
+                "VERTEBRO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if h.strip()
+        )
+    )
+    #: Whether the session cookie is ``Secure`` (``VERTEBRO_COOKIE_SECURE``: ``true``,
+    #: ``false`` or ``auto``, the default: secure unless the request came to a loopback
+    #: address over plain HTTP, as ``vertebro serve`` does on this machine).
+    cookie_secure: str = field(
+        default_factory=lambda: os.environ.get("VERTEBRO_COOKIE_SECURE", "auto").lower()
+    )
+
+
 def get_settings() -> Settings:
     return Settings()

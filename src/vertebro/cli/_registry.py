@@ -291,6 +291,22 @@ def add_user(
     console().print(f"user {username} ({role}) added")
 
 
+@registry_app.command("set-password")
+def set_password(
+    username: Annotated[str, typer.Argument(help="the user whose web sign-in password to set")],
+    db: DbOpt = None,
+) -> None:
+    """Set a user's password for the web app: asked twice, never on the command line (where
+    shell history and process lists would keep it). For an operator on the database host.
+    """
+    from vertebro.registry.accounts import Accounts
+
+    password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    with _registry(db) as reg:
+        Accounts(reg).set_password(username, password)
+    console().print(f"password set for {username}; their web sessions were ended")
+
+
 @registry_app.command("add-patient")
 def add_patient(
     code: Annotated[str, typer.Argument(help="site-local pseudonymous code (never a name)")],

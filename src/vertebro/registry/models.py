@@ -31,6 +31,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from . import vocab
 
 __all__ = [
+    "AccountEvent",
+    "ApiToken",
     "Assessment",
     "AuditLog",
     "Base",
@@ -42,6 +44,8 @@ __all__ = [
     "ProcedureLevel",
     "Site",
     "User",
+    "UserCredential",
+    "WebSession",
 ]
 
 NAMING = {
@@ -268,3 +272,75 @@ class AuditLog(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# ---------------------------------------------------------------------------- accounts
+# Sign-in state (vertebro.registry.accounts). Secrets are stored only as hashes: Argon2id for
+# passwords, SHA-256 for random session and API tokens (256 bits of entropy need no slow hash).
+# These rows are written with Core statements, not through the ORM, so that hashes never
+# reach the audit log and touching a session does not write an audit row per request; every
+# change of sign-in state is recorded as an AccountEvent, whose ORM insert is audited.
+
+
+class UserCredential(Base):
+    """A user's password hash (Argon2id, PHC string)."""
+
+    __tablename__ = "user_credential"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    password_hash: Mapped[str] = mapped_column(String(255))
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebSession(Base):
+    """A browser session: expires, ends after idle time, revoked on sign-out/deactivation."""
+
+    __tablename__ = "web_session"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiToken(Base):
+    """A per-user token for scripts (``Authorization: Bearer``), shown once, stored hashed."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+#: What an AccountEvent records.
+ACCOUNT_EVENTS = (
+    "sign_in", "sign_in_failed", "sign_in_throttled", "sign_out", "session_expired",
+    "password_set", "token_created", "token_revoked", "deactivated",
+)
+
+
+class AccountEvent(Base):
+    """Sign-in, failure, sign-out and credential changes; also the throttling window."""
+
+    __tablename__ = "account_event"
+    __table_args__ = (
+        CheckConstraint(_in("event", ACCOUNT_EVENTS), name="event"),
+        Index("ix_account_event_username_at", "username", "at"),
+        Index("ix_account_event_address_at", "address", "at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    username: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(200))

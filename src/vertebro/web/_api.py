@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 
 from vertebro.assess import ENGINE_VERSION, assess, default_rulebook, validate_json
 
+from ._json import check_json
+
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api")
@@ -18,6 +20,7 @@ router = APIRouter(prefix="/api")
 def _assess(body: bytes, guideline: str | None) -> dict[str, Any]:
     # The raw body goes to the library, not to a FastAPI-declared model, so that a bad input
     # is reported with the CLI's field paths and messages (InvalidInput -> 422 in _app).
+    check_json(body)  # the web-level limits first (deep nesting, huge numbers, ...)
     return assess(validate_json(body), guideline=guideline)
 
 

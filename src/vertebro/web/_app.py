@@ -1,68 +1,114 @@
-"""The app factory: routers, the one error mapping, and response headers for privacy."""
+"""The app factory: the outer guard, the error mapping, sign-in and the routers."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+import secrets
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vertebro import __version__
-from vertebro.errors import InvalidInput
+from vertebro.errors import FieldError, InvalidInput, RegistryError
+from vertebro.registry import Registry
+from vertebro.settings import Settings, get_settings
 
 from ._api import router as api_router
+from ._auth import CsrfSeed, csrf_field, csrf_protect
+from ._errors import error_response
+from ._guard import Guard
 from ._pages import router as pages_router
+from ._signin import router as signin_router
+from ._templates import env
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "registry_status"]
 
-# Assessments carry patient data: no cache may keep them, no page may load anything from
-# elsewhere (the CSS is inline) or send a referrer. Set on every response, so that error
-# responses are covered too.
-_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-}
+log = logging.getLogger("vertebro.web")
+
+
+def registry_status(exc: RegistryError) -> int:
+    """404 when the service layer found nothing visible to the user (so another site's
+    record is indistinguishable from none), else 403 (the user may not do this)."""
+    return 404 if str(exc).startswith("no ") else 403
 
 
 def _invalid_input(request: Request, exc: Exception) -> Response:
-    # The CLI's field paths and messages, as JSON; HTTP 422 is the CLI's exit code 2.
+    # The CLI's field paths and messages; HTTP 422 is the CLI's exit code 2.
     assert isinstance(exc, InvalidInput)
-    return JSONResponse(
-        {"errors": [{"field": e.field, "reason": e.reason} for e in exc.errors]},
-        status_code=422,
-    )
+    return error_response(request.url.path, 422, "invalid input: nothing was written",
+                          exc.errors)
 
 
-def create_app() -> FastAPI:
-    """The vertebro web app: ``/api/assess``, ``/api/rulebook``, ``/api/health`` and the
-    assessment pages (``/``, ``POST /assess``)."""
+def _registry_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RegistryError)
+    return error_response(request.url.path, registry_status(exc), str(exc))
+
+
+def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if 300 <= exc.status_code < 400 and exc.headers and "Location" in exc.headers:
+        return RedirectResponse(exc.headers["Location"], status_code=exc.status_code)
+    return error_response(request.url.path, exc.status_code, str(exc.detail),
+                          headers=exc.headers)
+
+
+def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for e in exc.errors():
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "form")]
+        errors.append(FieldError(".".join(loc), str(e.get("msg", "invalid"))))
+    return error_response(request.url.path, 422, "invalid input", errors)
+
+
+def _server_error(request: Request, exc: Exception) -> Response:
+    # Runs in Starlette's outermost error middleware, so error_response adds the privacy
+    # headers itself; the traceback goes to the log, never to the user.
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(request.url.path, 500, "an unexpected error: nothing was written; "
+                          "the server log has the details")
+
+
+def create_app(settings: Settings | None = None, registry: Registry | None = None) -> FastAPI:
+    """The vertebro web app: the assessment (``/``, ``/api/assess``), sign-in, the registry
+    pages (``/registry``) and JSON API (``/api/registry``).
+
+    ``settings`` default to :func:`vertebro.settings.get_settings`; the registry is opened
+    from ``settings.database_url`` on first use unless given.
+    """
+    settings = settings or get_settings()
     app = FastAPI(
         title="vertebro",
         version=__version__,
         description=(
             "Decision support for vertebral augmentation in cancer-related vertebral "
             "compression fractures; the assessment contract is docs/assessment.md. "
-            "Decision support for clinicians, not a decision and not a medical device."
+            "Decision support for clinicians, not a decision and not a medical device. "
+            "Registry endpoints need a session cookie (with the X-CSRF-Token header for "
+            "changes) or an API token (Authorization: Bearer)."
         ),
         # The interactive docs load scripts from a CDN; the schema stays at /openapi.json.
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(csrf_protect)],
     )
+    app.state.settings = settings
+    app.state.secret_key = (settings.secret_key or secrets.token_hex(32)).encode()
+    app.state.registry = registry
+    app.state.accounts = None
+    env.globals["csrf_field"] = csrf_field
     app.include_router(api_router)
+    app.include_router(signin_router)
     app.include_router(pages_router)
+    app.mount("/static", StaticFiles(packages=[("vertebro.web", "static")]), name="static")
     app.add_exception_handler(InvalidInput, _invalid_input)
-
-    @app.middleware("http")
-    async def _privacy_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        response.headers.update(_HEADERS)
-        return response
-
+    app.add_exception_handler(RegistryError, _registry_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _server_error)
+    app.add_middleware(CsrfSeed)
+    app.add_middleware(Guard, allowed_hosts=settings.allowed_hosts)
     return app

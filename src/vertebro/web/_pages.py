@@ -12,28 +12,20 @@ from functools import cache
 from importlib.resources import files
 from typing import Annotated, Any
 
-import jinja2
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from vertebro.assess import NOTICE, assess, default_rulebook, report_view, validate_json
 from vertebro.errors import InvalidInput
+
+from ._json import check_json
+from ._templates import templates as _templates
 
 __all__ = ["router"]
 
 router = APIRouter()
 
-_templates = Jinja2Templates(
-    env=jinja2.Environment(
-        loader=jinja2.PackageLoader("vertebro.web", "templates"),
-        autoescape=True,  # every value is patient-entered or derived from it
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-)
 
 
 @cache
@@ -93,6 +85,7 @@ def form_page(request: Request) -> HTMLResponse:
 
 
 def _assess(text: str, guideline: str) -> dict[str, Any]:
+    check_json(text)  # the web-level limits first (deep nesting, huge numbers, ...)
     return assess(validate_json(text), guideline=guideline)
 
 

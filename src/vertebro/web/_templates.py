@@ -1,0 +1,21 @@
+"""The one Jinja2 environment of the web app, with its template globals."""
+
+from __future__ import annotations
+
+import jinja2
+from fastapi.templating import Jinja2Templates
+
+from vertebro.registry.vocab import INTERVAL_LABELS
+
+__all__ = ["env", "templates"]
+
+env = jinja2.Environment(
+    loader=jinja2.PackageLoader("vertebro.web", "templates"),
+    autoescape=True,  # every value is patient-entered or derived from it
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+env.globals["interval_labels"] = INTERVAL_LABELS
+
+templates = Jinja2Templates(env=env)
