@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from vertebro import __version__
 from vertebro.errors import InvalidInput
@@ -16,14 +17,15 @@ from ._pages import router as pages_router
 __all__ = ["create_app"]
 
 # Assessments carry patient data: no cache may keep them, no page may load anything from
-# elsewhere (the CSS is inline) or send a referrer. Set on every response, so that error
-# responses are covered too.
+# elsewhere (the CSS is inline, scripts and images come from this server only) or send a
+# referrer. Set on every response, so that error responses are covered too.
 _HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; "
+        "connect-src 'self'; img-src 'self'; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
 }
@@ -55,6 +57,8 @@ def create_app() -> FastAPI:
     )
     app.include_router(api_router)
     app.include_router(pages_router)
+    # The form's script, shipped in the package (no CDN).
+    app.mount("/static", StaticFiles(packages=[("vertebro.web", "static")]), name="static")
     app.add_exception_handler(InvalidInput, _invalid_input)
 
     @app.middleware("http")
