@@ -45,7 +45,7 @@ def place_errors(errors: Iterable[FieldError], state: FormState) -> dict[str, li
     """Each error beside the nearest thing on the form that its path names: the field, else
     its level block, else the form as a whole (key ``""``)."""
     names = set(state.values) | {f"levels[{i}]" for i in range(state.levels)}
-    names.add(PRIOR_RT)
+    names |= {PRIOR_RT, "levels"}
     out: dict[str, list[str]] = {}
     for e in errors:
         path = e.field
