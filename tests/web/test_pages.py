@@ -23,11 +23,11 @@ def _post(client: TestClient, text: str, guideline: str = "jnccn2012") -> Any:
 
 
 def test_form_page(client: TestClient) -> None:
-    r = client.get("/")
+    r = client.get("/?example=aospine")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/html")
     page = html.unescape(r.text)
-    assert '"primary_cancer": "renal"' in page  # the bundled example fills the textarea
+    assert '"primary_cancer": "renal"' in page  # the bundled example fills the JSON box
     for gid in default_rulebook().profiles:
         assert f'value="{gid}"' in page
     assert NOTICE in page

@@ -1,36 +1,56 @@
-"""Server-rendered pages: a form for one patient and the report, printable for a tumour board.
+"""Server-rendered pages: the assessment form, the report, its PDF and the form's feedback.
 
 The report is laid out from :func:`vertebro.assess.report_view`, the same plain data the text
-report is laid out from; the templates decide nothing.
+report is laid out from; the templates decide nothing. The form works without scripting: each
+of its buttons posts the whole form to ``/assess`` with an ``_action`` (assess, check, add or
+remove a level, export, load the JSON), and the server answers with the next page. The form's
+script only asks ``/form/feedback`` for the same feedback while facts are entered.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from functools import cache
 from importlib.resources import files
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.datastructures import FormData
 
 from vertebro.assess import NOTICE, assess, default_rulebook, report_view, validate_json
-from vertebro.errors import InvalidInput
+from vertebro.errors import FieldError, InvalidInput
 
+from ._auth import Principal, optional_user
+from ._feedback import Feedback, feedback, place_errors
+from ._form import (
+    FormState,
+    add_level,
+    form_spec,
+    input_from_state,
+    raw_input,
+    remove_level,
+    state_from_form,
+    state_from_input,
+)
 from ._json import check_json
-from ._templates import templates as _templates
+from ._pdf import ReportMeta, render_pdf
+from ._templates import templates
 
 __all__ = ["router"]
 
 router = APIRouter()
+_templates = templates  # the name the registry pages import
 
+User = Annotated[Principal | None, Depends(optional_user)]
 
 
 @cache
 def example_input() -> str:
-    """The form's starting text: the AOSpine-EBSJ-2012 illustrative case.
+    """The AOSpine-EBSJ-2012 illustrative case, which the form offers to load.
 
     A copy of ``examples/aospine_case.json`` shipped in the package, because an installed
     wheel cannot reach the repository's ``examples/`` folder; a test keeps the two identical.
@@ -43,9 +63,8 @@ def _guidelines() -> list[tuple[str, str]]:
     return [(pid, p.name) for pid, p in rb.profiles.items()]
 
 
-def _case(text: str) -> dict[str, Any]:
+def _case(data: dict[str, Any]) -> dict[str, Any]:
     """Who the report is about, from the input (the engine output does not repeat it)."""
-    data = json.loads(text)
     patient = data.get("patient") or {}
     bits = []
     if patient.get("age") is not None:
@@ -57,18 +76,31 @@ def _case(text: str) -> dict[str, Any]:
     return {"summary": ", ".join(bits), "note": data.get("note")}
 
 
+def _json_text(state: FormState) -> str:
+    return json.dumps(raw_input(state), indent=2, ensure_ascii=False)
+
+
 def _form(
     request: Request,
-    text: str,
+    state: FormState,
     guideline: str,
-    errors: Sequence[Mapping[str, str]] = (),
+    errors: Sequence[FieldError] = (),
+    *,
+    text: str | None = None,
+    fb: Feedback | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    return _templates.TemplateResponse(
+    """The form page; ``text`` (the JSON box) is the form's own JSON unless given."""
+    return templates.TemplateResponse(
         request,
         "form.html",
         {
-            "text": text,
+            "state": state,
+            "sections": form_spec(),
+            "placed": place_errors(errors, state),
+            "fb": fb or Feedback(),
+            "text": _json_text(state) if text is None else text,
+            "json_open": text is not None,
             "guideline": guideline,
             "guidelines": _guidelines(),
             "errors": errors,
@@ -79,38 +111,140 @@ def _form(
 
 
 @router.get("/", response_class=HTMLResponse)
-def form_page(request: Request) -> HTMLResponse:
-    """The assessment form, filled in with an example patient."""
-    return _form(request, example_input(), default_rulebook().default_profile)
+def form_page(request: Request, example: str | None = None) -> HTMLResponse:
+    """The assessment form: blank (one level block), or with ``?example=aospine`` the
+    AOSpine-EBSJ-2012 illustrative case."""
+    if example == "aospine":
+        state = state_from_input(json.loads(example_input()))
+    else:
+        state = FormState(levels=1)
+    return _form(request, state, default_rulebook().default_profile, fb=feedback(state))
 
 
-def _assess(text: str, guideline: str) -> dict[str, Any]:
-    check_json(text)  # the web-level limits first (deep nesting, huge numbers, ...)
-    return assess(validate_json(text), guideline=guideline)
+def _meta(user: Principal | None, guideline: str) -> ReportMeta:
+    profile = default_rulebook().profiles.get(guideline)
+    return ReportMeta(
+        patient="unsaved",
+        date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        author=user.username if user else "not signed in",
+        guideline=f"{guideline}: {profile.name}" if profile else guideline,
+    )
 
 
-@router.post("/assess", response_class=HTMLResponse)
-async def report_page(
-    request: Request,
-    patient: Annotated[str, Form()] = "",
-    guideline: Annotated[str, Form()] = "",
+def _report(
+    request: Request, data: dict[str, Any], guideline: str, user: Principal | None
 ) -> HTMLResponse:
-    """The report for the patient in the form; invalid input: the form again, with every
-    problem by field (HTTP 422)."""
-    guideline = guideline or default_rulebook().default_profile
-    try:
-        result = await run_in_threadpool(_assess, patient, guideline)
-    except InvalidInput as exc:
-        errors = [{"field": e.field, "reason": e.reason} for e in exc.errors]
-        return _form(request, patient, guideline, errors, status_code=422)
-    return _templates.TemplateResponse(
+    result = assess(data, guideline=guideline)
+    return templates.TemplateResponse(
         request,
         "report.html",
         {
             "view": report_view(result),
-            "case": _case(patient),
-            "text": patient,
+            "case": _case(data),
+            "meta": _meta(user, guideline),
+            "text": json.dumps(data, ensure_ascii=False),
             "guideline": guideline,
-            "guidelines": _guidelines(),
         },
+    )
+
+
+def _has_fields(form: FormData) -> bool:
+    return any(k not in ("patient", "guideline", "_action") for k in form)
+
+
+def _from_text(text: str) -> dict[str, Any]:
+    """The JSON box's patient, validated; returned as the plain JSON it was given."""
+    check_json(text)  # the web-level limits first (deep nesting, huge numbers, ...)
+    validate_json(text)
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def _download(data: dict[str, Any]) -> Response:
+    return Response(
+        json.dumps(data, indent=2, ensure_ascii=False) + "\n",
+        media_type="application/json",
+        headers={"Content-Disposition": 'attachment; filename="assessment.json"'},
+    )
+
+
+@router.post("/assess", response_class=HTMLResponse)
+async def assess_page(request: Request, user: User) -> Response:
+    """Every button of the form: assess, check, add/remove a level, export, load JSON.
+
+    A post with only ``patient`` (JSON) and ``guideline`` assesses the JSON, as before the
+    structured form. Invalid input brings the form back with each problem beside its field
+    and listed at the top (HTTP 422).
+    """
+    form = await request.form()
+    raw_action = form.get("_action")
+    action = raw_action if isinstance(raw_action, str) else ""
+    raw_guideline = form.get("guideline")
+    guideline = (
+        raw_guideline if isinstance(raw_guideline, str) and raw_guideline else None
+    ) or default_rulebook().default_profile
+    raw_text = form.get("patient")
+    text = raw_text if isinstance(raw_text, str) else ""
+    state = state_from_form(form.multi_items())
+    by_json = action in ("assess_json", "load_json", "edit") or (
+        action in ("", "assess", "export") and not _has_fields(form)
+    )
+
+    def invalid(exc: InvalidInput) -> HTMLResponse:
+        shown = text if by_json else None
+        return _form(request, state, guideline, exc.errors, text=shown, status_code=422)
+
+    if action.startswith("remove:") and action.removeprefix("remove:").isdigit():
+        state = remove_level(state, int(action.removeprefix("remove:")))
+        return _form(request, state, guideline, fb=feedback(state, guideline))
+    if action == "add_level":
+        state = add_level(state)
+        return _form(request, state, guideline, fb=feedback(state, guideline))
+    if action == "check":
+        fb = feedback(state, guideline)
+        errors = [FieldError(k, r) for k, rs in fb.errors.items() for r in rs]
+        return _form(request, state, guideline, errors, fb=fb)
+    try:
+        data = _from_text(text) if by_json else input_from_state(state)
+        if action in ("load_json", "edit"):
+            state = state_from_input(data)
+            return _form(request, state, guideline, fb=feedback(state, guideline))
+        if action in ("export", "export_json"):
+            return _download(data)
+        return await run_in_threadpool(_report, request, data, guideline, user)
+    except InvalidInput as exc:
+        return invalid(exc)
+
+
+@router.post("/form/feedback", response_class=JSONResponse)
+async def feedback_api(request: Request) -> JSONResponse:
+    """What the form says back as facts are entered (the form's script asks for it): errors
+    by field, SINS / Genant / ESCC per level block, the provisional disposition."""
+    form = await request.form()
+    raw_guideline = form.get("guideline")
+    guideline = raw_guideline if isinstance(raw_guideline, str) and raw_guideline else None
+    state = state_from_form(form.multi_items())
+    fb = await run_in_threadpool(feedback, state, guideline)
+    return JSONResponse(fb.as_json())
+
+
+@router.post("/report.pdf")
+async def report_pdf(
+    user: User,
+    patient: Annotated[str, Form()] = "",
+    guideline: Annotated[str, Form()] = "",
+) -> Response:
+    """The tumour-board report as PDF, for the patient JSON the report page carries."""
+    guideline = guideline or default_rulebook().default_profile
+    data = _from_text(patient)  # invalid: 422 with the fields, as the API
+
+    def render() -> bytes:
+        result = assess(data, guideline=guideline)
+        return render_pdf(report_view(result), _case(data), _meta(user, guideline))
+
+    pdf = await run_in_threadpool(render)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": 'attachment; filename="vertebro-report.pdf"'},
     )
