@@ -259,7 +259,15 @@ def _reason(err: Mapping[str, Any]) -> str:
     if kind in ("value_error", "assertion_error"):
         return str(err["msg"]).removeprefix("Value error, ")
     msg = str(err["msg"])
-    return f"{value!r}: {msg[0].lower()}{msg[1:]}" if "input" in err else msg
+    if "input" not in err:
+        return msg
+    try:
+        shown = repr(value)
+    except ValueError:  # an integer too long to print (> 4,300 digits)
+        shown = "a number too large"
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"{shown}: {msg[0].lower()}{msg[1:]}"
 
 
 def to_invalid_input(exc: ValidationError, where: str = "") -> InvalidInput:
