@@ -31,6 +31,7 @@ THERAPY = {"prevents_ambulation": [True, True, False], "analgesic_side_effects":
 NEUROLOGY = {
     "deficit": ["none", "none", "none", "none", "radiculopathy", "myelopathy", "cauda_equina"],
     "clinical_cord_compression": [False, False, False, False, True],
+    "pending_compromise": [False, False, False, False, True],
 }
 CONTRA = {
     k: [False] * 9 + [True]
@@ -55,13 +56,19 @@ LEVEL = {
     "fracture_age_weeks": [2, 8, 30],
     "kyphosis_concern": [False, False, True],
     "vertebra_plana": [False, False, True],
+    "hardware_failure": [False] * 6 + [True],
+    "hardware_prohibits": [False] * 6 + [True],
 }
 CONTEXT = {
     "mdt_agreed": [True, False],
     "spine_surgery_available": [True, True, False],
     "mri_contraindicated": [False, False, True],
 }
-LEVEL_NAMES = [v for v in VERTEBRAE if not v.startswith("S")]
+# Facts asked as pre-procedure checks (docs/rulebook.md, readings): only a known "yes" acts,
+# so the "unknowns cannot flip the answer" guarantee does not cover them; completions leave
+# them unknown.
+CHECKS = {"pending_compromise", "alternative_source", "hardware_failure", "hardware_prohibits"}
+LEVEL_NAMES = list(VERTEBRAE)  # sacral levels included (issue 9.3)
 
 
 def _block(spec: dict[str, list[Any]], p_unknown: float) -> st.SearchStrategy[dict[str, Any]]:
@@ -115,7 +122,7 @@ def completions(draw: st.DrawFn, patient: dict[str, Any]) -> dict[str, Any]:
     for block, spec in BLOCKS.items():
         b = out.setdefault(block, {})
         for k, values in spec.items():
-            if k not in b:
+            if k not in b and k not in CHECKS:
                 b[k] = draw(st.sampled_from(sorted(set(values), key=repr)))
     tf = dict(out["pain"].get("therapy_failed", {}))
     for k, values in THERAPY.items():
@@ -130,7 +137,7 @@ def completions(draw: st.DrawFn, patient: dict[str, Any]) -> dict[str, Any]:
     for lv in patient["levels"]:
         full = dict(lv)
         for k, values in LEVEL.items():
-            if k not in full:
+            if k not in full and k not in CHECKS:
                 full[k] = draw(st.sampled_from(sorted(set(values), key=repr)))
         if full["height_loss_pct"] == 0:
             full.setdefault("body_involved_over_50", draw(st.booleans()))

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from vertebro.assess import validate_input, validate_json
 from vertebro.cli import app
+from vertebro.errors import InvalidInput
 
 from .conftest import base_patient
 
@@ -112,3 +114,29 @@ def test_unknown_guideline_and_session_size(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["assess", str(tmp_path / "nope.json")])
     assert result.exit_code == 2 and "nope.json" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ('{"pain": {"medical_therapy_weeks": Infinity}}', "pain.medical_therapy_weeks"),
+        ('{"pain": {"nrs": NaN}}', "pain.nrs"),
+        (
+            '{"levels": [{"level": "T8", "fracture_age_weeks": 1e309}]}',
+            "levels[0].fracture_age_weeks",
+        ),
+        ('{"patient": {"life_expectancy_months": 5000}}', "patient.life_expectancy_months"),
+        ('{"patient": {"age": ' + "9" * 5000 + "}}", "(json)"),
+    ],
+)
+def test_non_finite_and_absurd_numbers_are_refused_by_field(text: str, field: str) -> None:
+    # issue 11: neither the CLI nor the web API may crash on these
+    with pytest.raises(InvalidInput) as exc:
+        validate_json(text)
+    assert field in str(exc.value)
+
+
+def test_a_huge_integer_in_a_mapping_is_refused_by_field() -> None:
+    with pytest.raises(InvalidInput) as exc:
+        validate_input({"patient": {"life_expectancy_months": 10**5000}})
+    assert "patient.life_expectancy_months" in str(exc.value)

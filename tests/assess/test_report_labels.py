@@ -1,8 +1,8 @@
-"""The text report speaks the rulebook's labels, never its codes, and keeps every input path.
+"""The text report speaks the rulebook's labels and the fields' words, never codes or paths.
 
-The JSON keeps the codes (``notes[].affects``: ``chronic_fracture at T7``); the report shows
-the label, grouped per field across levels, with each ``levels[i]`` position still named so
-the team knows exactly what to go and find.
+The JSON keeps the codes (``notes[].affects``: ``chronic_fracture at T7``) and the input paths
+(``levels[0].fracture_age_weeks``); the report shows the flag's label and the field's words,
+grouped per field across levels, each level named by its vertebra (issue 13 point 8).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 
 from vertebro import assess
-from vertebro.assess import default_rulebook, render_text
+from vertebro.assess import AssessmentInput, default_rulebook, render_text
+from vertebro.assess._labels import FIELD_LABELS, field_label
 
 from .conftest import EXAMPLES
 from .strategies import patients
@@ -50,15 +51,17 @@ def test_aospine_notes_show_labels_grouped_by_field() -> None:
         assert max(len(line) for line in out.splitlines()) <= width
         notes = _notes(out)
         assert (
-            "fracture_age_weeks at T7 (levels[0]), T9 (levels[1]) → flag: "
-            + RB.flags["chronic_fracture"].label
+            "fracture age in weeks at T7, T9 → flag: " + RB.flags["chronic_fracture"].label
         ) in notes
-        assert f"pain.radicular_exceeds_axial → flag: {RB.flags['radicular_pain'].label}" in notes
         assert (
-            f"context.prior_radiotherapy_levels → flag: {RB.flags['prior_radiotherapy'].label}"
+            f"radicular pain exceeding axial pain → flag: {RB.flags['radicular_pain'].label}"
+        ) in notes
+        assert (
+            f"levels given radiotherapy before → flag: {RB.flags['prior_radiotherapy'].label}"
             " (T7, T9)"
         ) in notes
-        assert "pain.medical_therapy_weeks → snis2014 verdict" in notes
+        assert "weeks of medical therapy → snis2014 verdict" in notes
+        assert "snis2014 incomplete: needs weeks of medical therapy" in " ".join(out.split())
         joined = "\n".join(notes)
         for raw in ("chronic_fracture", "radicular_pain", "prior_radiotherapy at"):
             assert raw not in joined
@@ -78,10 +81,36 @@ def test_no_code_reaches_the_reader_and_every_path_stays_named(p: dict[str, Any]
         assert not re.search(r"\b[a-z0-9]+_[a-z0-9_]+\b", settles), bullet
     for entry in result["notes"] + result["missing"]:
         field = entry["field"]
+        if field != "levels":  # "levels" is also an English word of the report
+            assert field not in out, field  # the path stays in the JSON
         m = re.fullmatch(r"levels\[(\d+)\]\.(.+)", field)
         if m is None:
-            assert any(b.startswith(f"{field}:") or b.startswith(f"{field} →") for b in shown)
+            label = field_label(field)
+            assert any(b.startswith(f"{label}:") or b.startswith(f"{label} →") for b in shown)
         else:
-            i, attr = int(m[1]), m[2]
-            where = re.compile(rf"^{re.escape(attr)} at .*\b{names[i]} \(levels\[{i}\]\)")
+            i = int(m[1])
+            where = re.compile(rf"^{re.escape(field_label(field))} at .*\b{names[i]}\b")
             assert any(where.search(b) for b in shown), (field, shown)
+
+
+def _paths(model: type, prefix: str) -> list[str]:
+    from pydantic import BaseModel
+
+    out = []
+    for name, f in model.model_fields.items():
+        ann = f.annotation
+        sub = [a for a in (ann, *getattr(ann, "__args__", ())) if isinstance(a, type)]
+        nested = [a for a in sub if issubclass(a, BaseModel)]
+        if nested and name != "levels" and name != "heights_mm":
+            out += _paths(nested[0], f"{prefix}{name}.")
+        else:
+            out.append(f"{prefix}{name}")
+    return out
+
+
+def test_every_input_field_has_words() -> None:
+    from vertebro.assess import LevelInput
+
+    fields = _paths(AssessmentInput, "") + _paths(LevelInput, "")
+    assert "pain.therapy_failed.prevents_ambulation" in fields and "escc" in fields
+    assert not [f for f in fields if f not in FIELD_LABELS], "add the words to _labels.py"

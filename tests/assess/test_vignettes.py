@@ -51,7 +51,18 @@ def test_vignette(name: str, spec: dict[str, Any]) -> None:
         assert [lv["level"] for lv in result["levels"]] == want["levels_exactly"]
     if "sessions" in want:
         assert result["sessions"] == want["sessions"]
+    if "levels_offered_without_session" in want:
+        assert result["offers_without_session"] == want["levels_offered_without_session"]
     codes = [a["code"] for a in result["actions"]]
+    if "actions_exactly" in want:
+        assert codes == want["actions_exactly"], codes
+    by_code = {a["code"]: a for a in result["actions"]}
+    for code, words in want.get("action_label_contains", {}).items():
+        assert code in by_code and words in by_code[code]["label"], by_code.get(code)
+    for code, where in want.get("action_levels", {}).items():
+        assert code in by_code and by_code[code].get("levels") == where, by_code.get(code)
+    if "readings" in want:
+        assert [r["rule"] for r in result["readings"]] == want["readings"], result["readings"]
     assert set(want.get("actions_include", [])) <= set(codes), codes
     assert not set(want.get("actions_exclude", [])) & set(codes), codes
     missing = [m["field"] for m in result["missing"]]

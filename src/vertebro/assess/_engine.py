@@ -192,6 +192,8 @@ class _Run:
         if level is not None:
             f["level"] = level
         f["text"] = rule.says
+        if rule.reading:
+            f["reading"] = rule.reading
         f.update(extra)
         self.findings.append(f)
 
@@ -272,12 +274,17 @@ class _Run:
 
     # -- phase 3: the plan: flags, actions, offers -------------------------------------------
     def plan(self) -> None:
-        c = self.c
-        self.possible = self.disposition in ("candidate", "incomplete")
+        c, n = self.c, len(self.levels)
         primary_ind = self.level_ind[self.profile]
-        self.treated: list[Truth] = [
-            primary_ind[k] if self.possible else False for k in range(len(self.levels))
-        ]
+        # A level is treated only if it is indicated AND no contraindication or red flag holds:
+        # true only when settled, unknown whenever any of them is (Kleene and).
+        safe = _and2(_not(self.contra), _not(self.red))
+        self.treated: list[Truth] = [_and2(primary_ind[k], safe) for k in range(n)]
+        # Nothing to plan without a level that may be treated (an empty input lists no
+        # procedure actions).
+        self.possible = self.disposition in ("candidate", "incomplete") and any(
+            t is not False for t in self.treated
+        )
         plan_facts = {
             "assessment.disposition": self.disposition,
             "assessment.augmentation_possible": self.possible,
@@ -287,10 +294,38 @@ class _Run:
             lf.facts.update(plan_facts)
             lf.facts["level.treated"] = self.treated[k]
 
+        # A settled red flag asks for its urgent actions whatever the disposition (issue 9.1).
+        for r, i, v in self.safety:
+            if v is True and r.then.actions:
+                lvl = self.names[i] if i is not None else None
+                for code in r.then.actions:
+                    self._add_action(r, lvl, code)
+
         self.intervening: tuple[Rule, int] | None = None
+        evals = [
+            (r, i, v)
+            for r, i, v in self._each(c.plan_patient) + self._each(c.plan_level)
+            if not (r.profiles and self.profile not in r.profiles)
+        ]
+        # Offers first: a level's work-up is asked only if it is in the plan or could be.
         open_rules: list[tuple[Rule, int | None]] = []
+        offer_open: set[int] = set()
+        for r, i, v in evals:
+            if not r.then.offer:
+                continue
+            if v is True:
+                self._apply(r, i)
+            elif v is None:
+                open_rules.append((r, i))
+                if i is not None:
+                    offer_open.add(i)
+        for k, lf in enumerate(self.levels):
+            index = self.inp.levels[k].index
+            lf.facts["level.needs_workup"] = (
+                index is not False or k in self.offers or k in offer_open
+            )
         for r, i, v in self._each(c.plan_patient) + self._each(c.plan_level):
-            if r.profiles and self.profile not in r.profiles:
+            if r.then.offer or (r.profiles and self.profile not in r.profiles):
                 continue
             if v is None:
                 open_rules.append((r, i))
@@ -300,9 +335,13 @@ class _Run:
         for r, i in open_rules:
             lvl = self.names[i] if i is not None else None
             t = r.then
-            have_action = t.action is None or (
-                t.action in self.actions
-                and (lvl is None or lvl in self.actions[t.action]["levels"])
+            have_action = (
+                t.action is None
+                or not self._procedure_ok(t.action, i)
+                or (
+                    t.action in self.actions
+                    and (lvl is None or lvl in self.actions[t.action]["levels"])
+                )
             )
             have_flag = t.flag is None or t.flag in (
                 self.flags[i] if i is not None else self.patient_flags
@@ -312,12 +351,21 @@ class _Run:
             what = (t.flag or t.action or t.offer or "plan") + (f" at {lvl}" if lvl else "")
             self.unknowns.add(self.unknown_paths(r, i), r, what, lvl)
 
+    def _procedure_ok(self, code: str, i: int | None) -> bool:
+        """A procedure action (operator back-up, MDT for a relative contraindication, ...) is
+        asked only where augmentation is still possible: for a level, one in the plan."""
+        if code not in self.c.rb.procedure_actions:
+            return True
+        if not self.possible:
+            return False
+        return i is None or self.treated[i] is not False or i in self.offers
+
     def _apply(self, r: Rule, i: int | None) -> None:
         t, lvl = r.then, (self.names[i] if i is not None else None)
         if t.flag:
             (self.flags[i] if i is not None else self.patient_flags).append(t.flag)
             self._finding(r, "flag", lvl, flag=t.flag)
-        if t.action:
+        if t.action and self._procedure_ok(t.action, i):
             self._add_action(r, lvl)
             if not t.flag:
                 self._finding(r, "action", lvl, action=t.action)
@@ -330,19 +378,20 @@ class _Run:
         if i is not None:
             self.level_rules[i].append(r.id)
 
-    def _add_action(self, r: Rule, level: str | None) -> None:
-        code = r.then.action
+    def _add_action(self, r: Rule, level: str | None, code: str | None = None) -> None:
+        code = code or r.then.action
         assert code is not None
-        a = self.actions.setdefault(
-            code,
-            {
+        a = self.actions.get(code)
+        if a is None:
+            a = self.actions[code] = {
                 "code": code,
-                "label": self.c.rb.actions[code],
+                "label": r.then.label or self.c.rb.actions[code],
                 "rule": r.id,
                 "rules": [],
                 "levels": [],
-            },
-        )
+            }
+        elif r.then.label and a["label"] == self.c.rb.actions[code]:
+            a["label"] = r.then.label  # a rule's own wording beats the generic label
         if r.id not in a["rules"]:
             a["rules"].append(r.id)
         if level is not None and level not in a["levels"]:
@@ -428,6 +477,7 @@ class _Run:
             name, treated = self.names[k], self.treated[k]
             entry: dict[str, Any] = {
                 "level": name,
+                "position": k,  # where the level is in the input (levels[k] in missing/notes)
                 "role": {True: "index", False: "impending", None: None}[self.inp.levels[k].index],
                 "treat": treated,
                 "offer": self.offers.get(k),
@@ -451,32 +501,56 @@ class _Run:
             )
             out_levels.append(entry)
         for lf, name in self.intervening_levels():
+            lf.facts["level.needs_workup"] = True
             slots, fired = self.resolve(lf.facts, None, name)
             techniques.add(slots["technique"])
             planned.append(name)
-            # Nothing is known about an offered vertebra: ask for the imaging it needs.
+            # An offered vertebra gets the flags and actions of a listed one (an offered T1 is
+            # as high a level as a listed T1); nothing is known about it beyond its name, so
+            # only rules that hold already apply, e.g. the imaging it needs.
+            flags: list[str] = []
+            rules = [self.intervening[0].id] if self.intervening else []
             for r in c.plan_level:
-                if r.then.action and not r.then.flag and r.condition.fn(lf.facts) is True:
+                t = r.then
+                if t.offer or r.condition.fn(lf.facts) is not True:
+                    continue
+                if t.flag and t.flag not in flags:
+                    flags.append(t.flag)
+                    self._finding(r, "flag", name, flag=t.flag)
+                if t.action and (t.action not in c.rb.procedure_actions or self.possible):
                     self._add_action(r, name)
-            assert self.intervening is not None
-            entry = {"level": name, "role": "intervening", "treat": False, "offer": "intervening"}
+                rules.append(r.id)
+            entry = {
+                "level": name,
+                "position": None,
+                "role": "intervening",
+                "treat": False,
+                "offer": "intervening",
+            }
             entry.update(slots)
             entry.update(
                 {
                     "sins": None,
                     "genant_grade": None,
                     "height_loss_pct": None,
-                    "flags": [],
-                    "rules": [self.intervening[0].id, *fired],
+                    "flags": flags,
+                    "rules": rules + fired,
                 }
             )
             out_levels.append(entry)
+        out_levels.sort(key=lambda e: vertebra_index(e["level"]))
 
-        planned.sort(key=vertebra_index)
-        sessions = [planned[j : j + max_levels] for j in range(0, len(planned), max_levels)]
+        required = sorted(
+            (self.names[k] for k, t in enumerate(self.treated) if t is not False),
+            key=vertebra_index,
+        )
+        optional = sorted(set(planned) - set(required), key=vertebra_index)
+        sessions, without_room = _sessions(required, optional, max_levels)
         actions = sorted(self.actions.values(), key=lambda a: c.action_order[a["code"]])
         for a in actions:
-            if not a["levels"]:
+            if a["levels"]:
+                a["levels"].sort(key=vertebra_index)
+            else:
                 del a["levels"]
         items = self.unknowns.items
         missing = [
@@ -509,10 +583,12 @@ class _Run:
 
         return {
             "disposition": self.disposition,
+            "readings": self.readings(),
             "guideline": self.profile,
             "guidelines": self.verdicts,
             "levels": out_levels,
             "sessions": sessions,
+            "offers_without_session": without_room,
             "actions": actions,
             "findings": self.findings,
             "missing": missing,
@@ -526,11 +602,72 @@ class _Run:
             "notice": NOTICE,
         }
 
+    def readings(self) -> list[dict[str, str]]:
+        """The reading choices the disposition rests on: rules read differently from their
+        source's words (docs/rulebook.md) whose findings decide this answer."""
+        deciding = {
+            "contraindicated": {"contraindicated"},
+            "refer_surgery": {"refer_surgery"},
+            "candidate": {"indicates"},
+            "not_indicated": {"not_met", "exclude_level"},
+            "incomplete": set(),
+        }[self.disposition]
+        out: list[dict[str, str]] = []
+        seen: set[str] = set()
+        for f in self.findings:
+            if f["effect"] in deciding and "reading" in f and f["rule"] not in seen:
+                seen.add(f["rule"])
+                out.append({"rule": f["rule"], "source": f["source"], "reading": f["reading"]})
+        if self.disposition == "incomplete":
+            # the unknowns that block the answer, read through a choice
+            rb = self.c.rb
+            for m in self.unknowns.items.values():
+                if m["field"] not in self.missing_paths:
+                    continue
+                for rid in m["rules"]:
+                    r = rb.rule(rid)
+                    if r.reading and rid not in seen:
+                        seen.add(rid)
+                        out.append({"rule": rid, "source": r.source.id, "reading": r.reading})
+        return out
+
     def run(self, max_levels: int) -> dict[str, Any]:
         self.decide()
         self.explain()
         self.plan()
         return self.output(max_levels)
+
+
+def _sessions(
+    required: list[str], optional: list[str], size: int
+) -> tuple[list[list[str]], list[str]]:
+    """Sessions for the required levels first, in spinal order, ``size`` a session; an optional
+    (offered) level joins a session only where there is room, never adds one or splits the
+    required levels (JNCCN-2012: 3, some 4, levels a session). Returns the sessions and the
+    optional levels left without room."""
+    sessions = [required[j : j + size] for j in range(0, len(required), size)]
+    spans = [(vertebra_index(s[0]), vertebra_index(s[-1])) for s in sessions]
+    # Greedy, closest first: a level inside a session's span (intervening) before one outside,
+    # then by distance to the session's nearest level, then from the skull down.
+    pairs = sorted(
+        (
+            not (lo < vertebra_index(name) < hi),
+            min(abs(vertebra_index(name) - vertebra_index(x)) for x in sessions[j]),
+            vertebra_index(name),
+            j,
+            name,
+        )
+        for name in optional
+        for j, (lo, hi) in enumerate(spans)
+    )
+    placed: set[str] = set()
+    for *_, j, name in pairs:
+        if name not in placed and len(sessions[j]) < size:
+            sessions[j].append(name)
+            placed.add(name)
+    for s in sessions:
+        s.sort(key=vertebra_index)
+    return sessions, [x for x in optional if x not in placed]
 
 
 def assess(

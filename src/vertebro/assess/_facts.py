@@ -37,6 +37,34 @@ __all__ = [
 ]
 
 _SCREWS = ("unilateral_screw", "bilateral_screws")
+# primary_cancer values read as primary bone tumours (CAFE excluded them, e.g. osteosarcoma;
+# SNIS-2014) and as other cancers; free text outside both lists leaves the fact unknown.
+_PRIMARY_BONE = frozenset(
+    {"osteosarcoma", "chondrosarcoma", "ewing_sarcoma", "ewing", "chordoma", "primary_bone"}
+)
+_OTHER_CANCERS = frozenset(
+    {
+        "myeloma", "breast", "lung", "prostate", "renal", "melanoma", "thyroid", "colorectal",
+        "lymphoma", "bladder", "oesophageal", "esophageal", "gastric", "liver", "pancreatic",
+        "ovarian", "cervical", "endometrial", "sarcoma_soft_tissue", "head_and_neck",
+    }
+)  # fmt: skip
+
+
+def _primary_bone(text: str | None) -> bool | None:
+    if text is None:
+        return None
+    key = text.strip().lower().replace(" ", "_").replace("-", "_")
+    if key in _PRIMARY_BONE:
+        return True
+    return False if key in _OTHER_CANCERS else None
+
+
+def _known_cancer(inp: AssessmentInput) -> bool | None:
+    p = inp.patient
+    return True if (p.cancer_history is True or p.histology_confirmed is True) else None
+
+
 _FULL_KPS = (0, 100)
 # The KPS<->ECOG table (a key of vertebro.scores.KPS_ECOG_TABLES) that reads an ECOG grade as
 # a KPS range when no KPS is given; published tables disagree, so the output names it.
@@ -143,6 +171,8 @@ def patient_facts(inp: AssessmentInput) -> dict[str, Any]:
         "patient.multiple_primaries": p.multiple_primaries,
         "patient.long_latency": p.long_latency,
         "patient.instrumented": instrumented,
+        "patient.known_cancer": _known_cancer(inp),
+        "patient.primary_bone_tumour": _primary_bone(p.primary_cancer),
         "pain.nrs": pain.nrs,
         "pain.mechanical": pain.mechanical,
         "pain.concordant_exam": pain.concordant_exam,
@@ -152,6 +182,8 @@ def patient_facts(inp: AssessmentInput) -> dict[str, Any]:
         "pain.therapy_failed.analgesic_side_effects": pain.therapy_failed.analgesic_side_effects,
         "neurology.deficit": neuro.deficit,
         "neurology.clinical_cord_compression": neuro.clinical_cord_compression,
+        "neurology.pending_compromise": neuro.pending_compromise,
+        "pain.alternative_source": pain.alternative_source,
         "contraindications.active_systemic_infection": contra.active_systemic_infection,
         "contraindications.spinal_infection": contra.spinal_infection,
         "contraindications.uncorrectable_coagulopathy": contra.uncorrectable_coagulopathy,
@@ -205,6 +237,21 @@ def _near_construct(name: str, inp: AssessmentInput) -> bool | None:
     if any(lv.instrumentation is None for lv in inp.levels):
         return None
     return False
+
+
+def _metastasis(lv: LevelInput, inp: AssessmentInput) -> bool | None:
+    """A vertebral metastasis at the level (NICE 2008's population), never guessed "no".
+
+    True when the spinal lesion is tissue-confirmed, or when a patient with known cancer has a
+    tumour lesion described at the level (lesion type given); otherwise unknown (JNCCN-2012:
+    only about half of cancer patients' fractures proved malignant on biopsy).
+    """
+    p = inp.patient
+    if p.histology_confirmed is True:
+        return True
+    if p.cancer_history is True and lv.lesion is not None:
+        return True
+    return None
 
 
 def level_facts(
@@ -274,7 +321,16 @@ def level_facts(
                 lv.concordant_exam if lv.concordant_exam is not None else inp.pain.concordant_exam
             ),
             "level.near_construct": _near_construct(lv.level, inp),
+            "level.metastasis": _metastasis(lv, inp),
+            "level.plasmacytoma": lv.plasmacytoma,
+            "level.comminuted": lv.comminuted,
+            "level.posterior_elements_resected": lv.posterior_elements_resected,
+            "level.costovertebral_junction_removed": lv.costovertebral_junction_removed,
+            "level.fluid_collection_on_path": lv.fluid_collection_on_path,
+            "level.hardware_failure": lv.hardware_failure,
+            "level.hardware_prohibits": lv.hardware_prohibits,
             "level.treated": None,
+            "level.needs_workup": None,
         }
     )
     return LevelFacts(facts, (lo, hi), pts, loss, grade)
@@ -317,6 +373,21 @@ def unknown_inputs(fact: str, i: int | None, inp: AssessmentInput) -> list[str]:
         return [f"levels[{j}].index" for j, other in enumerate(inp.levels) if other.index is None]
     if fact == "level.concordant_exam":
         return ["pain.concordant_exam"]  # or levels[i].concordant_exam, per level
+    if fact == "patient.known_cancer":
+        p = inp.patient
+        paths = [
+            f"patient.{k}"
+            for k in ("cancer_history", "histology_confirmed")
+            if getattr(p, k) is None
+        ]
+        return paths or ["patient.histology_confirmed"]  # known "no" to both: a biopsy
+    if fact == "level.metastasis":
+        out = unknown_inputs("patient.known_cancer", None, inp)
+        if lv is not None and lv.lesion is None and inp.patient.cancer_history is not False:
+            out.append(f"{at}lesion")
+        return out
+    if fact == "patient.primary_bone_tumour":
+        return ["patient.primary_cancer"]
     if fact in ("patient.instrumented", "level.near_construct"):
         return [
             f"levels[{j}].instrumentation"

@@ -54,6 +54,11 @@ FIELDS: Final[dict[str, Field]] = {
         _f("patient.multiple_primaries", "bool"),
         _f("patient.long_latency", "bool"),
         _f("patient.instrumented", "bool", "derived"),
+        # a known malignancy (history or tissue diagnosis); never false: a fracture without
+        # known cancer may still be malignant until a biopsy says otherwise (JNCCN-2012)
+        _f("patient.known_cancer", "bool", "derived"),
+        # primary_cancer names a primary bone tumour (CAFE excluded them; SNIS-2014)
+        _f("patient.primary_bone_tumour", "bool", "derived"),
         _f("pain.nrs", "number"),
         _f("pain.mechanical", "bool"),
         _f("pain.concordant_exam", "bool"),
@@ -67,6 +72,8 @@ FIELDS: Final[dict[str, Field]] = {
             values=("none", "radiculopathy", "myelopathy", "cauda_equina"),
         ),
         _f("neurology.clinical_cord_compression", "bool"),
+        _f("neurology.pending_compromise", "bool"),
+        _f("pain.alternative_source", "bool"),
         _f("contraindications.active_systemic_infection", "bool"),
         _f("contraindications.spinal_infection", "bool"),
         _f("contraindications.uncorrectable_coagulopathy", "bool"),
@@ -96,8 +103,20 @@ FIELDS: Final[dict[str, Field]] = {
         _f("level.near_construct", "bool", "derived"),
         _f("level.vertebra_plana", "bool"),
         _f("level.prior_radiotherapy", "bool", "derived"),
+        # a vertebral metastasis at the level: tissue-confirmed, or a tumour lesion on imaging
+        # in a patient with known cancer (NICE 2008 is written for vertebral metastases)
+        _f("level.metastasis", "bool", "derived"),
+        _f("level.plasmacytoma", "bool"),
+        _f("level.comminuted", "bool"),
+        _f("level.posterior_elements_resected", "bool"),
+        _f("level.costovertebral_junction_removed", "bool"),
+        _f("level.fluid_collection_on_path", "bool"),
+        _f("level.hardware_failure", "bool"),
+        _f("level.hardware_prohibits", "bool"),
         _f("assessment.disposition", "enum", "plan", values=_DISPOSITIONS),
         _f("assessment.augmentation_possible", "bool", "plan"),
         _f("level.treated", "bool", "plan"),
+        # in the plan (treated, or offered) or could be: its work-up (imaging) is worth asking
+        _f("level.needs_workup", "bool", "plan"),
     )
 }

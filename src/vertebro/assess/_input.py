@@ -74,8 +74,12 @@ def _escc(value: Any) -> Any:
 Vertebra = Annotated[str, AfterValidator(_vertebra)]
 KPS = Annotated[int, AfterValidator(_kps)]
 ESCC = Annotated[Literal["0", "1a", "1b", "1c", "2", "3"], BeforeValidator(_escc)]
-Percent = Annotated[float, Field(ge=0, le=100)]
-NonNegative = Annotated[float, Field(ge=0)]
+# Finite numbers only (JSON's Infinity, NaN and 1e309 are not counts), each with an upper
+# bound that no patient reaches, so that an absurd value is refused by name (issue 11).
+Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+Weeks = Annotated[float, Field(ge=0, le=5200, allow_inf_nan=False)]  # 100 years
+Months = Annotated[float, Field(ge=0, le=1200, allow_inf_nan=False)]  # 100 years
+Millimetres = Annotated[float, Field(ge=0, le=200, allow_inf_nan=False)]  # a vertebral body is < 60
 
 
 class _Model(BaseModel):
@@ -91,7 +95,7 @@ class Patient(_Model):
     histology_confirmed: bool | None = None
     kps: KPS | None = None
     ecog: Annotated[int, Field(ge=0, le=5)] | None = None
-    life_expectancy_months: NonNegative | None = None
+    life_expectancy_months: Months | None = None
     # extension: reasons that make a biopsy essential (JNCCN-2012)
     multiple_primaries: bool | None = None
     long_latency: bool | None = None
@@ -103,17 +107,21 @@ class TherapyFailed(_Model):
 
 
 class Pain(_Model):
-    nrs: Annotated[float, Field(ge=0, le=10)] | None = None
+    nrs: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] | None = None
     mechanical: bool | None = None
     concordant_exam: bool | None = None
     radicular_exceeds_axial: bool | None = None
-    medical_therapy_weeks: NonNegative | None = None
+    medical_therapy_weeks: Weeks | None = None
     therapy_failed: TherapyFailed = TherapyFailed()
+    # extension: a clear alternative source of the back pain (SNIS-2014: do not augment)
+    alternative_source: bool | None = None
 
 
 class Neurology(_Model):
     deficit: Literal["none", "radiculopathy", "myelopathy", "cauda_equina"] | None = None
     clinical_cord_compression: bool | None = None
+    # extension: pending (impending) neurological compromise (AOSpine-EBSJ-2012 editorial)
+    pending_compromise: bool | None = None
 
 
 class Contraindications(_Model):
@@ -125,10 +133,10 @@ class Contraindications(_Model):
 
 
 class Heights(_Model):
-    anterior: NonNegative
-    middle: NonNegative
-    posterior: NonNegative
-    reference: Annotated[float, Field(gt=0)]
+    anterior: Millimetres
+    middle: Millimetres
+    posterior: Millimetres
+    reference: Annotated[float, Field(gt=0, le=200, allow_inf_nan=False)]
 
     @model_validator(mode="after")
     def _not_taller_than_reference(self) -> Heights:
@@ -153,13 +161,21 @@ class LevelInput(_Model):
     alignment: Literal["normal", "deformity", "subluxation"] | None = None
     posterolateral: Literal["none", "unilateral", "bilateral"] | None = None
     instrumentation: Literal["none", "unilateral_screw", "bilateral_screws"] | None = None
-    fracture_age_weeks: NonNegative | None = None
+    fracture_age_weeks: Weeks | None = None
     sins_total: Annotated[int, Field(ge=0, le=18)] | None = None
     # extensions
     body_involved_over_50: bool | None = None  # SINS collapse "none, but > 50% of body involved"
     kyphosis_concern: bool | None = None  # AOSpine editorial: correction of kyphosis matters
     vertebra_plana: bool | None = None  # relative contraindication (IMWG 2008); CAFE excluded it
     concordant_exam: bool | None = None  # examination matches this level; else pain.concordant_exam
+    plasmacytoma: bool | None = None  # a plasmacytoma is the fracture (CAFE excluded it)
+    comminuted: bool | None = None  # comminuted fracture (CAFE excluded it)
+    # AJNR-instrumented hazards after surgery at or next to a construct
+    posterior_elements_resected: bool | None = None  # pedicles/posterior elements resected
+    costovertebral_junction_removed: bool | None = None
+    fluid_collection_on_path: bool | None = None  # seroma or pseudomeningocele on the needle path
+    hardware_failure: bool | None = None  # screw/rod failure or back-out at the level
+    hardware_prohibits: bool | None = None  # the hardware's position makes augmentation unsafe
 
     @model_validator(mode="after")
     def _one_height_measure(self) -> LevelInput:
@@ -243,7 +259,15 @@ def _reason(err: Mapping[str, Any]) -> str:
     if kind in ("value_error", "assertion_error"):
         return str(err["msg"]).removeprefix("Value error, ")
     msg = str(err["msg"])
-    return f"{value!r}: {msg[0].lower()}{msg[1:]}" if "input" in err else msg
+    if "input" not in err:
+        return msg
+    try:
+        shown = repr(value)
+    except ValueError:  # an integer too long to print (> 4,300 digits)
+        shown = "a number too large"
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"{shown}: {msg[0].lower()}{msg[1:]}"
 
 
 def to_invalid_input(exc: ValidationError, where: str = "") -> InvalidInput:
@@ -280,6 +304,10 @@ def validate_json(text: str | bytes, where: str = "") -> AssessmentInput:
                 )
             ]
         ) from None
+    except (ValueError, RecursionError) as exc:
+        # e.g. an integer of more than 4,300 digits, or nesting deeper than the parser allows
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise InvalidInput([FieldError("(json)", f"not accepted: {reason}", where)]) from None
     if not isinstance(data, dict):
         raise InvalidInput([FieldError("(input)", "expected a JSON object", where)])
     try:

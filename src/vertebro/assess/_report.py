@@ -103,6 +103,10 @@ def report_renderable(result: Mapping[str, Any]) -> RenderableType:
         verdicts.append(f"{g} ")
         verdicts.append(v, style=_STYLE[v].replace("bold ", ""))
     out.append(Padding(verdicts, (0, 0, 0, 2)))
+    if view.readings:
+        out.append(Text("  this answer rests on a reading of its source:", style="yellow"))
+        for r in view.readings:
+            out.append(Padding(Text(r, style="yellow"), (0, 0, 0, 4)))
     if view.disagreements:
         out.append(Text("  the guidelines disagree:", style="yellow"))
         for d in view.disagreements:
@@ -133,6 +137,16 @@ def report_renderable(result: Mapping[str, Any]) -> RenderableType:
         if view.any_offered:
             sess.append("   (* optional)", style="dim")
         out.append(sess)
+    if view.offers_without_session:
+        out.append(
+            Padding(
+                Text(
+                    f"offered, no room in these sessions: {', '.join(view.offers_without_session)}",
+                    style="dim",
+                ),
+                (0, 0, 0, 1),
+            )
+        )
 
     if view.actions:
         out += [Text(""), _heading("Actions")]

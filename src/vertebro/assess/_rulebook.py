@@ -62,6 +62,10 @@ class ThenSpec(_Spec):
     action: str | None = None
     offer: Literal["intervening", "impending"] | None = None
     max_gap: int | None = None
+    # A red flag's urgent actions: asked whenever the flag is settled, whatever the disposition.
+    actions: list[str] | None = None
+    # The action's wording when this rule asks for it (else the label in index.yaml).
+    label: str | None = None
 
 
 class RuleSpec(_Spec):
@@ -72,6 +76,9 @@ class RuleSpec(_Spec):
     then: ThenSpec
     says: str
     profiles: list[str] | None = None
+    # Where the rule reads its source more strictly (or loosely) than the text: the choice in
+    # a sentence; the report says when a verdict rests on it (docs/rulebook.md, readings).
+    reading: str | None = None
 
 
 class ParameterSpec(_Spec):
@@ -104,6 +111,8 @@ class IndexSpec(_Spec):
     files: list[str]
     profiles: dict[str, ProfileSpec]
     actions: dict[str, str]
+    # Actions that belong to a procedure: asked only where augmentation is still possible.
+    procedure_actions: list[str] = []
     flags: dict[str, FlagSpec]
 
 
@@ -129,11 +138,12 @@ class Rule:
     profiles: tuple[str, ...] | None
     kind: Kind
     file: str
+    reading: str | None = None
 
     @property
     def cite(self) -> str:
-        where = f" ({self.source.seed})" if self.source.seed else ""
-        return f"{self.source.id}{where}, {self.section}"
+        # Sources by short name only: the seed files are not part of what a user has.
+        return f"{self.source.id}, {self.section}"
 
     def effect_text(self) -> str:
         t = self.then
@@ -150,9 +160,9 @@ class Rule:
             "then": self.then.model_dump(exclude_none=True),
             "says": self.says,
             "profiles": list(self.profiles) if self.profiles else None,
+            "reading": self.reading,
             "source": {
                 "id": self.source.id,
-                "seed": self.source.seed,
                 "section": self.section,
                 "citation": self.source.citation,
                 "version": self.source.version,
@@ -188,6 +198,7 @@ class Rulebook:
     actions: dict[str, str]
     flags: dict[str, FlagSpec]
     sources: dict[str, Source]
+    procedure_actions: frozenset[str] = frozenset()
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:
@@ -211,12 +222,20 @@ def _kind(spec: RuleSpec, index: IndexSpec) -> Kind:
     t = spec.then
     set_keys = set(t.model_dump(exclude_none=True))
     rid = spec.id
+    for code in t.actions or ():
+        if code not in index.actions:
+            raise RulebookError(f"rule {rid}: unknown action {code!r} (declare it in index.yaml)")
     if t.disposition:
-        if set_keys != {"disposition"}:
+        if not set_keys <= {"disposition", "actions"}:
             raise RulebookError(
-                f"rule {rid}: a disposition rule has no other effect ({sorted(set_keys)})"
+                f"rule {rid}: a disposition rule has no effect but its urgent actions "
+                f"({sorted(set_keys)})"
             )
         return "safety"
+    if t.actions:
+        raise RulebookError(f"rule {rid}: actions: (urgent actions) is only for disposition rules")
+    if t.label is not None and t.action is None:
+        raise RulebookError(f"rule {rid}: label: words an action; the rule asks for none")
     if t.indicates:
         if t.indicates not in index.profiles:
             raise RulebookError(f"rule {rid}: indicates unknown profile {t.indicates!r}")
@@ -317,12 +336,16 @@ def load_rulebook(directory: Path | Traversable | None = None) -> Rulebook:
                     tuple(r.profiles) if r.profiles else None,
                     kind,
                     name,
+                    r.reading,
                 )
             )
     profiles = {pid: Profile(pid, p.name, p.source, p.summary) for pid, p in index.profiles.items()}
     for pid in profiles:
         if not any(r.then.indicates == pid for r in rules):
             raise RulebookError(f"profile {pid} has no indication rule")
+    for code in index.procedure_actions:
+        if code not in index.actions:
+            raise RulebookError(f"index.yaml: procedure action {code!r} is not an action")
     version = f"{index.version}+{digest.hexdigest()[:12]}"
     return Rulebook(
         version,
@@ -333,6 +356,7 @@ def load_rulebook(directory: Path | Traversable | None = None) -> Rulebook:
         dict(index.actions),
         dict(index.flags),
         sources,
+        frozenset(index.procedure_actions),
     )
 
 

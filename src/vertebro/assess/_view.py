@@ -17,6 +17,7 @@ from typing import Any
 from vertebro.scores import KPS_ECOG_TABLES
 from vertebro.spine import VERTEBRAE, vertebra_index
 
+from ._labels import field_label
 from ._rulebook import Rulebook, default_rulebook
 
 __all__ = [
@@ -41,7 +42,7 @@ MEANING = {
 }
 _TREAT = {True: "TREAT", False: "not treated", None: "treat if confirmed"}
 OUTCOMES_CAPTION = (
-    "pooled means, preop → <4 wk → ≤6 wk → <6 mo → <1 y → ≥1 y "
+    "pooled means (VAS pain 0-10, ODI %, KPS), preop → <4 wk → ≤6 wk → <6 mo → <1 y → ≥1 y "
     "(Sorensen-SpineJ-2019, Table 2); each interval pools different studies "
     "(N per interval in the JSON)"
 )
@@ -138,6 +139,11 @@ class ReportView:
     rulebook_version: str
     engine_version: str
     notice: str
+    # added in issue 9 (defaults keep older renderers working):
+    # readings of a source the disposition rests on ("SOURCE: the choice"), and offered
+    # levels that found no room in the sessions
+    readings: tuple[str, ...] = ()
+    offers_without_session: tuple[str, ...] = ()
 
     @property
     def has_patient(self) -> bool:
@@ -204,8 +210,12 @@ def _affects(affects: Iterable[str], rb: Rulebook, implied: set[str]) -> str:
 
 
 def _vertebra_of(result: Mapping[str, Any]) -> dict[int, str]:
-    # Input levels come first in the output, in input order (intervening ones are appended).
-    return {i: lv["level"] for i, lv in enumerate(result["levels"])}
+    """Input position -> vertebra. Levels carry their input ``position`` (they are in spinal
+    order); results stored before that had the input levels first, in input order."""
+    levels = result["levels"]
+    if levels and "position" in levels[0]:
+        return {lv["position"]: lv["level"] for lv in levels if lv["position"] is not None}
+    return {i: lv["level"] for i, lv in enumerate(levels)}
 
 
 def _field_groups(
@@ -214,16 +224,17 @@ def _field_groups(
     key: Callable[[Mapping[str, Any]], Hashable] | None = None,
 ) -> list[tuple[str, set[str], list[Mapping[str, Any]]]]:
     """Entries of ``missing``/``notes`` with the same per-level field (and the same ``key``)
-    as one line: ``fracture_age_weeks at T7 (levels[0]), T9 (levels[1])``. Each input path
-    stays recoverable, so the team knows exactly what to go and find."""
+    as one line in words: ``fracture age in weeks at T7, T9`` (the JSON keeps each path)."""
     groups: dict[Hashable, tuple[str, list[tuple[int, str]], list[Mapping[str, Any]]]] = {}
     for e in entries:
         m = _LEVEL_FIELD.fullmatch(e["field"])
         if m is None or int(m[1]) not in names:
-            groups[("field", e["field"], id(e))] = (e["field"], [], [e])
+            groups[("field", e["field"], id(e))] = (field_label(e["field"]), [], [e])
             continue
         i, attr = int(m[1]), m[2]
-        g = groups.setdefault(("level", attr, key(e) if key else None), (attr, [], []))
+        g = groups.setdefault(
+            ("level", attr, key(e) if key else None), (field_label(e["field"]), [], [])
+        )
         g[1].append((i, names[i]))
         g[2].append(e)
     out: list[tuple[str, set[str], list[Mapping[str, Any]]]] = []
@@ -231,7 +242,7 @@ def _field_groups(
         if not at:
             out.append((attr, set(), members))
             continue
-        where = ", ".join(f"{name} (levels[{i}])" for i, name in at)
+        where = ", ".join(name for _, name in sorted(at, key=lambda x: vertebra_index(x[1])))
         out.append((f"{attr} at {where}", {name for _, name in at}, members))
     return out
 
@@ -340,7 +351,7 @@ def _why(result: Mapping[str, Any]) -> tuple[WhyView, ...]:
     return tuple(
         WhyView(
             source=fs[0]["source"],
-            levels=tuple(f["level"] for f in fs if f.get("level")),
+            levels=tuple(sorted((f["level"] for f in fs if f.get("level")), key=vertebra_index)),
             text=fs[0]["text"],
             failed=tuple(
                 f"Not met{' at ' + f['level'] if f.get('level') else ''}: {'; '.join(f['failed'])}."
@@ -368,7 +379,8 @@ def _outcome(tech: str, o: Mapping[str, Any]) -> OutcomeView:
         f"{x['percent']:g}% of {x['unit']}s ({x['source'].split(',')[0]})" for x in o["leakage"][:2]
     )
     lines = [
-        f"NRS {_series(o['nrs'])}",
+        # Sorensen-SpineJ-2019 Table 2 pools VAS pain scores (0-10); the JSON key is "nrs"
+        f"VAS pain {_series(o['nrs'])}",
         f"ODI {_series(o['odi'])}",
         f"KPS {_series(o['kps'])} (both techniques)",
         f"cement leakage {leak}",
@@ -447,4 +459,6 @@ def report_view(result: Mapping[str, Any], rulebook: Rulebook | None = None) -> 
         rulebook_version=result["rulebook_version"],
         engine_version=result["engine_version"],
         notice=result["notice"],
+        readings=tuple(f"{r['source']}: {r['reading']}" for r in result.get("readings", ())),
+        offers_without_session=tuple(result.get("offers_without_session", ())),
     )

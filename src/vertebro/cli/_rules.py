@@ -80,10 +80,7 @@ def register(app: typer.Typer) -> None:
             ("then", r.effect_text()),
             ("kind", f"{r.kind} ({r.scope} scope)"),
             ("profiles", ", ".join(r.profiles) if r.profiles else "all"),
-            (
-                "source",
-                f"{r.source.id}, {r.section}" + (f" [{r.source.seed}]" if r.source.seed else ""),
-            ),
+            ("source", r.cite),
             ("citation", r.source.citation),
             ("file", f"vertebro/rulebook/{r.file}"),
         ):
