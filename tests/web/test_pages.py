@@ -71,7 +71,7 @@ def test_missing_section(client: TestClient) -> None:
     page = html.unescape(r.text)
     assert "INCOMPLETE" in page
     assert "Missing: could change the answer" in page
-    assert "neurology.clinical_cord_compression" in page
+    assert "clinical spinal cord compression" in page  # named in words, not by JSON path
 
 
 def test_free_text_is_escaped(client: TestClient) -> None:

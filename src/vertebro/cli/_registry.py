@@ -142,9 +142,7 @@ def _warn_triggers(engine: Any) -> None:
 def db_current(db: DbOpt = None) -> None:
     """Show the schema revision of the database and the latest one (changes nothing)."""
     from vertebro.errors import DatabaseError
-    from vertebro.registry.db import display_url, head_revision, revision_at
-
-    from vertebro.registry.db import make_engine
+    from vertebro.registry.db import display_url, head_revision, make_engine, revision_at
 
     current = revision_at(db)
     if current is None:
