@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
     def assess_cmd(
         patient: Annotated[
             Path | None,
-            typer.Argument(help="Patient JSON file (DESIGN.md section 3), or - for stdin."),
+            typer.Argument(help="Patient JSON file (docs/assessment.md), or - for stdin."),
         ] = None,
         format: Annotated[
             Format, typer.Option("--format", "-f", help="text report or JSON")

@@ -329,7 +329,7 @@ def add_patient(
 def assess_cmd(
     patient: str,
     input_path: Annotated[Path, typer.Argument(metavar="PATIENT.json",
-                                               help="the engine input (DESIGN.md section 3)")],
+                                               help="the engine input (docs/assessment.md)")],
     as_: AsOpt,
     guideline: Annotated[str, typer.Option(help="guideline profile")] = "jnccn2012",
     date: Annotated[str | None, typer.Option(help="assessment date (default today)")] = None,
