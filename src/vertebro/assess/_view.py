@@ -372,25 +372,29 @@ def _fmt(v: Any) -> str:
     return f"{v[0]}/{v[1]}" if isinstance(v, list) else f"{v:g}"
 
 
+def _rate(x: Mapping[str, Any]) -> str:
+    """One published rate in words: "3/98 = 3.1% of patients (Mendel 2009)"."""
+    pct = f"< {x['percent_below']:g}%" if "percent_below" in x else f"{x['percent']:g}%"
+    counted = f"{x['events']}/{x['n']} = " if x.get("n") else ""
+    ci = f", 95% CI {x['ci95'][0]:g}-{x['ci95'][1]:g}" if x.get("ci95") else ""
+    return f"{x['measure']}: {counted}{pct} of {x['unit']}s{ci} ({x['source'].split(',')[0]})"
+
+
 def _outcome(tech: str, o: Mapping[str, Any]) -> OutcomeView:
     sc = o["symptomatic_complications"]
     lo, hi = sc["ci95_percent"]
-    leak = "; ".join(
-        f"{x['percent']:g}% of {x['unit']}s ({x['source'].split(',')[0]})" for x in o["leakage"][:2]
-    )
     lines = [
         # Sorensen-SpineJ-2019 Table 2 pools VAS pain scores (0-10); the JSON key is "nrs"
         f"VAS pain {_series(o['nrs'])}",
         f"ODI {_series(o['odi'])}",
         f"KPS {_series(o['kps'])} (both techniques)",
-        f"cement leakage {leak}",
         f"symptomatic complications {sc['events']}/{sc['n']} = {sc['percent']:g}% "
-        f"(95% CI {lo:g}-{hi:g}, Wilson)",
+        f"(95% CI {lo:g}-{hi:g}, Wilson; {sc['source'].split(',')[0]})",
     ]
-    lines += [
-        f"{c['measure']}: {c['percent']:g}% ({c['source'].split(',')[0]})"
-        for c in o["other_complications"]
-    ]
+    # Every published rate, each with its own source: the series differ in unit (patient,
+    # level) and design, so none is pooled or dropped here.
+    lines += [_rate(x) for x in o["leakage"]]
+    lines += [_rate(c) for c in o["other_complications"]]
     lines += [
         f"{t['trial']}: {t['outcome']}: "
         + (
