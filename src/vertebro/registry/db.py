@@ -90,6 +90,16 @@ def _sqlite_pragmas(timeout_ms: int) -> Any:
     return connect
 
 
+def _pg_options(u: URL) -> dict[str, str]:
+    """A lock wait on PostgreSQL ends after the busy timeout, as on SQLite (``lock_timeout``,
+    SQLSTATE 55P03, reported as :class:`~vertebro.errors.ConcurrencyError`), instead of
+    hanging behind a stuck writer; options given in the URL are kept."""
+    ms = round(get_settings().db_busy_timeout * 1000)
+    given = u.query.get("options")
+    given = given if isinstance(given, str) else " ".join(given or ())
+    return {"options": f"{given} -c lock_timeout={ms}".strip()}
+
+
 def _create_sqlite_file(path: Path) -> None:
     if not path.parent.is_dir():
         raise DatabaseError(f"cannot create a registry at {path}: folder {path.parent} does "
@@ -125,7 +135,7 @@ def make_engine(url: str | None = None, *, migrate: bool = True,
             timeout = round(get_settings().db_busy_timeout * 1000)
             event.listen(engine, "connect", _sqlite_pragmas(timeout))
         else:
-            engine = create_engine(u, pool_pre_ping=True)
+            engine = create_engine(u, pool_pre_ping=True, connect_args=_pg_options(u))
     except (NoSuchModuleError, ModuleNotFoundError, ArgumentError) as exc:
         raise DatabaseError(f"database URL {display_url(url)}: {exc}") from None
     if migrate and current_revision(engine) != head_revision():
