@@ -54,6 +54,12 @@ def translate(exc: DBAPIError, url: Any = None) -> VertebroError:
                                                 f"concurrent change); {_RETRY} with another "
                                                 "value", cause=name)])
         return InvalidInput([FieldError("", f"refused by the database: {msg}")])
+    if sqlstate == "42501":  # insufficient privilege, or a row-level security policy
+        hint = ("a row of another site than the acting user's" if "row-level security" in low
+                else "migrations (`db init`, `db upgrade`) and `db grant` run as the owner "
+                "role; the application role may not change the schema, truncate, or change "
+                "audit rows and assessments")
+        return DatabaseError(f"refused by the database{where}: {msg} ({hint})")
     if "locked" in low or sqlstate in ("55P03", "57014"):
         return ConcurrencyError(f"the registry{where} is busy: another process held its lock "
                                 f"too long; {_RETRY}")

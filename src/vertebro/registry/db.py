@@ -20,9 +20,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.orm import Session
 
 from vertebro.errors import DatabaseError
 from vertebro.settings import get_settings
@@ -38,6 +39,7 @@ __all__ = [
     "make_engine",
     "normalise_url",
     "revision_at",
+    "set_row_scope",
     "sqlite_path",
     "upgrade",
 ]
@@ -141,6 +143,23 @@ def make_engine(url: str | None = None, *, migrate: bool = True,
     if migrate and current_revision(engine) != head_revision():
         upgrade(engine)
     return engine
+
+
+_SCOPE = text("SELECT set_config('vertebro.site', :site, true), "
+              "set_config('vertebro.all_sites', :all_sites, true)")
+
+
+def set_row_scope(bind: Session | Connection, *, site_id: int | None, all_sites: bool) -> None:
+    """Tell PostgreSQL's row-level security (migration 0005) which site's clinical rows this
+    transaction may read and write: ``site_id``, or every site. Transaction-local, so a pooled
+    connection carries nothing over; a transaction that never calls this sees no clinical row
+    when connected as the application role. ``bind`` is a session or a connection; SQLite has
+    no row-level security and nothing is done."""
+    dialect = bind.get_bind().dialect if isinstance(bind, Session) else bind.dialect
+    if dialect.name != "postgresql":
+        return
+    bind.execute(_SCOPE, {"site": "" if site_id is None else str(site_id),
+                          "all_sites": "on" if all_sites else "off"})
 
 
 def _config(engine: Engine) -> Config:
