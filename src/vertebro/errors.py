@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 
 __all__ = [
+    "ConcurrencyError",
     "DatabaseError",
     "EvidenceError",
     "FieldError",
@@ -87,6 +88,12 @@ class RegistryError(VertebroError):
 class DatabaseError(VertebroError):
     """The registry database cannot be used as asked: a bad or unreachable URL, no registry
     (or an older schema) there, a lock held too long, a full disk. Exit code 2."""
+
+
+class ConcurrencyError(DatabaseError):
+    """Another writer held the registry's lock past the timeout, or a concurrent change
+    conflicted with this one: nothing was written, and the same operation may succeed if
+    tried again. Exit code 2 (one line)."""
 
 
 class EvidenceError(VertebroError):

@@ -63,13 +63,14 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported here so that `vertebro --help` lists every group; each module owns one group.
-    from . import _analytics, _assess, _evidence, _registry, _rules, _score, _serve
+    from . import _analytics, _assess, _db_roles, _evidence, _registry, _rules, _score, _serve
 
     _assess.register(app)
     _score.register(app)
     _rules.register(app)
     _evidence.register(app)
     _registry.register(app)
+    _db_roles.register(app)
     _analytics.register(app)
     _serve.register(app)
 

@@ -13,7 +13,13 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from vertebro.errors import DatabaseError, FieldError, InvalidInput, VertebroError
+from vertebro.errors import (
+    ConcurrencyError,
+    DatabaseError,
+    FieldError,
+    InvalidInput,
+    VertebroError,
+)
 
 __all__ = ["translate"]
 
@@ -48,11 +54,17 @@ def translate(exc: DBAPIError, url: Any = None) -> VertebroError:
                                                 f"concurrent change); {_RETRY} with another "
                                                 "value", cause=name)])
         return InvalidInput([FieldError("", f"refused by the database: {msg}")])
+    if sqlstate == "42501":  # insufficient privilege, or a row-level security policy
+        hint = ("a row of another site than the acting user's" if "row-level security" in low
+                else "migrations (`db init`, `db upgrade`) and `db grant` run as the owner "
+                "role; the application role may not change the schema, truncate, or change "
+                "audit rows and assessments")
+        return DatabaseError(f"refused by the database{where}: {msg} ({hint})")
     if "locked" in low or sqlstate in ("55P03", "57014"):
-        return DatabaseError(f"the registry{where} is busy: another process held its lock too "
-                             f"long; {_RETRY}")
+        return ConcurrencyError(f"the registry{where} is busy: another process held its lock "
+                                f"too long; {_RETRY}")
     if sqlstate in ("40001", "40P01"):
-        return DatabaseError(f"conflict with a concurrent change to the registry; {_RETRY}")
+        return ConcurrencyError(f"conflict with a concurrent change to the registry; {_RETRY}")
     if "disk is full" in low or "disk full" in low or sqlstate == "53100":
         return DatabaseError(f"the disk of the registry{where} is full; nothing was written")
     if "nul" in low and ("0x00" in low or "nul character" in low or "nul byte" in low):

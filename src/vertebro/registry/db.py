@@ -20,9 +20,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.orm import Session
 
 from vertebro.errors import DatabaseError
 from vertebro.settings import get_settings
@@ -38,6 +39,7 @@ __all__ = [
     "make_engine",
     "normalise_url",
     "revision_at",
+    "set_row_scope",
     "sqlite_path",
     "upgrade",
 ]
@@ -90,6 +92,16 @@ def _sqlite_pragmas(timeout_ms: int) -> Any:
     return connect
 
 
+def _pg_options(u: URL) -> dict[str, str]:
+    """A lock wait on PostgreSQL ends after the busy timeout, as on SQLite (``lock_timeout``,
+    SQLSTATE 55P03, reported as :class:`~vertebro.errors.ConcurrencyError`), instead of
+    hanging behind a stuck writer; options given in the URL are kept."""
+    ms = round(get_settings().db_busy_timeout * 1000)
+    given = u.query.get("options")
+    given = given if isinstance(given, str) else " ".join(given or ())
+    return {"options": f"{given} -c lock_timeout={ms}".strip()}
+
+
 def _create_sqlite_file(path: Path) -> None:
     if not path.parent.is_dir():
         raise DatabaseError(f"cannot create a registry at {path}: folder {path.parent} does "
@@ -125,12 +137,29 @@ def make_engine(url: str | None = None, *, migrate: bool = True,
             timeout = round(get_settings().db_busy_timeout * 1000)
             event.listen(engine, "connect", _sqlite_pragmas(timeout))
         else:
-            engine = create_engine(u, pool_pre_ping=True)
+            engine = create_engine(u, pool_pre_ping=True, connect_args=_pg_options(u))
     except (NoSuchModuleError, ModuleNotFoundError, ArgumentError) as exc:
         raise DatabaseError(f"database URL {display_url(url)}: {exc}") from None
     if migrate and current_revision(engine) != head_revision():
         upgrade(engine)
     return engine
+
+
+_SCOPE = text("SELECT set_config('vertebro.site', :site, true), "
+              "set_config('vertebro.all_sites', :all_sites, true)")
+
+
+def set_row_scope(bind: Session | Connection, *, site_id: int | None, all_sites: bool) -> None:
+    """Tell PostgreSQL's row-level security (migration 0005) which site's clinical rows this
+    transaction may read and write: ``site_id``, or every site. Transaction-local, so a pooled
+    connection carries nothing over; a transaction that never calls this sees no clinical row
+    when connected as the application role. ``bind`` is a session or a connection; SQLite has
+    no row-level security and nothing is done."""
+    dialect = bind.get_bind().dialect if isinstance(bind, Session) else bind.dialect
+    if dialect.name != "postgresql":
+        return
+    bind.execute(_SCOPE, {"site": "" if site_id is None else str(site_id),
+                          "all_sites": "on" if all_sites else "off"})
 
 
 def _config(engine: Engine) -> Config:

@@ -24,7 +24,7 @@ from vertebro.errors import FieldError, InvalidInput, RegistryError
 
 from . import _keys, _scores, audit, reports
 from ._dberrors import translate
-from .db import check_schema, make_engine, upgrade
+from .db import check_schema, make_engine, set_row_scope, upgrade
 from .intervals import bin_days
 from .models import (
     Assessment,
@@ -208,6 +208,8 @@ class Registry:
             with self._sessions() as s, s.begin():
                 s.info["actor"] = actor
                 who = self._resolve(s, actor) if actor is not None and resolve else None
+                if who is not None:  # row-level security by site, behind this layer's checks
+                    set_row_scope(s, site_id=who.site_id, all_sites=who.all_sites)
                 yield s, who
         except DBAPIError as exc:  # a held lock, a concurrent duplicate, a lost server
             raise translate(exc, self.engine.url) from None
@@ -660,6 +662,7 @@ class Registry:
         tables = (Site, User, Patient, Assessment, Procedure, ProcedureLevel, Complication,
                   FollowUp, AuditLog)
         with self._sessions() as s:
+            set_row_scope(s, site_id=None, all_sites=True)
             return {t.__tablename__: s.scalar(select(func.count()).select_from(t)) or 0
                     for t in tables}
 

@@ -579,6 +579,14 @@ class _BulkWriter:
         self.dialect = conn.dialect
         self.raw = conn.connection.driver_connection
         self._procs: dict[tuple[str, tuple[str, ...]], list[tuple[int, Any, bool]]] = {}
+        self._rls: dict[str, bool] = {}
+
+    def _row_security(self, table: str) -> bool:
+        if table not in self._rls:
+            self._rls[table] = bool(self.conn.execute(
+                text("SELECT row_security_active(CAST(:t AS regclass))"), {"t": table}
+            ).scalar())
+        return self._rls[table]
 
     def insert(self, model: type[Base], rows: list[dict[str, Any]]) -> None:
         table: Table = model.__table__  # type: ignore[assignment]
@@ -616,7 +624,14 @@ class _BulkWriter:
                     t[i] = m
             tuples.append(t)
         names = ", ".join(f'"{c}"' for c in cols)
-        if self.dialect.name == "postgresql":
+        if self.dialect.name == "postgresql" and self._row_security(table.name):
+            # COPY FROM refuses a table whose row-level security binds this role (migration
+            # 0005, the application role): the same rows as one pipelined executemany
+            marks = ", ".join("%s" for _ in cols)
+            with self.raw.cursor() as cur:
+                cur.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})',
+                                tuples)
+        elif self.dialect.name == "postgresql":
             with self.raw.cursor() as cur, cur.copy(
                 f'COPY "{table.name}" ({names}) FROM STDIN'
             ) as copy:

@@ -111,7 +111,14 @@ def missing_triggers(conn: Connection) -> list[str]:
 def verify(engine: Engine) -> Report:
     """Run the three checks on the database behind ``engine`` (read only)."""
     report = Report()
+    from .db import set_row_scope
+    from .roles import missing_policies
+
     with engine.connect() as conn:
+        set_row_scope(conn, site_id=None, all_sites=True)  # every site's rows are checked
+        report.problems += [Problem("policies", m, "missing: the application role is no longer "
+                                    "held to its site by the database")
+                            for m in missing_policies(conn)]
         missing = missing_triggers(conn)
         report.triggers = len(expected_triggers(conn.dialect.name)) - len(missing)
         report.problems += [Problem("triggers", f"trigger {m}", "missing: the database no "
