@@ -18,7 +18,7 @@ from operator import itemgetter
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import JSON, Table, insert, select, text
+from sqlalchemy import JSON, Table, func, insert, select, text
 
 from vertebro.errors import FieldError, InvalidInput, RegistryError
 
@@ -33,6 +33,7 @@ from .models import (
     ProcedureLevel,
     Site,
 )
+from .research import research_input, research_value
 from .schemas import ComplicationIn, FollowUpIn, PatientIn, ProcedureIn, SiteIn, field_errors
 from .service import Registry, follow_up_columns, validate_complication, validate_procedure
 from .vocab import DISPOSITIONS
@@ -41,6 +42,7 @@ __all__ = [
     "COLUMNS",
     "RECORD_TYPES",
     "Progress",
+    "check_export",
     "export_records",
     "import_records",
 ]
@@ -119,63 +121,96 @@ def _json(v: Any) -> str:
 
 
 def export_records(
-    reg: Registry, actor: str, *, research: bool = False, progress: Progress | None = None
+    reg: Registry, actor: str, *, research: bool = False, progress: Progress | None = None,
+    batch: int = 500,
 ) -> Iterator[dict[str, str]]:
     """Every record ``actor`` may see, in a deterministic order, as dicts of strings.
 
     ``research=True`` (mandatory for researchers): no direct identifier (pseudonyms for
-    patient codes, no hospital-number hash, age at the index procedure instead of birth year,
-    no free-text override reason) and days from the index procedure instead of dates.
+    patient codes, no hospital-number hash, age at the index procedure instead of birth year),
+    days from the index procedure instead of dates, and no free text
+    (:mod:`vertebro.registry.research`).
+
+    Streams: patients are read ``batch`` at a time (a server-side cursor on PostgreSQL) with
+    their records, so memory does not grow with the registry. Access is checked when the
+    generator starts, before any record (and before any file a caller opens on the first one):
+    call :func:`check_export` first to refuse before opening anything.
     """
     with reg.session(actor) as (s, who):
         assert who is not None
-        if who.pseudonymised and not research:
-            raise RegistryError("researchers export with --research only")
-        q_p = select(Patient, Site.code).join(Site).order_by(Site.code, Patient.code)
-        if not who.all_sites:
-            q_p = q_p.where(Patient.site_id == who.site_id)
-        patients = s.execute(q_p).all()
-        ids = [p.id for p, _ in patients]
-        sites = s.execute(select(Site).order_by(Site.code)).scalars().all()
-        site_codes = {sc for _, sc in patients}
-        if not who.all_sites:
-            site_codes.add(who.site_code or "")
-        by_patient: dict[int, dict[str, list[Any]]] = {i: {"a": [], "p": []} for i in ids}
-        for a in s.scalars(select(Assessment).order_by(Assessment.assessed_on, Assessment.id)):
-            if a.patient_id in by_patient:
-                by_patient[a.patient_id]["a"].append(a)
-        procs: dict[int, Procedure] = {}
-        for pr in s.scalars(select(Procedure).order_by(Procedure.performed_on, Procedure.id)):
-            if pr.patient_id in by_patient:
-                by_patient[pr.patient_id]["p"].append(pr)
-                procs[pr.id] = pr
-        children: dict[int, dict[str, list[Any]]] = {i: {"l": [], "c": [], "f": []}
-                                                     for i in procs}
-        for lv in s.scalars(select(ProcedureLevel).order_by(ProcedureLevel.id)):
-            if lv.procedure_id in children:
-                children[lv.procedure_id]["l"].append(lv)
-        for c in s.scalars(select(Complication).order_by(Complication.id)):
-            if c.procedure_id in children:
-                children[c.procedure_id]["c"].append(c)
-        for f in s.scalars(select(FollowUp).order_by(FollowUp.followed_on, FollowUp.id)):
-            if f.procedure_id in children:
-                children[f.procedure_id]["f"].append(f)
+        _refuse_export(who, research)
+        yield from _export(s, reg, who, research, progress, batch)
 
-        total = len(patients)
-        for site in sites:
-            if site.code in site_codes or who.all_sites:
-                yield {"record_type": "site", "site": site.code, "site_name": site.name}
-        for n, (p, scode) in enumerate(patients, 1):
-            yield from _patient_records(reg, p, scode, by_patient[p.id], children, research)
+
+def check_export(reg: Registry, actor: str, *, research: bool = False) -> None:
+    """Raise what :func:`export_records` would raise for ``actor`` (unknown user, a
+    researcher without ``research``), without reading any record."""
+    with reg.session(actor) as (_, who):
+        assert who is not None
+        _refuse_export(who, research)
+
+
+def _refuse_export(who: Any, research: bool) -> None:
+    if who.pseudonymised and not research:
+        raise RegistryError("researchers export with --research only")
+
+
+def _export(s: Any, reg: Registry, who: Any, research: bool, progress: Progress | None,
+            batch: int) -> Iterator[dict[str, str]]:
+    p_t, a_t, pr_t = Patient.__table__, Assessment.__table__, Procedure.__table__
+    l_t, c_t, f_t = ProcedureLevel.__table__, Complication.__table__, FollowUp.__table__
+    q_p = select(p_t, Site.code.label("site_code")).join(Site, Site.id == p_t.c.site_id)
+    if not who.all_sites:
+        q_p = q_p.where(p_t.c.site_id == who.site_id)
+    total = s.scalar(select(func.count()).select_from(q_p.subquery())) or 0
+    q_s = select(Site.code, Site.name).order_by(Site.code)
+    if not who.all_sites:
+        q_s = q_s.where(Site.id == who.site_id)
+    for code, name in s.execute(q_s).all():
+        yield {"record_type": "site", "site": code, "site_name": name}
+    done = 0
+    rows = s.execute(q_p.order_by(Site.code, p_t.c.code),
+                     execution_options={"yield_per": batch})
+    for part in rows.partitions():
+        ids = [p.id for p in part]
+        own: dict[int, dict[str, list[Any]]] = {i: {"a": [], "p": []} for i in ids}
+        for a in s.execute(select(a_t).where(a_t.c.patient_id.in_(ids))
+                           .order_by(a_t.c.assessed_on, a_t.c.id)):
+            own[a.patient_id]["a"].append(a)
+        children: dict[int, dict[str, list[Any]]] = {}
+        for pr in s.execute(select(pr_t).where(pr_t.c.patient_id.in_(ids))
+                            .order_by(pr_t.c.performed_on, pr_t.c.id)):
+            own[pr.patient_id]["p"].append(pr)
+            children[pr.id] = {"l": [], "c": [], "f": []}
+        proc_ids = list(children)
+        if proc_ids:
+            for table, key, order in ((l_t, "l", (l_t.c.id,)), (c_t, "c", (c_t.c.id,)),
+                                      (f_t, "f", (f_t.c.followed_on, f_t.c.id))):
+                for r in s.execute(select(table).where(table.c.procedure_id.in_(proc_ids))
+                                   .order_by(*order)):
+                    children[r.procedure_id][key].append(r)
+        for p in part:
+            for rec in _patient_records(reg, p, p.site_code, own[p.id], children, research):
+                yield _research_record(rec) if research else rec
+            done += 1
             if progress:
-                progress("export", n, total)
+                progress("export", done, total)
+
+
+def _research_record(rec: dict[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in rec.items():
+        r = v if k in ("record_type", "site", "patient") else research_value(k, v)
+        if r is not None:
+            out[k] = r
+    return out
 
 
 def _patient_records(
-    reg: Registry, p: Patient, scode: str, own: dict[str, list[Any]],
+    reg: Registry, p: Any, scode: str, own: dict[str, list[Any]],
     children: dict[int, dict[str, list[Any]]], research: bool,
 ) -> Iterator[dict[str, str]]:
-    procs: list[Procedure] = own["p"]
+    procs: list[Any] = own["p"]
     index = procs[0].performed_on if procs else None
     code = reg.pseudonym(scode, p.code) if research else p.code
     base = {"site": scode, "patient": code}
@@ -199,16 +234,15 @@ def _patient_records(
         yield {"record_type": "assessment", **base, "assessment": str(n), **when(a.assessed_on),
                "guideline": a.guideline, "disposition": a.disposition,
                "rulebook_version": a.rulebook_version, "engine_version": a.engine_version,
-               "input_json": _json(a.input), "output_json": _json(a.output)}
+               "input_json": _json(research_input(a.input) if research else a.input),
+               "output_json": _json(a.output)}
     for n, pr in enumerate(procs, 1):
         pb = {**base, "procedure": str(n)}
         rec = {"record_type": "procedure", **pb,
                "assessment": _s(a_ord.get(pr.assessment_id)) if pr.assessment_id else "",
                **when(pr.performed_on), "anaesthesia": _s(pr.anaesthesia),
                "operator_role": _s(pr.operator_role), "biopsy_taken": _s(pr.biopsy_taken),
-               "biopsy_result": _s(pr.biopsy_result)}
-        if not research:
-            rec["override_reason"] = _s(pr.override_reason)
+               "biopsy_result": _s(pr.biopsy_result), "override_reason": _s(pr.override_reason)}
         yield rec
         ch = children[pr.id]
         for lv in ch["l"]:
