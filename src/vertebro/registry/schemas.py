@@ -29,6 +29,7 @@ from .vocab import (
 )
 
 __all__ = [
+    "MAX_CELL_BYTES",
     "ComplicationIn",
     "FollowUpIn",
     "PatientIn",
@@ -37,7 +38,6 @@ __all__ = [
     "ProcedureLevelIn",
     "SiteIn",
     "UserIn",
-    "MAX_CELL_BYTES",
     "field_errors",
     "parse",
     "text_problem",

@@ -49,7 +49,29 @@ from .schemas import (
 )
 from .vocab import DISPOSITIONS
 
-__all__ = ["Actor", "Registry", "assessed_levels", "follow_up_columns"]
+__all__ = ["EARLIEST", "Actor", "Registry", "assessed_levels", "follow_up_columns",
+           "plausible_date"]
+
+#: No clinical date of this registry is older: the first percutaneous vertebroplasty was done
+#: in 1984 (Galibert P, Deramond H et al., Neurochirurgie 1987;33(2):166-8).
+EARLIEST = dt.date(1984, 1, 1)
+
+
+def plausible_date(field: str, d: dt.date, birth_year: int | None, where: str = "",
+                   today: dt.date | None = None) -> list[FieldError]:
+    """A clinical date (assessment, procedure, follow-up) that cannot be true: after today,
+    before 1984 (:data:`EARLIEST`) or before the patient's birth year. Grouped by cause."""
+    today = today or dt.date.today()
+    if d > today:
+        return [FieldError(field, f"{d} is after today ({today})", where,
+                           cause="a date after today")]
+    if d < EARLIEST:
+        return [FieldError(field, f"{d} is before 1984, the first percutaneous vertebroplasty "
+                           "(Galibert et al. 1987)", where, cause="a date before 1984")]
+    if birth_year is not None and d.year < birth_year:
+        return [FieldError(field, f"{d} is before the patient's birth year {birth_year}",
+                           where, cause="a date before the birth year")]
+    return []
 
 @dataclass(frozen=True)
 class Actor:
