@@ -547,6 +547,8 @@ class _Importer:
         for k, v in written.items():
             self.counts[k] += v
         self.plan = _Plan()
+        if self.progress:  # rows written so far (the total is not known while streaming)
+            self.progress("write", sum(self.counts.values()), 0)
 
 
 def _merge(into: _Plan, plan: _Plan) -> None:
