@@ -89,9 +89,10 @@ def test_cli_end_to_end(db_url: str, other_db_url: str, tmp_path: Path) -> None:
         if fmt == "csv":
             assert code == 0, err
             assert json.loads(out)["patient"] == 26
-        else:  # the same patients again: refused, every one listed, nothing written
+        else:  # the same patients again: refused, grouped by cause, nothing written
             assert code == 2
-            assert err.count("already exists") == 26
+            assert err.count("already exists") == 3
+            assert "and 23 more rows with the same problem" in err
 
 
 def test_cli_bad_import_lists_every_error(db_url: str, tmp_path: Path) -> None:

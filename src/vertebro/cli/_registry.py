@@ -101,9 +101,10 @@ def _progress(label: str) -> Iterator[Callable[[str, int, int], None]]:
     tasks: dict[str, Any] = {}
 
     def update(phase: str, done: int, total: int) -> None:
+        # total 0: not known yet (a streamed import counts rows as it reads them)
         if phase not in tasks:
-            tasks[phase] = bar.add_task(f"{label}: {phase}", total=total)
-        bar.update(tasks[phase], completed=done, total=total)
+            tasks[phase] = bar.add_task(f"{label}: {phase}", total=total or None)
+        bar.update(tasks[phase], completed=done, total=total or None)
 
     with bar:
         yield update
@@ -257,8 +258,11 @@ def demo_seed(
             console().print("the registry already has patients: demo seed skipped")
             return
         with _progress("demo seed") as progress:
-            counts = run_seed(reg, patients, sites=sites, seed=seed,
-                              as_of=_date(as_of, "as_of"), admin=admin, progress=progress)
+            try:
+                counts = run_seed(reg, patients, sites=sites, seed=seed,
+                                  as_of=_date(as_of, "as_of"), admin=admin, progress=progress)
+            except InvalidInput as exc:
+                raise _seeded_twice(exc) from None
     finally:
         reg.close()
     console().print(
@@ -266,6 +270,17 @@ def demo_seed(
         f"{counts['procedure']} procedures, {counts['follow_up']} follow-ups, "
         f"{counts['complication']} complications at {sites} site(s). Users: admin, "
         + ", ".join(f"clin-demo{k}" for k in range(1, sites + 1)) + ", researcher.")
+
+
+def _seeded_twice(exc: InvalidInput) -> InvalidInput:
+    """The demo cohort is already there: say so once, with the option that skips it."""
+    from vertebro.errors import FieldError
+
+    return InvalidInput([
+        FieldError(e.field, e.reason, e.where, cause=e.cause,
+                   hint="the demo cohort is already in this registry: `vertebro demo seed "
+                        "--if-empty` skips seeding a registry that has patients")
+        if e.cause == "patient already exists" else e for e in exc.errors])
 
 
 # ------------------------------------------------------------------------------ registry
@@ -524,10 +539,15 @@ def list_patients(as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) -> No
     out = _call(db, "list_patients", as_)
 
     def text(rows: list[dict[str, Any]]) -> None:
-        table = Table("site", "patient", "birth year", "sex", "primary cancer")
+        # a researcher's rows carry the age at the index procedure, never the birth year
+        age = bool(rows) and "age_at_index" in rows[0]
+        key = "age_at_index" if age else "birth_year"
+        table = Table("site", "patient", "age at index" if age else "birth year", "sex",
+                      "primary cancer")
         for r in rows:
-            table.add_row(r["site"], r["patient"], str(r["birth_year"] or ""), r["sex"] or "",
-                          r["primary_cancer"] or "")
+            value = r.get(key)
+            table.add_row(r["site"], r["patient"], "" if value is None else str(value),
+                          r["sex"] or "", r["primary_cancer"] or "")
         console().print(table)
 
     _out(fmt, out, text)
@@ -625,6 +645,7 @@ def export_cmd(
     """Export every record you may see."""
     from vertebro.registry import io
 
+    # io.export refuses (unknown user, researcher without --research) before touching `out`
     with _registry(db) as reg, _progress("export") as progress:
         written = io.export(reg, as_, fmt.value, out, research=research, progress=progress)
     console().print(f"exported {written} to {out}", markup=False)
@@ -637,17 +658,23 @@ def import_cmd(
     fmt: Annotated[ImportFormat, typer.Option("--format", help="csv | redcap")],
     db: DbOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the counts as JSON")] = False,
+    skip_duplicates: Annotated[bool, typer.Option(
+        "--skip-duplicates", help="leave out exact duplicates of a patient's records (counted) "
+        "instead of refusing the file")] = False,
 ) -> None:
     """Import a file: all or nothing, every error listed (row, column, reason)."""
     from vertebro.registry import io
 
     with _registry(db) as reg, _progress("import") as progress:
-        counts = io.import_(reg, as_, fmt.value, path, progress=progress)
+        counts = io.import_(reg, as_, fmt.value, path, progress=progress,
+                            skip_duplicates=skip_duplicates)
     if json_out:
         print_json(counts)
     else:
-        console().print("imported: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
-                        markup=False)
+        skipped = counts.pop("duplicates_skipped", None)
+        console().print("imported: " + ", ".join(f"{v} {k}" for k, v in counts.items())
+                        + (f"; {skipped} exact duplicate(s) skipped" if skipped is not None
+                           else ""), markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -15,13 +15,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
+from vertebro._atomic import atomic_open
+
 from .transfer import ODI_COLUMNS
 
-__all__ = ["LOINC", "bundle", "write_bundle"]
+__all__ = ["LOINC", "bundle", "entries", "write_bundle"]
 
 #: code and display, the display being LOINC's long common name letter for letter
 LOINC: Final = {
@@ -53,14 +55,27 @@ class _Keys:
         return _uuid(*parts, str(n)) if n else _uuid(*parts)
 
 
+def _meta(research: bool) -> dict[str, Any]:
+    return {"tag": [{"system": f"{SYSTEM}:export", "code": "research" if research else "full"}]}
+
+
 def bundle(records: Iterable[dict[str, str]], *, research: bool = False) -> dict[str, Any]:
-    entries: list[dict[str, Any]] = []
+    return {"resourceType": "Bundle", "type": "collection", "meta": _meta(research),
+            "entry": list(entries(records, research=research))}
+
+
+def entries(records: Iterable[dict[str, str]], *, research: bool = False
+            ) -> Iterator[dict[str, Any]]:
+    """The bundle's entries, one patient's records at a time (what a patient's records refer
+    to is forgotten at the next patient, so memory does not grow with the registry)."""
     procedures: dict[tuple[str, str, str], dict[str, str]] = {}
     key = _Keys()
     for rec in records:
         rtype = rec["record_type"]
         if rtype == "site":
             continue
+        if rtype == "patient":
+            procedures, key = {}, _Keys()
         site, code = rec["site"], rec["patient"]
         pref = _uuid("patient", site, code)
 
@@ -82,9 +97,9 @@ def bundle(records: Iterable[dict[str, str]], *, research: bool = False) -> dict
                 patient["gender"] = rec["sex"]
             if rec.get("birth_year") and not research:
                 patient["birthDate"] = rec["birth_year"]
-            entries.append({"fullUrl": pref, "resource": patient})
+            yield {"fullUrl": pref, "resource": patient}
             if rec.get("primary_cancer"):
-                entries.append({"fullUrl": _uuid("condition", site, code), "resource": {
+                yield ({"fullUrl": _uuid("condition", site, code), "resource": {
                     "resourceType": "Condition",
                     "category": [{"coding": [{
                         "system": "http://terminology.hl7.org/CodeSystem/condition-category",
@@ -113,13 +128,16 @@ def bundle(records: Iterable[dict[str, str]], *, research: bool = False) -> dict
                 "performedDateTime": date(proc),
                 "bodySite": [{"text": f"vertebra {rec['level']}"}],
             }
+            if rec.get("cement_type"):  # a code of vocab.CEMENT_TYPES
+                resource["usedCode"] = [{"coding": [{"system": f"{SYSTEM}:cement-type",
+                                                     "code": rec["cement_type"]}]}]
             notes = [f"{k}: {rec[k]}" for k in ("approach", "needle", "cement_type",
                                                 "cement_volume_ml", "balloon_used")
                      if rec.get(k)]
-            if notes:
+            if notes and not research:  # no text in research data, not even generated text
                 resource["note"] = [{"text": "; ".join(notes)}]
-            entries.append({"fullUrl": _uuid("procedure", site, code, rec["procedure"],
-                                             rec["level"]), "resource": resource})
+            yield {"fullUrl": _uuid("procedure", site, code, rec["procedure"], rec["level"]),
+                   "resource": resource}
         elif rtype == "complication":
             proc = procedures[(site, code, rec["procedure"])]
             event: dict[str, Any] = {
@@ -132,21 +150,18 @@ def bundle(records: Iterable[dict[str, str]], *, research: bool = False) -> dict
             }
             if rec.get("severity_grade"):
                 event["severity"] = {"text": f"grade {rec['severity_grade']}"}
-            entries.append({"fullUrl": key("complication", site, code, rec["procedure"],
-                                           *(rec.get(k) or "" for k in (
-                                               "complication_type", "level", "leak_site"))),
-                            "resource": event})
+            yield {"fullUrl": key("complication", site, code, rec["procedure"],
+                                  *(rec.get(k) or "" for k in (
+                                      "complication_type", "level", "leak_site"))),
+                   "resource": event}
         elif rtype == "follow_up":
             fkey = key("follow-up", site, code, rec["procedure"], rec.get("date") or "",
                        rec.get("day") or "", rec.get("baseline") or "")
-            entries.extend(_follow_up(rec, pref, date(rec), fkey))
-    return {"resourceType": "Bundle", "type": "collection",
-            "meta": {"tag": [{"system": f"{SYSTEM}:export",
-                              "code": "research" if research else "full"}]},
-            "entry": entries}
+            yield from _follow_up(rec, pref, date(rec), fkey, research)
 
 
-def _follow_up(rec: dict[str, str], pref: str, when: str, fkey: str) -> list[dict[str, Any]]:
+def _follow_up(rec: dict[str, str], pref: str, when: str, fkey: str, research: bool
+               ) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     qr_ref = None
     if any(rec.get(c) for c in ODI_COLUMNS):
@@ -185,7 +200,7 @@ def _follow_up(rec: dict[str, str], pref: str, when: str, fkey: str) -> list[dic
                                     "code": "%" if measure == "odi" else "{score}"}
         if measure == "odi" and qr_ref:
             obs["derivedFrom"] = [{"reference": qr_ref}]
-        if rec.get("interval"):
+        if rec.get("interval") and not research:
             obs["note"] = [{"text": f"interval {rec['interval']}"}]
         out.append({"fullUrl": _uuid("obs", measure, fkey), "resource": obs})
     return out
@@ -193,7 +208,15 @@ def _follow_up(rec: dict[str, str], pref: str, when: str, fkey: str) -> list[dic
 
 def write_bundle(path: Path, records: Iterable[dict[str, str]], *, research: bool = False
                  ) -> int:
-    b = bundle(records, research=research)
+    """Write the bundle entry by entry, whole or not at all; returns the number of entries."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(b, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return len(b["entry"])
+    n = 0
+    head = json.dumps({"resourceType": "Bundle", "type": "collection",
+                       "meta": _meta(research)}, ensure_ascii=False)
+    with atomic_open(path, "w", encoding="utf-8") as fh:
+        fh.write(head[:-1] + ', "entry": [')
+        for entry in entries(records, research=research):
+            fh.write(("\n" if n == 0 else ",\n") + json.dumps(entry, ensure_ascii=False))
+            n += 1
+        fh.write("\n]}\n")
+    return n

@@ -12,8 +12,7 @@ redcap_repeat_instance, ...``), which is what a REDCap project imports and what 
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -21,6 +20,7 @@ from vertebro.errors import FieldError, InvalidInput
 from vertebro.spine import VERTEBRAE
 
 from . import vocab
+from .csvio import read_table, write_table
 from .transfer import ODI_COLUMNS
 
 __all__ = ["DICTIONARY_HEADER", "FORMS", "dictionary_rows", "read_records", "write_project"]
@@ -166,36 +166,36 @@ def dictionary_rows() -> list[dict[str, str]]:
     return rows
 
 
-def _write(path: Path, header: Iterable[str], rows: Iterable[dict[str, str]]) -> int:
-    n = 0
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(header), lineterminator="\n")
-        w.writeheader()
-        for r in rows:
-            w.writerow(r)
-            n += 1
-    return n
-
-
 def write_project(folder: Path, records: Iterable[dict[str, str]]) -> int:
-    """Write dictionary, events, mapping and records into ``folder``; returns record rows."""
+    """Write dictionary, events, mapping and records into ``folder``; returns record rows.
+
+    The records are written first (each file whole or not at all): an export that fails
+    leaves no new file, and no folder it created."""
+    made = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    _write(folder / "data_dictionary.csv", DICTIONARY_HEADER, dictionary_rows())
-    _write(folder / "events.csv", ("event_name", "arm_num", "unique_event_name"),
-           [{"event_name": vocab.INTERVAL_LABELS[iv], "arm_num": "1",
-             "unique_event_name": ev} for iv, ev in EVENTS.items()])
+    try:
+        n = write_table(folder / "records.csv", HEADER, _to_rows(records))
+    except BaseException:
+        if made and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
+    write_table(folder / "data_dictionary.csv", DICTIONARY_HEADER, dictionary_rows())
+    write_table(folder / "events.csv", ("event_name", "arm_num", "unique_event_name"),
+                [{"event_name": vocab.INTERVAL_LABELS[iv], "arm_num": "1",
+                  "unique_event_name": ev} for iv, ev in EVENTS.items()])
     mapping = [{"arm_num": "1", "unique_event_name": EVENTS["preop"], "form": form}
                for form in FORMS]
     mapping += [{"arm_num": "1", "unique_event_name": ev, "form": "follow_up"}
                 for iv, ev in EVENTS.items() if iv != "preop"]
-    _write(folder / "instrument_event_mapping.csv", ("arm_num", "unique_event_name", "form"),
-           mapping)
-    _write(folder / "repeating_instruments.csv", ("event_name", "form_name", "custom_form_label"),
-           [{"event_name": EVENTS["preop"], "form_name": f, "custom_form_label": ""}
-            for f in FORMS if f != "patient"]
-           + [{"event_name": ev, "form_name": "follow_up", "custom_form_label": ""}
-              for iv, ev in EVENTS.items() if iv != "preop"])
-    return _write(folder / "records.csv", HEADER, _to_rows(records))
+    write_table(folder / "instrument_event_mapping.csv", ("arm_num", "unique_event_name",
+                                                           "form"), mapping)
+    write_table(folder / "repeating_instruments.csv",
+                ("event_name", "form_name", "custom_form_label"),
+                [{"event_name": EVENTS["preop"], "form_name": f, "custom_form_label": ""}
+                 for f in FORMS if f != "patient"]
+                + [{"event_name": ev, "form_name": "follow_up", "custom_form_label": ""}
+                   for iv, ev in EVENTS.items() if iv != "preop"])
+    return n
 
 
 def _to_rows(records: Iterable[dict[str, str]]) -> Iterable[dict[str, str]]:
@@ -229,29 +229,30 @@ def _to_rows(records: Iterable[dict[str, str]]) -> Iterable[dict[str, str]]:
         yield row
 
 
-def read_records(path: Path) -> list[tuple[str, dict[str, str]]]:
-    """A REDCap records export (CSV, raw) as neutral records ``("row N", record)``."""
-    if path.is_dir():
-        path = path / "records.csv"
-    if not path.is_file():
-        raise InvalidInput.field("path", f"{path} is not a file")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        rows = list(csv.DictReader(fh))
-    errors: list[FieldError] = []
+#: columns a REDCap records export may carry besides the project's own fields; their values
+#: are REDCap's bookkeeping, not registry data
+_REDCAP_SYSTEM: Final = frozenset({"redcap_data_access_group", "redcap_survey_identifier",
+                                   *(f"{form}_timestamp" for form in FORMS)})
+_KNOWN: Final = frozenset(HEADER) | _REDCAP_SYSTEM
+_OWN: Final = {form: {f[0] for f in fields} | {f"{form}_complete"} for form, fields in
+               FORMS.items()}
+_ROW_COLUMNS: Final = {"record_id", "redcap_event_name", "redcap_repeat_instrument",
+                       "redcap_repeat_instance", *_REDCAP_SYSTEM}
+
+
+def read_records(path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A REDCap records export (CSV, raw) as neutral records ``("row N", record)``, streamed.
+
+    A column outside the project (a misspelled field) is an error, as is a value in a field
+    of another instrument than the row's, a form in an event it is not mapped to, and a
+    repeating row before its record's patient row. A follow-up's event is its interval: the
+    import checks it against the visit's date.
+    """
     patients: dict[str, tuple[str, str]] = {}
-    sites: dict[str, str] = {}
-    out: list[tuple[str, dict[str, str]]] = []
-    # patient rows first: they name each record's site and code
-    for row in rows:
-        if not row.get("redcap_repeat_instrument"):
-            site, code = row.get("site", ""), row.get("patient_code", "")
-            patients[row.get("record_id", "")] = (site, code)
-            if site and row.get("site_name"):
-                sites.setdefault(site, row["site_name"])
-    for site, name in sites.items():
-        out.append(("records.csv", {"record_type": "site", "site": site, "site_name": name}))
-    for n, row in enumerate(rows, 2):
-        where = f"row {n}"
+    sites: set[str] = set()
+    errors: list[FieldError] = []
+    for where, row in read_table(path, _KNOWN.__contains__, default_name="records.csv",
+                                 required=("record_id", "redcap_event_name")):
         instrument = row.get("redcap_repeat_instrument") or "patient"
         if instrument not in FORMS:
             errors.append(FieldError("redcap_repeat_instrument", f"unknown instrument "
@@ -263,14 +264,27 @@ def read_records(path: Path) -> list[tuple[str, dict[str, str]]]:
             continue
         if instrument != "follow_up" and event != EVENTS["preop"]:
             errors.append(FieldError("redcap_event_name", f"{instrument} belongs to "
-                                     f"{EVENTS['preop']}", where))
+                                     f"{EVENTS['preop']}, not {event}", where))
             continue
+        foreign = sorted(k for k in row if k not in _ROW_COLUMNS and k not in _OWN[instrument])
+        errors += [FieldError(k, f"not a field of the {instrument} instrument of this row "
+                              "(it would not be imported)", where) for k in foreign]
         rid = row.get("record_id", "")
-        if rid not in patients:
-            errors.append(FieldError("record_id", f"no patient row for record {rid!r}", where))
+        if instrument == "patient":
+            site, code = row.get("site", ""), row.get("patient_code", "")
+            patients[rid] = (site, code)
+            if site and row.get("site_name") and site not in sites:
+                sites.add(site)
+                yield where, {"record_type": "site", "site": site,
+                              "site_name": row["site_name"]}
+        elif rid not in patients:
+            errors.append(FieldError("record_id", f"no patient row for record {rid!r} before "
+                                     "this row", where))
             continue
         site, code = patients[rid]
         rec = {"record_type": RECORD_TYPE_OF[instrument], "site": site, "patient": code}
+        if instrument == "follow_up":
+            rec["interval"] = EVENT_OF[event]
         for name, column, *_ in FORMS[instrument]:
             value = (row.get(name) or "").strip()
             if not column or column in ("site", "patient", "site_name") or not value:
@@ -281,14 +295,15 @@ def read_records(path: Path) -> list[tuple[str, dict[str, str]]]:
                     continue
                 value = "true" if value == "1" else "false"
             rec[column] = value
-        out.append((where, rec))
+        yield where, rec
     if errors:
         raise InvalidInput(errors)
-    return out
 
 
 def redcap_field(record_type: str, column: str) -> str:
     """The REDCap field name for a neutral column of a record type (for error messages)."""
+    if column == "interval":
+        return "redcap_event_name"
     for name, col, *_ in FORMS.get(INSTRUMENT_OF.get(record_type, ""), []):
         if col == column:
             return name

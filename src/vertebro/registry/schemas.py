@@ -17,6 +17,9 @@ from vertebro.spine import VERTEBRA_RANGE_TEXT, is_vertebra
 from .vocab import (
     Anaesthesia,
     Approach,
+    CementType,
+    ComplicationTreatment,
+    ComplicationType,
     LeakSite,
     OperatorRole,
     Role,
@@ -26,6 +29,7 @@ from .vocab import (
 )
 
 __all__ = [
+    "MAX_CELL_BYTES",
     "ComplicationIn",
     "FollowUpIn",
     "PatientIn",
@@ -36,6 +40,7 @@ __all__ = [
     "UserIn",
     "field_errors",
     "parse",
+    "text_problem",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -43,8 +48,37 @@ M = TypeVar("M", bound=BaseModel)
 _CODE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
+#: the largest text value the registry stores, in UTF-8 bytes (the same limit for every entry
+#: point, so that SQLite and PostgreSQL hold the same data)
+MAX_CELL_BYTES = 128 * 1024
+
+
+def text_problem(value: str) -> str | None:
+    """Why a text value cannot be stored alike on every store, or None. A NUL byte is kept by
+    SQLite and refused by PostgreSQL; an oversized value is refused on both."""
+    if "\x00" in value:
+        return "contains a NUL byte"
+    # a UTF-8 character is at most 4 bytes: only long strings need encoding to measure
+    if len(value) * 4 > MAX_CELL_BYTES and len(value.encode("utf-8", "surrogatepass")) > \
+            MAX_CELL_BYTES:
+        return f"longer than {MAX_CELL_BYTES // 1024} KiB"
+    return None
+
+
+def _vocab_key(v: Any) -> Any:
+    """Vocabulary codes are lower case with underscores ("PMMA" is pmma)."""
+    return v.strip().lower().replace(" ", "_").replace("-", "_") if isinstance(v, str) else v
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, v: Any) -> Any:
+        if isinstance(v, str) and (problem := text_problem(v)):
+            raise ValueError(problem)
+        return v
 
 
 def _level(v: str | None) -> str | None:
@@ -95,11 +129,13 @@ class ProcedureLevelIn(_In):
     technique: Technique
     approach: Approach | None = None
     needle: str | None = Field(None, max_length=64)
-    cement_type: str | None = Field(None, max_length=64)
+    cement_type: CementType | None = None
     cement_volume_ml: float | None = Field(None, ge=0, le=50)
     balloon_used: bool | None = None
 
     _v_level = field_validator("level")(classmethod(lambda cls, v: _level(v)))
+    _v_cement = field_validator("cement_type", mode="before")(
+        classmethod(lambda cls, v: _vocab_key(v)))
 
 
 class ProcedureIn(_In):
@@ -114,14 +150,16 @@ class ProcedureIn(_In):
 
 
 class ComplicationIn(_In):
-    type: str = Field(min_length=1, max_length=64, description="e.g. cement_leak, infection")
+    type: ComplicationType
     level: str | None = None
     leak_site: LeakSite | None = None
     symptomatic: bool | None = None
     severity_grade: int | None = Field(None, ge=1, le=5, description="CTCAE-style grade 1-5")
-    treatment: str | None = None
+    treatment: ComplicationTreatment | None = None
 
     _v_level = field_validator("level")(classmethod(lambda cls, v: _level(v)))
+    _v_vocab = field_validator("type", "treatment", mode="before")(
+        classmethod(lambda cls, v: _vocab_key(v)))
 
 
 class FollowUpIn(_In):
@@ -151,7 +189,8 @@ def field_errors(exc: ValidationError, *, prefix: str = "", where: str = "") -> 
         loc = loc.replace(".[", "[")
         msg = str(e["msg"]).removeprefix("Value error, ")
         if e["type"] not in ("missing", "extra_forbidden") and "input" in e:
-            msg = f"{e['input']!r}: {msg}"
+            shown = repr(e["input"])
+            msg = f"{shown if len(shown) <= 60 else shown[:56] + '...'}: {msg}"
         out.append(FieldError(f"{prefix}{loc}", msg, where))
     return out
 

@@ -37,6 +37,7 @@ from .models import (
     Site,
     User,
 )
+from .research import DROPPED, research_value
 from .schemas import (
     ComplicationIn,
     FollowUpIn,
@@ -49,7 +50,29 @@ from .schemas import (
 )
 from .vocab import DISPOSITIONS
 
-__all__ = ["Actor", "Registry", "assessed_levels", "follow_up_columns"]
+__all__ = ["EARLIEST", "Actor", "Registry", "assessed_levels", "follow_up_columns",
+           "plausible_date"]
+
+#: No clinical date of this registry is older: the first percutaneous vertebroplasty was done
+#: in 1984 (Galibert P, Deramond H et al., Neurochirurgie 1987;33(2):166-8).
+EARLIEST = dt.date(1984, 1, 1)
+
+
+def plausible_date(field: str, d: dt.date, birth_year: int | None, where: str = "",
+                   today: dt.date | None = None) -> list[FieldError]:
+    """A clinical date (assessment, procedure, follow-up) that cannot be true: after today,
+    before 1984 (:data:`EARLIEST`) or before the patient's birth year. Grouped by cause."""
+    today = today or dt.date.today()
+    if d > today:
+        return [FieldError(field, f"{d} is after today ({today})", where,
+                           cause="a date after today")]
+    if d < EARLIEST:
+        return [FieldError(field, f"{d} is before 1984, the first percutaneous vertebroplasty "
+                           "(Galibert et al. 1987)", where, cause="a date before 1984")]
+    if birth_year is not None and d.year < birth_year:
+        return [FieldError(field, f"{d} is before the patient's birth year {birth_year}",
+                           where, cause="a date before the birth year")]
+    return []
 
 @dataclass(frozen=True)
 class Actor:
@@ -72,6 +95,24 @@ class Actor:
     @property
     def pseudonymised(self) -> bool:
         return self.role == "researcher"
+
+
+#: keys of the service's views that differ from the long format's column names
+_VIEW_COLUMNS = {"type": "complication_type"}
+
+
+def research_view(view: Mapping[str, Any]) -> dict[str, Any]:
+    """A service view as a researcher sees it: exactly what the research export holds
+    (:func:`vertebro.registry.research.research_value`, column by column; levels too)."""
+    out: dict[str, Any] = {}
+    for k, v in view.items():
+        if k == "levels" and isinstance(v, list):
+            out[k] = [research_view(lv) if isinstance(lv, Mapping) else lv for lv in v]
+            continue
+        column = _VIEW_COLUMNS.get(k, k)
+        if column not in DROPPED:
+            out[k] = research_value(column, v)
+    return out
 
 
 def assessed_levels(
@@ -154,6 +195,11 @@ def _score(errors: list[FieldError], where: str, field: str, f: Any, value: Any)
             errors.append(FieldError(e.field if e.field.startswith(field) else field, e.reason,
                                      where))
         return None
+
+
+def _birth_year_not_ahead(year: int | None) -> None:
+    if year is not None and year > dt.date.today().year:
+        raise InvalidInput.field("birth_year", f"{year} is after this year")
 
 
 class Registry:
@@ -331,6 +377,7 @@ class Registry:
     # ---------------------------------------------------------------- patients
     def add_patient(self, actor: str, data: PatientIn | Mapping[str, Any]) -> dict[str, Any]:
         p = parse(PatientIn, data)
+        _birth_year_not_ahead(p.birth_year)
         with self._tx(actor, write=True) as (s, who):
             site_code = p.site or who.site_code
             if site_code is None:
@@ -357,8 +404,17 @@ class Registry:
         self, actor: str, ref: str, changes: PatientUpdate | Mapping[str, Any]
     ) -> dict[str, Any]:
         c = parse(PatientUpdate, changes)
+        _birth_year_not_ahead(c.birth_year)
         with self._tx(actor, write=True) as (s, who):
             patient = self._patient(s, who, ref)
+            if c.birth_year is not None:
+                first = min((d for d in (
+                    s.scalar(select(func.min(Assessment.assessed_on))
+                             .where(Assessment.patient_id == patient.id)),
+                    self._index_date(s, patient)) if d is not None), default=None)
+                if first is not None and first.year < c.birth_year:
+                    raise InvalidInput.field("birth_year", f"{c.birth_year} is after the "
+                                             f"patient's first assessment or procedure ({first})")
             for k, v in c.model_dump(exclude_unset=True).items():
                 setattr(patient, k, v)
             s.flush()
@@ -367,20 +423,36 @@ class Registry:
     def get_patient(self, actor: str, ref: str) -> dict[str, Any]:
         with self._tx(actor, write=False) as (s, who):
             p = self._patient(s, who, ref)
-            return self._patient_view(who, p, p.site.code)
+            return self._patient_view(who, p, p.site.code, self._index_date(s, p))
 
     def list_patients(self, actor: str) -> list[dict[str, Any]]:
         with self._tx(actor, write=False) as (s, who):
-            q = select(Patient, Site.code).join(Site).order_by(Site.code, Patient.code)
+            index = (select(Procedure.patient_id, func.min(Procedure.performed_on).label("d"))
+                     .group_by(Procedure.patient_id).subquery())
+            q = (select(Patient, Site.code, index.c.d).join(Site)
+                 .outerjoin(index, index.c.patient_id == Patient.id)
+                 .order_by(Site.code, Patient.code))
             if not who.all_sites:
                 q = q.where(Patient.site_id == who.site_id)
-            return [self._patient_view(who, p, sc) for p, sc in s.execute(q)]
+            rows: list[tuple[Patient, str, dt.date | None]] = [
+                (r[0], r[1], r[2]) for r in s.execute(q)]
+            return [self._patient_view(who, p, sc, d) for p, sc, d in rows]
 
-    def _patient_view(self, who: Actor, p: Patient, site_code: str) -> dict[str, Any]:
+    @staticmethod
+    def _index_date(s: Session, patient: Patient) -> dt.date | None:
+        return s.scalar(select(func.min(Procedure.performed_on))
+                        .where(Procedure.patient_id == patient.id))
+
+    def _patient_view(self, who: Actor, p: Patient, site_code: str,
+                      index: dt.date | None = None) -> dict[str, Any]:
+        """A patient as ``who`` may see it; a researcher sees what the research export
+        holds: the pseudonym, age at the index procedure (``index``), no free text."""
         if who.pseudonymised:
-            return {"patient": self.pseudonym(site_code, p.code), "site": site_code,
-                    "birth_year": p.birth_year, "sex": p.sex, "primary_cancer": p.primary_cancer,
-                    "synthetic": p.synthetic}
+            return research_view({
+                "patient": self.pseudonym(site_code, p.code), "site": site_code,
+                "age_at_index": (index.year - p.birth_year
+                                 if index is not None and p.birth_year is not None else None),
+                "sex": p.sex, "primary_cancer": p.primary_cancer, "synthetic": p.synthetic})
         return {"patient": p.code, "site": site_code, "birth_year": p.birth_year, "sex": p.sex,
                 "primary_cancer": p.primary_cancer,
                 "hospital_number_hashed": p.hospital_number_hash is not None,
@@ -436,6 +508,9 @@ class Registry:
         if disposition not in DISPOSITIONS:
             raise InvalidInput.field("output.disposition", f"{disposition!r} is not one of "
                                      f"{', '.join(DISPOSITIONS)}")
+        errors = plausible_date("assessed_on", assessed_on or dt.date.today(), patient.birth_year)
+        if errors:
+            raise InvalidInput(errors)
         a = Assessment(
             patient_id=patient.id, assessed_on=assessed_on or dt.date.today(),
             guideline=guideline, input=dict(patient_input), output=dict(output),
@@ -471,6 +546,7 @@ class Registry:
                                         assessment.output if assessment else None,
                                         assessment.disposition if assessment else None,
                                         assessment.assessed_on if assessment else None)
+            errors += plausible_date("performed_on", p.performed_on, patient.birth_year)
             if errors:
                 raise InvalidInput(errors)
             proc = Procedure(
@@ -552,6 +628,11 @@ class Registry:
         with self._tx(actor, write=True) as (s, who):
             proc = self._patient_procedure(s, who, ref, f.procedure_id, f.followed_on,
                                            baseline=f.baseline)
+            patient = s.get(Patient, proc.patient_id)
+            errors = plausible_date("followed_on", f.followed_on,
+                                    patient.birth_year if patient else None)
+            if errors:
+                raise InvalidInput(errors)
             cols = follow_up_columns(f, proc.performed_on)
             fu = FollowUp(procedure_id=proc.id, created_at=audit.now(), **cols)
             s.add(fu)
@@ -581,10 +662,10 @@ class Registry:
         procedure instead of dates)."""
         with self._tx(actor, write=False) as (s, who):
             patient = self._patient(s, who, ref)
-            view = self._patient_view(who, patient, patient.site.code)
             procs = list(s.scalars(select(Procedure).where(Procedure.patient_id == patient.id)
                                    .order_by(Procedure.performed_on, Procedure.id)))
             index = procs[0].performed_on if procs else None
+            view = self._patient_view(who, patient, patient.site.code, index)
             events: list[dict[str, Any]] = []
             for a in s.scalars(select(Assessment).where(Assessment.patient_id == patient.id)
                                .order_by(Assessment.assessed_on, Assessment.id)):
@@ -624,6 +705,8 @@ class Registry:
                     e.pop("assessed_on", None)
                 else:
                     e["date"] = d.isoformat()
+            if who.pseudonymised:
+                events = [research_view(e) for e in events]
             return {**view, "events": events}
 
     def due(self, actor: str, today: dt.date | None = None, *, include_missed: bool = False

@@ -18,7 +18,7 @@ from operator import itemgetter
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import JSON, Table, insert, select, text
+from sqlalchemy import JSON, Table, func, insert, select, text
 
 from vertebro.errors import FieldError, InvalidInput, RegistryError
 
@@ -33,14 +33,22 @@ from .models import (
     ProcedureLevel,
     Site,
 )
+from .research import research_input, research_value
 from .schemas import ComplicationIn, FollowUpIn, PatientIn, ProcedureIn, SiteIn, field_errors
-from .service import Registry, follow_up_columns, validate_complication, validate_procedure
+from .service import (
+    Registry,
+    follow_up_columns,
+    plausible_date,
+    validate_complication,
+    validate_procedure,
+)
 from .vocab import DISPOSITIONS
 
 __all__ = [
     "COLUMNS",
     "RECORD_TYPES",
     "Progress",
+    "check_export",
     "export_records",
     "import_records",
 ]
@@ -119,63 +127,96 @@ def _json(v: Any) -> str:
 
 
 def export_records(
-    reg: Registry, actor: str, *, research: bool = False, progress: Progress | None = None
+    reg: Registry, actor: str, *, research: bool = False, progress: Progress | None = None,
+    batch: int = 500,
 ) -> Iterator[dict[str, str]]:
     """Every record ``actor`` may see, in a deterministic order, as dicts of strings.
 
     ``research=True`` (mandatory for researchers): no direct identifier (pseudonyms for
-    patient codes, no hospital-number hash, age at the index procedure instead of birth year,
-    no free-text override reason) and days from the index procedure instead of dates.
+    patient codes, no hospital-number hash, age at the index procedure instead of birth year),
+    days from the index procedure instead of dates, and no free text
+    (:mod:`vertebro.registry.research`).
+
+    Streams: patients are read ``batch`` at a time (a server-side cursor on PostgreSQL) with
+    their records, so memory does not grow with the registry. Access is checked when the
+    generator starts, before any record (and before any file a caller opens on the first one):
+    call :func:`check_export` first to refuse before opening anything.
     """
     with reg.session(actor) as (s, who):
         assert who is not None
-        if who.pseudonymised and not research:
-            raise RegistryError("researchers export with --research only")
-        q_p = select(Patient, Site.code).join(Site).order_by(Site.code, Patient.code)
-        if not who.all_sites:
-            q_p = q_p.where(Patient.site_id == who.site_id)
-        patients = s.execute(q_p).all()
-        ids = [p.id for p, _ in patients]
-        sites = s.execute(select(Site).order_by(Site.code)).scalars().all()
-        site_codes = {sc for _, sc in patients}
-        if not who.all_sites:
-            site_codes.add(who.site_code or "")
-        by_patient: dict[int, dict[str, list[Any]]] = {i: {"a": [], "p": []} for i in ids}
-        for a in s.scalars(select(Assessment).order_by(Assessment.assessed_on, Assessment.id)):
-            if a.patient_id in by_patient:
-                by_patient[a.patient_id]["a"].append(a)
-        procs: dict[int, Procedure] = {}
-        for pr in s.scalars(select(Procedure).order_by(Procedure.performed_on, Procedure.id)):
-            if pr.patient_id in by_patient:
-                by_patient[pr.patient_id]["p"].append(pr)
-                procs[pr.id] = pr
-        children: dict[int, dict[str, list[Any]]] = {i: {"l": [], "c": [], "f": []}
-                                                     for i in procs}
-        for lv in s.scalars(select(ProcedureLevel).order_by(ProcedureLevel.id)):
-            if lv.procedure_id in children:
-                children[lv.procedure_id]["l"].append(lv)
-        for c in s.scalars(select(Complication).order_by(Complication.id)):
-            if c.procedure_id in children:
-                children[c.procedure_id]["c"].append(c)
-        for f in s.scalars(select(FollowUp).order_by(FollowUp.followed_on, FollowUp.id)):
-            if f.procedure_id in children:
-                children[f.procedure_id]["f"].append(f)
+        _refuse_export(who, research)
+        yield from _export(s, reg, who, research, progress, batch)
 
-        total = len(patients)
-        for site in sites:
-            if site.code in site_codes or who.all_sites:
-                yield {"record_type": "site", "site": site.code, "site_name": site.name}
-        for n, (p, scode) in enumerate(patients, 1):
-            yield from _patient_records(reg, p, scode, by_patient[p.id], children, research)
+
+def check_export(reg: Registry, actor: str, *, research: bool = False) -> None:
+    """Raise what :func:`export_records` would raise for ``actor`` (unknown user, a
+    researcher without ``research``), without reading any record."""
+    with reg.session(actor) as (_, who):
+        assert who is not None
+        _refuse_export(who, research)
+
+
+def _refuse_export(who: Any, research: bool) -> None:
+    if who.pseudonymised and not research:
+        raise RegistryError("researchers export with --research only")
+
+
+def _export(s: Any, reg: Registry, who: Any, research: bool, progress: Progress | None,
+            batch: int) -> Iterator[dict[str, str]]:
+    p_t, a_t, pr_t = Patient.__table__, Assessment.__table__, Procedure.__table__
+    l_t, c_t, f_t = ProcedureLevel.__table__, Complication.__table__, FollowUp.__table__
+    q_p = select(p_t, Site.code.label("site_code")).join(Site, Site.id == p_t.c.site_id)
+    if not who.all_sites:
+        q_p = q_p.where(p_t.c.site_id == who.site_id)
+    total = s.scalar(select(func.count()).select_from(q_p.subquery())) or 0
+    q_s = select(Site.code, Site.name).order_by(Site.code)
+    if not who.all_sites:
+        q_s = q_s.where(Site.id == who.site_id)
+    for code, name in s.execute(q_s).all():
+        yield {"record_type": "site", "site": code, "site_name": name}
+    done = 0
+    rows = s.execute(q_p.order_by(Site.code, p_t.c.code),
+                     execution_options={"yield_per": batch})
+    for part in rows.partitions():
+        ids = [p.id for p in part]
+        own: dict[int, dict[str, list[Any]]] = {i: {"a": [], "p": []} for i in ids}
+        for a in s.execute(select(a_t).where(a_t.c.patient_id.in_(ids))
+                           .order_by(a_t.c.assessed_on, a_t.c.id)):
+            own[a.patient_id]["a"].append(a)
+        children: dict[int, dict[str, list[Any]]] = {}
+        for pr in s.execute(select(pr_t).where(pr_t.c.patient_id.in_(ids))
+                            .order_by(pr_t.c.performed_on, pr_t.c.id)):
+            own[pr.patient_id]["p"].append(pr)
+            children[pr.id] = {"l": [], "c": [], "f": []}
+        proc_ids = list(children)
+        if proc_ids:
+            for table, key, order in ((l_t, "l", (l_t.c.id,)), (c_t, "c", (c_t.c.id,)),
+                                      (f_t, "f", (f_t.c.followed_on, f_t.c.id))):
+                for r in s.execute(select(table).where(table.c.procedure_id.in_(proc_ids))
+                                   .order_by(*order)):
+                    children[r.procedure_id][key].append(r)
+        for p in part:
+            for rec in _patient_records(reg, p, p.site_code, own[p.id], children, research):
+                yield _research_record(rec) if research else rec
+            done += 1
             if progress:
-                progress("export", n, total)
+                progress("export", done, total)
+
+
+def _research_record(rec: dict[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in rec.items():
+        r = v if k in ("record_type", "site", "patient") else research_value(k, v)
+        if r is not None:
+            out[k] = r
+    return out
 
 
 def _patient_records(
-    reg: Registry, p: Patient, scode: str, own: dict[str, list[Any]],
+    reg: Registry, p: Any, scode: str, own: dict[str, list[Any]],
     children: dict[int, dict[str, list[Any]]], research: bool,
 ) -> Iterator[dict[str, str]]:
-    procs: list[Procedure] = own["p"]
+    procs: list[Any] = own["p"]
     index = procs[0].performed_on if procs else None
     code = reg.pseudonym(scode, p.code) if research else p.code
     base = {"site": scode, "patient": code}
@@ -199,16 +240,15 @@ def _patient_records(
         yield {"record_type": "assessment", **base, "assessment": str(n), **when(a.assessed_on),
                "guideline": a.guideline, "disposition": a.disposition,
                "rulebook_version": a.rulebook_version, "engine_version": a.engine_version,
-               "input_json": _json(a.input), "output_json": _json(a.output)}
+               "input_json": _json(research_input(a.input) if research else a.input),
+               "output_json": _json(a.output)}
     for n, pr in enumerate(procs, 1):
         pb = {**base, "procedure": str(n)}
         rec = {"record_type": "procedure", **pb,
                "assessment": _s(a_ord.get(pr.assessment_id)) if pr.assessment_id else "",
                **when(pr.performed_on), "anaesthesia": _s(pr.anaesthesia),
                "operator_role": _s(pr.operator_role), "biopsy_taken": _s(pr.biopsy_taken),
-               "biopsy_result": _s(pr.biopsy_result)}
-        if not research:
-            rec["override_reason"] = _s(pr.override_reason)
+               "biopsy_result": _s(pr.biopsy_result), "override_reason": _s(pr.override_reason)}
         yield rec
         ch = children[pr.id]
         for lv in ch["l"]:
@@ -251,6 +291,8 @@ class _Plan:
     complications: list[tuple[tuple[str, str, str], dict[str, Any]]] = field(
         default_factory=list)
     follow_ups: list[tuple[tuple[str, str, str], dict[str, Any]]] = field(default_factory=list)
+    #: follow-ups' derived columns as the file gives them: (where, stored columns, given)
+    derived: list[tuple[str, dict[str, Any], dict[str, str]]] = field(default_factory=list)
 
 
 _FIELD_TO_COLUMN = {"followed_on": "date", "performed_on": "date", "type": "complication_type",
@@ -274,6 +316,13 @@ def _present(row: dict[str, str], keys: Iterable[str]) -> dict[str, str]:
     return {k: v for k in keys if (v := row.get(k, "")) != ""}
 
 
+#: the hint of every error that says a file is a research export
+_RESEARCH_HINT = ("research exports are not for import: they hold pseudonyms, ages and day "
+                  "offsets instead of codes, birth years and dates; import a full export "
+                  "(made without --research)")
+_DATED = frozenset({"assessment", "procedure", "follow_up"})
+
+
 def import_records(
     reg: Registry,
     actor: str,
@@ -281,80 +330,270 @@ def import_records(
     *,
     progress: Progress | None = None,
     chunk: int = 5000,
+    skip_duplicates: bool = False,
+    field_name: Callable[[str, str], str] | None = None,
 ) -> dict[str, int]:
     """Check every ``(where, record)`` and write all of them, or nothing.
 
     Imports add new patients (with everything recorded about them); a patient that already
-    exists at its site is an error. Returns the number of rows inserted per table.
+    exists at its site is an error. A patient's records follow its patient row (as every
+    export writes them), so that the rows are checked and written one patient at a time,
+    ``chunk`` rows per write, in one transaction: memory stays bounded whatever the size of
+    ``rows`` (an iterator is read once). An exact duplicate of a record of the same patient is
+    an error, or with ``skip_duplicates`` left out and counted (``duplicates_skipped``).
+    ``field_name(record_type, column)`` names columns in errors (REDCap field names).
+    Returns the number of rows inserted per table.
     """
     # Many small objects are built and kept: the cyclic GC would rescan them over and over.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _import(reg, actor, list(rows), progress, chunk)
+        return _Importer(reg, actor, progress, chunk, skip_duplicates, field_name).run(rows)
     finally:
         if enabled:
             gc.enable()
 
 
-def _import(reg: Registry, actor: str, rows: list[tuple[str, dict[str, str]]],
-            progress: Progress | None, chunk: int) -> dict[str, int]:
-    total = len(rows)
-    with reg.session(actor) as (s, who):
-        assert who is not None
-        if not who.can_write:
-            raise RegistryError(f"{who.username} is a {who.role} and cannot import")
-        known_sites = {st.code: st.id for st in s.scalars(select(Site))}
-        errors: list[FieldError] = []
+class _Importer:
+    """One import: rows are checked as they come, one patient's group at a time."""
+
+    def __init__(self, reg: Registry, actor: str, progress: Progress | None, chunk: int,
+                 skip_duplicates: bool, field_name: Callable[[str, str], str] | None) -> None:
+        self.reg, self.actor, self.progress, self.chunk = reg, actor, progress, chunk
+        self.skip_duplicates, self.field_name = skip_duplicates, field_name
+        self.errors: list[FieldError] = []
+        self.research: list[FieldError] = []
+        self.plan = _Plan()  # the batch to write next
+        self.new_sites: set[str] = set()
+        self.seen: set[tuple[str, str]] = set()  # patients of this file
+        self.unchecked: list[tuple[tuple[str, str], str]] = []  # not yet looked up in the db
+        self.group: list[tuple[str, str, dict[str, str]]] = []
+        self.group_key: tuple[str, str] | None = None
+        self.group_rows: set[tuple[tuple[str, str], ...]] = set()
+        self.duplicates = 0
+        self.counts: dict[str, int] = dict.fromkeys(
+            ("site", "patient", "assessment", "procedure", "procedure_level", "complication",
+             "follow_up"), 0)
+
+    def run(self, rows: Iterable[tuple[str, dict[str, str]]]) -> dict[str, int]:
+        with self.reg.session(self.actor) as (s, who):
+            assert who is not None
+            if not who.can_write:
+                raise RegistryError(f"{who.username} is a {who.role} and cannot import")
+            self.s, self.who = s, who
+            self.sites = {st.code: (st.id, st.name) for st in s.scalars(select(Site))}
+            n = 0
+            try:
+                for n, (where, row) in enumerate(rows, 1):
+                    self._row(where, row)
+                    if self.progress and n % self.chunk == 0:
+                        self.progress("import", n, 0)
+            except InvalidInput as exc:  # the reader's own problems (encoding, columns...)
+                self.errors.extend(exc.errors)
+            self._close_group()
+            self._lookup()
+            if self.research:  # everything else follows from it
+                raise InvalidInput(self.research[:1] + [
+                    e for e in self.research[1:] if e.field == self.research[0].field])
+            if self.errors:
+                raise InvalidInput(sorted(self.errors, key=_row_number))
+            self._flush(force=True)
+            if self.progress:
+                self.progress("import", n, n)
+        if self.skip_duplicates:
+            self.counts["duplicates_skipped"] = self.duplicates
+        return self.counts
+
+    # ---------------------------------------------------------------- one row
+    def _fail(self, rtype: str, errs: Iterable[FieldError]) -> None:
+        for e in errs:
+            if self.field_name is not None:
+                e = FieldError(self.field_name(rtype, e.field), e.reason, e.where, cause=e.cause,
+                               hint=e.hint)
+            self.errors.append(e)
+
+    def _row(self, where: str, row: dict[str, str]) -> None:
+        rtype = row.get("record_type", "")
+        if rtype not in RECORD_TYPES:
+            self._fail(rtype, [FieldError("record_type", f"{rtype!r} is not one of "
+                                          f"{', '.join(RECORD_TYPES)}", where)])
+            return
+        if "age_at_index" in row or (rtype in _DATED and "day" in row and "date" not in row):
+            self.research.append(FieldError(
+                "", "a research export (days from the index procedure, no dates)", where,
+                cause="research export", hint=_RESEARCH_HINT))
+            return
+        extra = sorted(k for k in row.keys() - _PERMITTED[rtype] if row[k])
+        if extra:
+            self._fail(rtype, [FieldError(k, f"not a field of a {rtype} record", where)
+                               for k in extra])
+        site = row.get("site", "")
+        if rtype == "site":
+            self._fail(rtype, self._site(row, where))
+            return
+        if site not in self.sites and site not in self.new_sites:
+            self._fail(rtype, [FieldError(
+                "site", f"unknown site {site!r}", where, cause="unknown site",
+                hint="an admin adds a site with `vertebro registry add-site CODE NAME`, or "
+                     "imports a file with its site row")])
+            return
+        if not self.who.all_sites and site != self.who.site_code:
+            self._fail(rtype, [FieldError("site", f"{self.who.username} may import only site "
+                                          f"{self.who.site_code}", where)])
+            return
+        key = (site, row.get("patient", ""))
+        if rtype == "patient":
+            self._close_group()
+            if key in self.seen:
+                self._fail(rtype, [FieldError("patient", f"patient {key[1]} is listed twice",
+                                              where)])
+                return
+            self.seen.add(key)
+            self.group_key = key
+        elif key != self.group_key:
+            reason = (f"patient {key[1]}'s records must follow its patient row, without "
+                      "other patients' rows in between" if key in self.seen else
+                      f"no patient row for {key[1]!r} of site {site} before this row")
+            self._fail(rtype, [FieldError("patient", reason, where)])
+            return
+        ident = tuple(sorted(row.items()))
+        if ident in self.group_rows:
+            if self.skip_duplicates:
+                self.duplicates += 1
+                return
+            self._fail(rtype, [FieldError(
+                "", f"an exact duplicate of an earlier {rtype} record of patient {key[1]}",
+                where, cause="exact duplicate",
+                hint="remove the duplicates, or import with --skip-duplicates to leave them "
+                     "out (they are counted)")])
+            return
+        self.group_rows.add(ident)
+        self.group.append((rtype, where, row))
+
+    def _site(self, row: dict[str, str], where: str) -> list[FieldError]:
+        code, name = row.get("site", ""), row.get("site_name", "")
+        if not self.who.all_sites and code != self.who.site_code:
+            return [FieldError("site", f"{self.who.username} may import only site "
+                               f"{self.who.site_code}, not {code!r}", where)]
+        if code in self.sites:
+            if name and name != self.sites[code][1]:
+                return [FieldError("site_name", f"site {code} is {self.sites[code][1]!r} in "
+                                   f"this registry, not {name!r}", where)]
+            return []
+        return _plan_site(self.plan, row, where, self.who, {}, self.new_sites)
+
+    # ---------------------------------------------------------------- one patient
+    def _close_group(self) -> None:
+        if self.group_key is None:
+            return
+        group, key = self.group, self.group_key
+        self.group, self.group_key, self.group_rows = [], None, set()
         plan = _Plan()
-        new_sites: set[str] = set()
-        deferred: list[tuple[str, str, dict[str, str]]] = []
-        for n, (where, row) in enumerate(rows, 1):
-            rtype = row.get("record_type", "")
-            if rtype not in RECORD_TYPES:
-                errors.append(FieldError("record_type", f"{rtype!r} is not one of "
-                                         f"{', '.join(RECORD_TYPES)}", where))
-                continue
-            extra = row.keys() - _PERMITTED[rtype]
-            if extra:
-                errors.extend(FieldError(k, f"not a field of a {rtype} record", where)
-                              for k in sorted(extra) if row[k])
-            site = row.get("site", "")
-            if rtype == "site":
-                errors.extend(_plan_site(plan, row, where, who, known_sites, new_sites))
-                continue
-            if site not in known_sites and site not in new_sites:
-                errors.append(FieldError("site", f"unknown site {site!r}", where))
-                continue
-            if not who.all_sites and site != who.site_code:
-                errors.append(FieldError("site", f"{who.username} may import only site "
-                                         f"{who.site_code}", where))
-                continue
+        types = {where: rtype for rtype, where, _ in group}
+        errs: list[FieldError] = []
+        for rtype, where, row in group:
             if rtype == "patient":
-                errors.extend(_plan_patient(reg, plan, row, where))
-            else:
-                deferred.append((rtype, where, row))
-            if progress and n % chunk == 0:
-                progress("check", n, total)
-        # patients already in the database
-        if plan.patients:
-            for sc, code in s.execute(select(Site.code, Patient.code).join(Site)):
-                if (sc, code) in plan.patients:
-                    errors.append(FieldError("patient", f"{code} already exists at site {sc}",
-                                             plan.patients[(sc, code)]["_where"]))
-        for kind in ("assessment", "procedure"):
-            for rtype, where, row in deferred:
-                if rtype == kind:
-                    errors.extend(_plan_child(plan, rtype, row, where))
-        for rtype, where, row in deferred:
-            if rtype not in ("assessment", "procedure"):
-                errors.extend(_plan_child(plan, rtype, row, where))
-        errors.extend(_check_procedures(plan))
-        if progress:
-            progress("check", total, total)
-        if errors:
-            raise InvalidInput(sorted(errors, key=_row_number))
-        return _write(s, plan, actor, known_sites, progress, chunk)
+                errs += _plan_patient(self.reg, plan, row, where)
+        if not errs:
+            for kind in ("assessment", "procedure"):
+                for rtype, where, row in group:
+                    if rtype == kind:
+                        errs += _plan_child(plan, rtype, row, where)
+            for rtype, where, row in group:
+                if rtype not in ("patient", "assessment", "procedure"):
+                    errs += _plan_child(plan, rtype, row, where)
+            errs += _check_procedures(plan)
+            errs += _check_derived(plan, group)
+        for e in errs:
+            self._fail(types.get(e.where, ""), [e])
+        if key in plan.patients:
+            self.unchecked.append((key, plan.patients[key]["_where"]))
+        if len(self.unchecked) >= 1000:
+            self._lookup()
+        if not self.errors:
+            _merge(self.plan, plan)
+            self._flush()
+
+    def _lookup(self) -> None:
+        """Patients of the file that already exist at their site."""
+        if not self.unchecked:
+            return
+        wanted = dict(self.unchecked)
+        self.unchecked = []
+        q = (select(Site.code, Patient.code).join(Site)
+             .where(Patient.code.in_({code for _, code in wanted})))
+        for sc, code in self.s.execute(q):
+            if (sc, code) in wanted:
+                self._fail("patient", [FieldError(
+                    "patient", f"{code} already exists at site {sc}", wanted[(sc, code)],
+                    cause="patient already exists",
+                    hint="an import adds new patients only: leave out the patients the "
+                         "registry already has")])
+
+    def _flush(self, *, force: bool = False) -> None:
+        plan = self.plan
+        size = (len(plan.patients) + len(plan.assessments) + len(plan.procedures)
+                + len(plan.levels) + len(plan.complications) + len(plan.follow_ups))
+        if not plan.sites and (size == 0 or (size < self.chunk and not force)):
+            return
+        self._lookup()
+        if self.errors:
+            return
+        known = {code: sid for code, (sid, _) in self.sites.items()}
+        written, site_ids = _write(self.s, plan, self.actor, known, self.chunk)
+        for x in plan.sites:
+            self.sites[x["code"]] = (site_ids[x["code"]], x["name"])
+        self.new_sites -= set(site_ids)
+        for k, v in written.items():
+            self.counts[k] += v
+        self.plan = _Plan()
+        if self.progress:  # rows written so far (the total is not known while streaming)
+            self.progress("write", sum(self.counts.values()), 0)
+
+
+def _merge(into: _Plan, plan: _Plan) -> None:
+    into.patients.update(plan.patients)
+    into.assessments.update(plan.assessments)
+    into.procedures.update(plan.procedures)
+    into.levels += plan.levels
+    into.complications += plan.complications
+    into.follow_ups += plan.follow_ups
+
+
+def _check_derived(plan: _Plan, group: list[tuple[str, str, dict[str, str]]]
+                   ) -> list[FieldError]:
+    """Derived columns a file gives must agree with what they are derived from (a REDCap
+    follow-up in another interval's event, a day offset that does not match its date)."""
+    errs: list[FieldError] = []
+    dates = [p["performed_on"] for p in plan.procedures.values()]
+    index = min(dates) if dates else None
+    for rtype, where, row in group:
+        day = row.get("day")
+        if day and index is not None and rtype in _DATED and "date" in row:
+            try:
+                d = dt.date.fromisoformat(row["date"])
+            except ValueError:
+                continue
+            if day != str((d - index).days):
+                errs.append(FieldError("day", f"{day!r} but {d} is day {(d - index).days} from "
+                                       f"the index procedure ({index})", where,
+                                       cause="day differs from the date"))
+    for where, cols, given in plan.derived:
+        if given.get("interval") and given["interval"] != cols["interval"]:
+            errs.append(FieldError(
+                "interval", f"{given['interval']!r}, but the visit on day "
+                f"{cols['days_since_procedure']} after its procedure is in {cols['interval']!r}",
+                where, cause="interval differs from the date"))
+        odi = given.get("odi")
+        if odi:
+            try:
+                ok = cols["odi"] is not None and abs(float(odi) - cols["odi"]) < 0.005
+            except ValueError:
+                ok = False
+            if not ok:
+                errs.append(FieldError("odi", f"{odi!r}, but the section answers give "
+                                       f"{cols['odi']}", where, cause="odi differs"))
+    return errs
 
 
 def _row_number(e: FieldError) -> int:
@@ -391,6 +630,8 @@ def _plan_patient(reg: Registry, plan: _Plan, row: dict[str, str],
         return _errs(exc, where)
     if key in plan.patients:
         return [FieldError("patient", f"patient {key[1]} is listed twice", where)]
+    if p.birth_year is not None and p.birth_year > dt.date.today().year:
+        return [FieldError("birth_year", f"{p.birth_year} is after this year", where)]
     h = row.get("hospital_number_hash") or None
     if h is not None and (len(h) != 64 or any(c not in "0123456789abcdef" for c in h)):
         return [FieldError("hospital_number_hash", "not a hex SHA-256 digest", where)]
@@ -449,11 +690,16 @@ def _plan_child(plan: _Plan, rtype: str, row: dict[str, str], where: str) -> lis
         f = FollowUpIn.model_validate(data)
     except ValidationError as exc:
         return _errs(exc, where)
+    errs = plausible_date("date", f.followed_on, plan.patients[pkey]["birth_year"], where)
     try:
         cols = follow_up_columns(f, plan.procedures[proc_key]["performed_on"], where)
     except InvalidInput as exc:
-        return _errs(exc, where)
+        return errs + _errs(exc, where)
+    if errs:
+        return errs
     plan.follow_ups.append((proc_key, cols))
+    if row.keys() & {"interval", "odi"}:
+        plan.derived.append((where, cols, _present(row, ("interval", "odi"))))
     return []
 
 
@@ -467,6 +713,8 @@ def _plan_assessment(plan: _Plan, pkey: tuple[str, str], row: dict[str, str],
         errs.append(FieldError("assessment", f"assessment {key[2]} is listed twice", where))
     d, e = _date(row, where)
     errs.extend(e)
+    if d is not None:
+        errs += plausible_date("date", d, plan.patients[pkey]["birth_year"], where)
     parsed: dict[str, Any] = {}
     for col in ("input_json", "output_json"):
         try:
@@ -503,6 +751,8 @@ def _plan_procedure(plan: _Plan, pkey: tuple[str, str], key: tuple[str, str, str
     errs: list[FieldError] = []
     d, e = _date(row, where)
     errs.extend(e)
+    if d is not None:
+        errs += plausible_date("date", d, plan.patients[pkey]["birth_year"], where)
     a_key = None
     if row.get("assessment"):
         a_key = (*pkey, row["assessment"])
@@ -649,13 +899,9 @@ class _BulkWriter:
 
 
 def _write(s: Any, plan: _Plan, actor: str, known_sites: dict[str, int],
-           progress: Progress | None, chunk: int) -> dict[str, int]:
+           chunk: int) -> tuple[dict[str, int], dict[str, int]]:
+    """Insert ``plan`` (one batch) with its audit rows; returns the counts and site ids."""
     at = audit.now()
-    total = (len(plan.sites) + len(plan.patients) + len(plan.assessments)
-             + len(plan.procedures) + len(plan.levels) + len(plan.complications)
-             + len(plan.follow_ups))
-    done = 0
-
     conn = s.connection()
     if conn.dialect.name == "sqlite":
         # take the write lock now, so that the ids read below stay ours until commit
@@ -673,7 +919,6 @@ def _write(s: Any, plan: _Plan, actor: str, known_sites: dict[str, int],
     writer = _BulkWriter(conn)
 
     def put(model: type[Base], rows: list[dict[str, Any]]) -> list[int]:
-        nonlocal done
         if not rows:
             return []
         ids = allocate(model, len(rows))
@@ -684,9 +929,6 @@ def _write(s: Any, plan: _Plan, actor: str, known_sites: dict[str, int],
                 r["id"] = rid
             writer.insert(model, part)
             audit.audit_inserted(conn, model, part_ids, actor, at)
-            done += len(part)
-            if progress:
-                progress("write", done, total)
         return ids
 
     site_ids = dict(known_sites)
@@ -720,4 +962,5 @@ def _write(s: Any, plan: _Plan, actor: str, known_sites: dict[str, int],
                    for k, f in plan.follow_ups])
     return {"site": len(plan.sites), "patient": len(pids), "assessment": len(aids),
             "procedure": len(prids), "procedure_level": len(plan.levels),
-            "complication": len(plan.complications), "follow_up": len(plan.follow_ups)}
+            "complication": len(plan.complications), "follow_up": len(plan.follow_ups)}, {
+        code: site_ids[code] for code in (x["code"] for x in plan.sites)}
