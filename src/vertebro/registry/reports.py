@@ -72,38 +72,35 @@ def patient_scope(who: Actor) -> ColumnElement[bool]:
     return true() if who.all_sites else Patient.site_id == who.site_id
 
 
-def _kyphoplasty() -> Any:
-    """Per procedure with levels: 1 if any treated level used kyphoplasty, else 0."""
-    return (
-        select(
-            ProcedureLevel.procedure_id.label("procedure_id"),
-            func.max(case((ProcedureLevel.technique == "kyphoplasty", 1), else_=0)).label("kp"),
-        )
-        .group_by(ProcedureLevel.procedure_id)
-        .subquery("technique")
-    )
-
-
 def _procedures(who: Actor) -> Any:
     """Every procedure ``who`` may read: id, patient, site code, technique flag ``kp`` (None
-    without levels) and ``number`` (1 for the patient's index procedure, then by date, as the
-    record stream numbers them)."""
-    tech = _kyphoplasty()
-    number = func.row_number().over(
-        partition_by=Procedure.patient_id, order_by=(Procedure.performed_on, Procedure.id)
+    without levels) and ``number`` (1 for the patient's index procedure, the first by date
+    then id, as the record stream numbers them; 2 for every later one).
+
+    No window function or grouped subquery: the technique and the index flag are correlated
+    ``EXISTS`` on indexed columns, so the database can merge this subquery into every query
+    that uses it instead of materialising it (SQLite) or sorting every procedure (both)."""
+    kp_level = exists().where(ProcedureLevel.procedure_id == Procedure.id,
+                              ProcedureLevel.technique == "kyphoplasty")
+    any_level = exists().where(ProcedureLevel.procedure_id == Procedure.id)
+    kp = case((kp_level, 1), (any_level, 0), else_=None)
+    earlier = aliased(Procedure)
+    later = exists().where(
+        earlier.patient_id == Procedure.patient_id,
+        or_(earlier.performed_on < Procedure.performed_on,
+            and_(earlier.performed_on == Procedure.performed_on, earlier.id < Procedure.id)),
     )
     return (
         select(
             Procedure.id.label("id"),
             Procedure.patient_id.label("patient_id"),
             Site.code.label("site"),
-            tech.c.kp,
-            number.label("number"),
+            kp.label("kp"),
+            case((later, 2), else_=1).label("number"),
             Patient.synthetic.label("synthetic"),
         )
         .join(Patient, Procedure.patient_id == Patient.id)
         .join(Site, Patient.site_id == Site.id)
-        .outerjoin(tech, tech.c.procedure_id == Procedure.id)
         .where(patient_scope(who))
         .subquery("procs")
     )
@@ -507,52 +504,56 @@ def _interval_counts(s: Any, index: Any, vis: ColumnElement[int]) -> list[Interv
     ]
 
 
-def _selected(index: Any, col: Any, *, baseline: bool) -> Any:
-    """One row per index procedure and interval: the chosen value of ``col`` (``rn = 1``)."""
+def _chosen(index: Any, col: Any) -> Any:
+    """Per index procedure and interval, the chosen record of ``col`` (``rn = 1``), with its
+    site and technique: one window over the follow-ups for the baseline and every interval.
+
+    Baseline records are binned ``preop`` and only they are, so one partition by interval
+    keeps them apart; within ``preop`` the latest day (then the last entered) wins, elsewhere
+    the day nearest the planned one (then the earlier, then the first entered). A CTE, so that
+    the database computes it once although the value query reads it twice."""
     days = FollowUp.days_since_procedure
-    if baseline:
-        order: tuple[Any, ...] = (days.desc(), FollowUp.id.desc())
-        where: ColumnElement[bool] = FollowUp.baseline.is_(True)
-    else:
-        target = case(_TARGET_DAY, value=FollowUp.interval, else_=0)
-        order = (func.abs(days - target), days, FollowUp.id)
-        where = FollowUp.baseline.is_(False)
+    target = case(_TARGET_DAY, value=FollowUp.interval, else_=0)
+    base = FollowUp.baseline.is_(True)
+    order = (
+        case((base, -days), else_=func.abs(days - target)),
+        case((base, -FollowUp.id), else_=days),
+        FollowUp.id,
+    )
     rn = func.row_number().over(partition_by=(FollowUp.procedure_id, FollowUp.interval),
                                 order_by=order)
-    ranked = (
+    return (
         select(
             FollowUp.procedure_id.label("procedure_id"),
             FollowUp.interval.label("interval"),
+            index.c.site,
+            index.c.kp,
             col.label("value"),
             rn.label("rn"),
         )
         .join(index, index.c.id == FollowUp.procedure_id)
-        .where(where, col.is_not(None))
-        .subquery("ranked_base" if baseline else "ranked")
+        .where(col.is_not(None))
+        .cte("ranked")
     )
-    return select(ranked).where(ranked.c.rn == 1).subquery("base" if baseline else "chosen")
 
 
 def _value_counts(s: Any, index: Any, measure: str, col: Any) -> list[ValueCount]:
-    base = _selected(index, col, baseline=True)
-    chosen = _selected(index, col, baseline=False)
-    out: list[ValueCount] = []
-    q_base: Select[Any] = (
-        select(index.c.site, index.c.kp, base.c.value, func.count())
-        .join(index, index.c.id == base.c.procedure_id)
-        .group_by(index.c.site, index.c.kp, base.c.value)
-    )
-    for site, kp, value, n in s.execute(q_base):
-        out.append(ValueCount(site, _technique(kp), measure, INTERVALS[0], float(value), None, n))
+    """Frequencies of (site, technique, interval, chosen value, the patient's baseline value);
+    at ``preop`` the baseline value itself, with ``None`` beside it."""
+    ranked = _chosen(index, col)
+    base = ranked.alias("base")
     q: Select[Any] = (
-        select(index.c.site, index.c.kp, chosen.c.interval, chosen.c.value, base.c.value,
+        select(ranked.c.site, ranked.c.kp, ranked.c.interval, ranked.c.value, base.c.value,
                func.count())
-        .join(index, index.c.id == chosen.c.procedure_id)
-        .outerjoin(base, base.c.procedure_id == chosen.c.procedure_id)
-        .group_by(index.c.site, index.c.kp, chosen.c.interval, chosen.c.value, base.c.value)
+        .select_from(ranked)
+        .outerjoin(base, and_(base.c.procedure_id == ranked.c.procedure_id,
+                              base.c.interval == INTERVALS[0], base.c.rn == 1,
+                              ranked.c.interval != INTERVALS[0]))
+        .where(ranked.c.rn == 1)
+        .group_by(ranked.c.site, ranked.c.kp, ranked.c.interval, ranked.c.value, base.c.value)
     )
-    for site, kp, interval, value, b, n in s.execute(q):
-        out.append(ValueCount(site, _technique(kp), measure, interval, float(value),
-                              None if b is None else float(b), n))
-    return out
-
+    return [
+        ValueCount(site, _technique(kp), measure, interval, float(value),
+                   None if b is None else float(b), n)
+        for site, kp, interval, value, b, n in s.execute(q)
+    ]
