@@ -130,15 +130,19 @@ def summary(reg: Registry, actor: str) -> dict[str, Any]:
             _rows(s, select(procs.c.kp, func.count()).where(leveled).group_by(procs.c.kp))
         )
         values: dict[tuple[str, str, str], list[tuple[float, int]]] = {}
-        for name, col in _MEASURE_COLUMNS.items():
-            q = (
-                select(procs.c.kp, FollowUp.interval, col, func.count())
-                .join(procs, procs.c.id == FollowUp.procedure_id)
-                .where(leveled, col.is_not(None))
-                .group_by(procs.c.kp, FollowUp.interval, col)
-            )
-            for kp, interval, value, count in _rows(s, q):
-                values.setdefault((name, _technique(kp), interval), []).append((value, count))
+        cols = list(_MEASURE_COLUMNS.values())
+        # one pass over the follow-ups for every measure: counts per combination of values
+        q = (
+            select(procs.c.kp, FollowUp.interval, *cols, func.count())
+            .join(procs, procs.c.id == FollowUp.procedure_id)
+            .where(leveled, or_(*(c.is_not(None) for c in cols)))
+            .group_by(procs.c.kp, FollowUp.interval, *cols)
+        )
+        for kp, interval, *measured, count in _rows(s, q):
+            for name, value in zip(_MEASURE_COLUMNS, measured, strict=True):
+                if value is not None:
+                    values.setdefault((name, _technique(kp), interval), []).append(
+                        (value, count))
         leaks = {
             kp: (n, symptomatic)
             for kp, n, symptomatic in _rows(
