@@ -460,28 +460,31 @@ def _patient_counts(s: Any, procs: Any, index: Any) -> list[PatientCounts]:
 def _interval_counts(s: Any, index: Any, vis: ColumnElement[int]) -> list[IntervalCounts]:
     key = FollowUp.interval
     seen = case((FollowUp.baseline.is_(True), 1), else_=vis)
-    # a baseline record counts at preop (binned there); a visit in its own interval
-    per_patient = (
+    # a baseline record counts at preop (binned there); a visit in its own interval. Grouped
+    # by procedure and interval first (the order of ix_follow_up_procedure_interval, so no
+    # sort), then restricted to index procedures (one per patient) and grouped by site
+    per_procedure = (
         select(
-            index.c.site,
-            index.c.kp,
-            index.c.patient_id,
+            FollowUp.procedure_id.label("procedure_id"),
             key.label("interval"),
             func.max(seen).label("seen"),
             *(func.count(c).label(m) for m, c in _MEASURE_COLUMNS.items()),
         )
-        .join(index, index.c.id == FollowUp.procedure_id)
-        .group_by(index.c.site, index.c.kp, index.c.patient_id, key)
-        .subquery("per_patient")
+        .group_by(FollowUp.procedure_id, key)
+        .subquery("per_procedure")
     )
     rows: dict[tuple[str, str, str], list[int]] = {}
-    q = select(
-        per_patient.c.site,
-        per_patient.c.kp,
-        per_patient.c.interval,
-        func.sum(per_patient.c.seen),
-        *(func.sum(per_patient.c[m]) for m in MEASURES),
-    ).group_by(per_patient.c.site, per_patient.c.kp, per_patient.c.interval)
+    q = (
+        select(
+            index.c.site,
+            index.c.kp,
+            per_procedure.c.interval,
+            func.sum(per_procedure.c.seen),
+            *(func.sum(per_procedure.c[m]) for m in MEASURES),
+        )
+        .join(index, index.c.id == per_procedure.c.procedure_id)
+        .group_by(index.c.site, index.c.kp, per_procedure.c.interval)
+    )
     for site, kp, interval, n_seen, *records in s.execute(q):
         acc = rows.setdefault((site, _technique(kp), interval), [0, 0, 0, 0, 0])
         acc[0] += int(n_seen or 0)
