@@ -20,18 +20,26 @@ cohort, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import (
+    Boolean,
+    Column,
     ColumnElement,
+    Integer,
+    MetaData,
     Select,
+    String,
+    Table,
     and_,
     case,
     distinct,
     exists,
     func,
+    insert,
     literal,
     or_,
     select,
@@ -106,6 +114,35 @@ def _procedures(who: Actor) -> Any:
     )
 
 
+@contextmanager
+def _procedures_of(s: Any, who: Actor) -> Iterator[Any]:
+    """:func:`_procedures` for the statements of one report, computed once.
+
+    PostgreSQL plans the subquery into each statement with hash joins. SQLite joins a follow-up
+    to its procedure's site and technique by index lookups, six per follow-up row and per
+    statement; there the procedures are written once into a temporary table (the connection's
+    own, dropped at the end; it changes nothing in the store), so each follow-up costs one
+    primary-key lookup."""
+    procs = _procedures(who)
+    if s.get_bind().dialect.name != "sqlite":
+        yield procs
+        return
+    table = Table(
+        "vertebro_report_procs", MetaData(),
+        Column("id", Integer, primary_key=True), Column("patient_id", Integer),
+        Column("site", String), Column("kp", Integer), Column("number", Integer),
+        Column("synthetic", Boolean), prefixes=["TEMPORARY"],
+    )
+    conn = s.connection()
+    table.drop(conn, checkfirst=True)
+    table.create(conn)
+    try:
+        conn.execute(insert(table).from_select([c.name for c in table.c], select(procs)))
+        yield table
+    finally:
+        table.drop(conn)
+
+
 def _rows(s: Any, q: Any) -> Any:
     """The result rows of ``q`` (untyped: each query's columns are unpacked where it is run)."""
     return s.execute(q).all()
@@ -122,8 +159,7 @@ def summary(reg: Registry, actor: str) -> dict[str, Any]:
     """:meth:`Registry.summary` in SQL: the same dictionary, built from grouped counts."""
     import math
 
-    with reg._tx(actor, write=False) as (s, who):
-        procs = _procedures(who)
+    with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as procs:
         leveled = procs.c.kp.is_not(None)
         patients = s.scalar(select(func.count(distinct(procs.c.patient_id)))) or 0
         n_by_kp: dict[int, int] = dict(
@@ -325,7 +361,7 @@ def audit_counts(
     (Kleene "or"). Procedures without levels count as vertebroplasty, as the record stream
     reads them.
     """
-    with reg._tx(actor, write=False) as (s, who):
+    with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as procs:
         c_cols = (Complication.type, Complication.symptomatic, Complication.severity_grade)
         ev = _classified(s, c_cols, ComplicationKind, evident, {True: 2, None: 1, False: 0})
         lk = _classified(s, c_cols, ComplicationKind, leak, {True: 1, False: 0})
@@ -341,7 +377,6 @@ def audit_counts(
             .group_by(FollowUp.procedure_id)
             .subquery("fu")
         )
-        procs = _procedures(who)
         e = func.coalesce(comp.c.ev, 0)
         q = (
             select(
@@ -418,8 +453,7 @@ def outcome_counts(
     among the records of that measure. ``visit`` says whether a follow-up is a visit (the
     analytics' :func:`~vertebro.analytics.is_visit`, applied per kind).
     """
-    with reg._tx(actor, write=False) as (s, who):
-        procs = _procedures(who)
+    with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as procs:
         index = select(procs).where(procs.c.number == 1).subquery("idx")
         f_cols = (FollowUp.baseline, FollowUp.vital_status, FollowUp.lost_to_follow_up)
         vis = _classified(s, f_cols, FollowUpKind, visit, {True: 1, False: 0})
