@@ -1,10 +1,11 @@
 """The SQL reports (vertebro.registry.reports and the analytics read through it) give exactly
-what today's Python path gives, on the demo cohort, for every user role (SQLite here; the same
-file runs on PostgreSQL with VERTEBRO_TEST_DATABASE_URL)."""
+what today's Python path gives, on the demo cohort, for every user role, on SQLite and (with
+VERTEBRO_TEST_DATABASE_URL) on PostgreSQL."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
 
@@ -17,18 +18,19 @@ AS_OF = dt.date(2026, 6, 1)
 
 
 @pytest.fixture(scope="module")
-def demo_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+def demo_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """One demo store for the module: a SQLite file, or a database on the PostgreSQL server of
+    ``VERTEBRO_TEST_DATABASE_URL`` (created and dropped here)."""
     import os
 
-    from tests.registry.conftest import PG_URL
+    from tests.registry.conftest import _new_database
 
-    if PG_URL:
-        pytest.skip("module-scoped demo store: SQLite file")  # pragma: no cover
-    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'r.db'}"
     os.environ.setdefault("VERTEBRO_REGISTRY_KEY", "test-key-not-secret")
-    reg = Registry.create(url)
-    demo.seed(reg, 150, sites=3, seed=1, as_of=AS_OF)
-    return reg
+    for url in _new_database(tmp_path_factory.mktemp("demo")):
+        reg = Registry.create(url)
+        demo.seed(reg, 150, sites=3, seed=1, as_of=AS_OF)
+        yield reg
+        reg.close()
 
 
 @pytest.mark.parametrize("who", USERS)

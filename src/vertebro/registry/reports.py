@@ -20,18 +20,26 @@ cohort, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import (
+    Boolean,
+    Column,
     ColumnElement,
+    Integer,
+    MetaData,
     Select,
+    String,
+    Table,
     and_,
     case,
     distinct,
     exists,
     func,
+    insert,
     literal,
     or_,
     select,
@@ -72,41 +80,67 @@ def patient_scope(who: Actor) -> ColumnElement[bool]:
     return true() if who.all_sites else Patient.site_id == who.site_id
 
 
-def _kyphoplasty() -> Any:
-    """Per procedure with levels: 1 if any treated level used kyphoplasty, else 0."""
-    return (
-        select(
-            ProcedureLevel.procedure_id.label("procedure_id"),
-            func.max(case((ProcedureLevel.technique == "kyphoplasty", 1), else_=0)).label("kp"),
-        )
-        .group_by(ProcedureLevel.procedure_id)
-        .subquery("technique")
-    )
-
-
 def _procedures(who: Actor) -> Any:
     """Every procedure ``who`` may read: id, patient, site code, technique flag ``kp`` (None
-    without levels) and ``number`` (1 for the patient's index procedure, then by date, as the
-    record stream numbers them)."""
-    tech = _kyphoplasty()
-    number = func.row_number().over(
-        partition_by=Procedure.patient_id, order_by=(Procedure.performed_on, Procedure.id)
+    without levels) and ``number`` (1 for the patient's index procedure, the first by date
+    then id, as the record stream numbers them; 2 for every later one).
+
+    No window function or grouped subquery: the technique and the index flag are correlated
+    ``EXISTS`` on indexed columns, so the database can merge this subquery into every query
+    that uses it instead of materialising it (SQLite) or sorting every procedure (both)."""
+    kp_level = exists().where(ProcedureLevel.procedure_id == Procedure.id,
+                              ProcedureLevel.technique == "kyphoplasty")
+    any_level = exists().where(ProcedureLevel.procedure_id == Procedure.id)
+    kp = case((kp_level, 1), (any_level, 0), else_=None)
+    earlier = aliased(Procedure)
+    later = exists().where(
+        earlier.patient_id == Procedure.patient_id,
+        or_(earlier.performed_on < Procedure.performed_on,
+            and_(earlier.performed_on == Procedure.performed_on, earlier.id < Procedure.id)),
     )
     return (
         select(
             Procedure.id.label("id"),
             Procedure.patient_id.label("patient_id"),
             Site.code.label("site"),
-            tech.c.kp,
-            number.label("number"),
+            kp.label("kp"),
+            case((later, 2), else_=1).label("number"),
             Patient.synthetic.label("synthetic"),
         )
         .join(Patient, Procedure.patient_id == Patient.id)
         .join(Site, Patient.site_id == Site.id)
-        .outerjoin(tech, tech.c.procedure_id == Procedure.id)
         .where(patient_scope(who))
         .subquery("procs")
     )
+
+
+@contextmanager
+def _procedures_of(s: Any, who: Actor) -> Iterator[Any]:
+    """:func:`_procedures` for the statements of one report, computed once.
+
+    PostgreSQL plans the subquery into each statement with hash joins. SQLite joins a follow-up
+    to its procedure's site and technique by index lookups, six per follow-up row and per
+    statement; there the procedures are written once into a temporary table (the connection's
+    own, dropped at the end; it changes nothing in the store), so each follow-up costs one
+    primary-key lookup."""
+    procs = _procedures(who)
+    if s.get_bind().dialect.name != "sqlite":
+        yield procs
+        return
+    table = Table(
+        "vertebro_report_procs", MetaData(),
+        Column("id", Integer, primary_key=True), Column("patient_id", Integer),
+        Column("site", String), Column("kp", Integer), Column("number", Integer),
+        Column("synthetic", Boolean), prefixes=["TEMPORARY"],
+    )
+    conn = s.connection()
+    table.drop(conn, checkfirst=True)
+    table.create(conn)
+    try:
+        conn.execute(insert(table).from_select([c.name for c in table.c], select(procs)))
+        yield table
+    finally:
+        table.drop(conn)
 
 
 def _rows(s: Any, q: Any) -> Any:
@@ -125,23 +159,26 @@ def summary(reg: Registry, actor: str) -> dict[str, Any]:
     """:meth:`Registry.summary` in SQL: the same dictionary, built from grouped counts."""
     import math
 
-    with reg._tx(actor, write=False) as (s, who):
-        procs = _procedures(who)
+    with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as procs:
         leveled = procs.c.kp.is_not(None)
         patients = s.scalar(select(func.count(distinct(procs.c.patient_id)))) or 0
         n_by_kp: dict[int, int] = dict(
             _rows(s, select(procs.c.kp, func.count()).where(leveled).group_by(procs.c.kp))
         )
         values: dict[tuple[str, str, str], list[tuple[float, int]]] = {}
-        for name, col in _MEASURE_COLUMNS.items():
-            q = (
-                select(procs.c.kp, FollowUp.interval, col, func.count())
-                .join(procs, procs.c.id == FollowUp.procedure_id)
-                .where(leveled, col.is_not(None))
-                .group_by(procs.c.kp, FollowUp.interval, col)
-            )
-            for kp, interval, value, count in _rows(s, q):
-                values.setdefault((name, _technique(kp), interval), []).append((value, count))
+        cols = list(_MEASURE_COLUMNS.values())
+        # one pass over the follow-ups for every measure: counts per combination of values
+        q = (
+            select(procs.c.kp, FollowUp.interval, *cols, func.count())
+            .join(procs, procs.c.id == FollowUp.procedure_id)
+            .where(leveled, or_(*(c.is_not(None) for c in cols)))
+            .group_by(procs.c.kp, FollowUp.interval, *cols)
+        )
+        for kp, interval, *measured, count in _rows(s, q):
+            for name, value in zip(_MEASURE_COLUMNS, measured, strict=True):
+                if value is not None:
+                    values.setdefault((name, _technique(kp), interval), []).append(
+                        (value, count))
         leaks = {
             kp: (n, symptomatic)
             for kp, n, symptomatic in _rows(
@@ -324,7 +361,7 @@ def audit_counts(
     (Kleene "or"). Procedures without levels count as vertebroplasty, as the record stream
     reads them.
     """
-    with reg._tx(actor, write=False) as (s, who):
+    with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as procs:
         c_cols = (Complication.type, Complication.symptomatic, Complication.severity_grade)
         ev = _classified(s, c_cols, ComplicationKind, evident, {True: 2, None: 1, False: 0})
         lk = _classified(s, c_cols, ComplicationKind, leak, {True: 1, False: 0})
@@ -340,7 +377,6 @@ def audit_counts(
             .group_by(FollowUp.procedure_id)
             .subquery("fu")
         )
-        procs = _procedures(who)
         e = func.coalesce(comp.c.ev, 0)
         q = (
             select(
@@ -417,8 +453,7 @@ def outcome_counts(
     among the records of that measure. ``visit`` says whether a follow-up is a visit (the
     analytics' :func:`~vertebro.analytics.is_visit`, applied per kind).
     """
-    with reg._tx(actor, write=False) as (s, who):
-        procs = _procedures(who)
+    with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as procs:
         index = select(procs).where(procs.c.number == 1).subquery("idx")
         f_cols = (FollowUp.baseline, FollowUp.vital_status, FollowUp.lost_to_follow_up)
         vis = _classified(s, f_cols, FollowUpKind, visit, {True: 1, False: 0})
@@ -459,28 +494,31 @@ def _patient_counts(s: Any, procs: Any, index: Any) -> list[PatientCounts]:
 def _interval_counts(s: Any, index: Any, vis: ColumnElement[int]) -> list[IntervalCounts]:
     key = FollowUp.interval
     seen = case((FollowUp.baseline.is_(True), 1), else_=vis)
-    # a baseline record counts at preop (binned there); a visit in its own interval
-    per_patient = (
+    # a baseline record counts at preop (binned there); a visit in its own interval. Grouped
+    # by procedure and interval first (the order of ix_follow_up_procedure_interval, so no
+    # sort), then restricted to index procedures (one per patient) and grouped by site
+    per_procedure = (
         select(
-            index.c.site,
-            index.c.kp,
-            index.c.patient_id,
+            FollowUp.procedure_id.label("procedure_id"),
             key.label("interval"),
             func.max(seen).label("seen"),
             *(func.count(c).label(m) for m, c in _MEASURE_COLUMNS.items()),
         )
-        .join(index, index.c.id == FollowUp.procedure_id)
-        .group_by(index.c.site, index.c.kp, index.c.patient_id, key)
-        .subquery("per_patient")
+        .group_by(FollowUp.procedure_id, key)
+        .subquery("per_procedure")
     )
     rows: dict[tuple[str, str, str], list[int]] = {}
-    q = select(
-        per_patient.c.site,
-        per_patient.c.kp,
-        per_patient.c.interval,
-        func.sum(per_patient.c.seen),
-        *(func.sum(per_patient.c[m]) for m in MEASURES),
-    ).group_by(per_patient.c.site, per_patient.c.kp, per_patient.c.interval)
+    q = (
+        select(
+            index.c.site,
+            index.c.kp,
+            per_procedure.c.interval,
+            func.sum(per_procedure.c.seen),
+            *(func.sum(per_procedure.c[m]) for m in MEASURES),
+        )
+        .join(index, index.c.id == per_procedure.c.procedure_id)
+        .group_by(index.c.site, index.c.kp, per_procedure.c.interval)
+    )
     for site, kp, interval, n_seen, *records in s.execute(q):
         acc = rows.setdefault((site, _technique(kp), interval), [0, 0, 0, 0, 0])
         acc[0] += int(n_seen or 0)
@@ -507,52 +545,56 @@ def _interval_counts(s: Any, index: Any, vis: ColumnElement[int]) -> list[Interv
     ]
 
 
-def _selected(index: Any, col: Any, *, baseline: bool) -> Any:
-    """One row per index procedure and interval: the chosen value of ``col`` (``rn = 1``)."""
+def _chosen(index: Any, col: Any) -> Any:
+    """Per index procedure and interval, the chosen record of ``col`` (``rn = 1``), with its
+    site and technique: one window over the follow-ups for the baseline and every interval.
+
+    Baseline records are binned ``preop`` and only they are, so one partition by interval
+    keeps them apart; within ``preop`` the latest day (then the last entered) wins, elsewhere
+    the day nearest the planned one (then the earlier, then the first entered). A CTE, so that
+    the database computes it once although the value query reads it twice."""
     days = FollowUp.days_since_procedure
-    if baseline:
-        order: tuple[Any, ...] = (days.desc(), FollowUp.id.desc())
-        where: ColumnElement[bool] = FollowUp.baseline.is_(True)
-    else:
-        target = case(_TARGET_DAY, value=FollowUp.interval, else_=0)
-        order = (func.abs(days - target), days, FollowUp.id)
-        where = FollowUp.baseline.is_(False)
+    target = case(_TARGET_DAY, value=FollowUp.interval, else_=0)
+    base = FollowUp.baseline.is_(True)
+    order = (
+        case((base, -days), else_=func.abs(days - target)),
+        case((base, -FollowUp.id), else_=days),
+        FollowUp.id,
+    )
     rn = func.row_number().over(partition_by=(FollowUp.procedure_id, FollowUp.interval),
                                 order_by=order)
-    ranked = (
+    return (
         select(
             FollowUp.procedure_id.label("procedure_id"),
             FollowUp.interval.label("interval"),
+            index.c.site,
+            index.c.kp,
             col.label("value"),
             rn.label("rn"),
         )
         .join(index, index.c.id == FollowUp.procedure_id)
-        .where(where, col.is_not(None))
-        .subquery("ranked_base" if baseline else "ranked")
+        .where(col.is_not(None))
+        .cte("ranked")
     )
-    return select(ranked).where(ranked.c.rn == 1).subquery("base" if baseline else "chosen")
 
 
 def _value_counts(s: Any, index: Any, measure: str, col: Any) -> list[ValueCount]:
-    base = _selected(index, col, baseline=True)
-    chosen = _selected(index, col, baseline=False)
-    out: list[ValueCount] = []
-    q_base: Select[Any] = (
-        select(index.c.site, index.c.kp, base.c.value, func.count())
-        .join(index, index.c.id == base.c.procedure_id)
-        .group_by(index.c.site, index.c.kp, base.c.value)
-    )
-    for site, kp, value, n in s.execute(q_base):
-        out.append(ValueCount(site, _technique(kp), measure, INTERVALS[0], float(value), None, n))
+    """Frequencies of (site, technique, interval, chosen value, the patient's baseline value);
+    at ``preop`` the baseline value itself, with ``None`` beside it."""
+    ranked = _chosen(index, col)
+    base = ranked.alias("base")
     q: Select[Any] = (
-        select(index.c.site, index.c.kp, chosen.c.interval, chosen.c.value, base.c.value,
+        select(ranked.c.site, ranked.c.kp, ranked.c.interval, ranked.c.value, base.c.value,
                func.count())
-        .join(index, index.c.id == chosen.c.procedure_id)
-        .outerjoin(base, base.c.procedure_id == chosen.c.procedure_id)
-        .group_by(index.c.site, index.c.kp, chosen.c.interval, chosen.c.value, base.c.value)
+        .select_from(ranked)
+        .outerjoin(base, and_(base.c.procedure_id == ranked.c.procedure_id,
+                              base.c.interval == INTERVALS[0], base.c.rn == 1,
+                              ranked.c.interval != INTERVALS[0]))
+        .where(ranked.c.rn == 1)
+        .group_by(ranked.c.site, ranked.c.kp, ranked.c.interval, ranked.c.value, base.c.value)
     )
-    for site, kp, interval, value, b, n in s.execute(q):
-        out.append(ValueCount(site, _technique(kp), measure, interval, float(value),
-                              None if b is None else float(b), n))
-    return out
-
+    return [
+        ValueCount(site, _technique(kp), measure, interval, float(value),
+                   None if b is None else float(b), n)
+        for site, kp, interval, value, b, n in s.execute(q)
+    ]
