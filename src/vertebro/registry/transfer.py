@@ -390,7 +390,7 @@ class _Importer:
                 for n, (where, row) in enumerate(rows, 1):
                     self._row(where, row)
                     if self.progress and n % self.chunk == 0:
-                        self.progress("import", n, 0)
+                        self.progress("read", n, 0)
             except InvalidInput as exc:  # the reader's own problems (encoding, columns...)
                 self.errors.extend(exc.errors[:MAX_ERRORS])
                 self.unlisted += max(0, len(exc.errors) - MAX_ERRORS)
@@ -407,7 +407,7 @@ class _Importer:
                 raise InvalidInput(errors)
             self._flush(force=True)
             if self.progress:
-                self.progress("import", n, n)
+                self.progress("read", n, n)
         if self.skip_duplicates:
             self.counts["duplicates_skipped"] = self.duplicates
         return self.counts
