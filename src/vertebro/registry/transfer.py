@@ -397,8 +397,7 @@ class _Importer:
             self._close_group()
             self._lookup()
             if self.research:  # everything else follows from it
-                raise InvalidInput(self.research[:1] + [
-                    e for e in self.research[1:] if e.field == self.research[0].field])
+                raise InvalidInput(self.research)
             if self.errors:
                 errors = sorted(self.errors, key=_row_number)
                 if self.unlisted:
@@ -430,9 +429,10 @@ class _Importer:
                                           f"{', '.join(RECORD_TYPES)}", where)])
             return
         if "age_at_index" in row or (rtype in _DATED and "day" in row and "date" not in row):
-            self.research.append(FieldError(
-                "", "a research export (days from the index procedure, no dates)", where,
-                cause="research export", hint=_RESEARCH_HINT))
+            if len(self.research) < MAX_ERRORS:
+                self.research.append(FieldError(
+                    "", "a research export (days from the index procedure, no dates)", where,
+                    cause="research export", hint=_RESEARCH_HINT))
             return
         extra = sorted(k for k in row.keys() - _PERMITTED[rtype] if row[k])
         if extra:
