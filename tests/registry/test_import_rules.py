@@ -308,3 +308,21 @@ def test_rows_streamed_from_a_generator_are_read_once(registry: Registry,
     assert iter(stream) is stream  # a generator, not a list in memory
     counts = import_records(registry, "alice", stream)
     assert counts["patient"] == 1 and counts["follow_up"] == 2
+
+
+def test_a_file_wrong_in_every_row_lists_the_first_problems_and_counts_the_rest(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vertebro.registry import transfer
+
+    monkeypatch.setattr(transfer, "MAX_ERRORS", 5)
+    _cohort(registry)
+    rows = _records(registry)
+    fu = next(r for r in rows if r["record_type"] == "follow_up")
+    rows += [{**fu, "nrs": str(11 + i)} for i in range(20)]  # 20 rows out of range
+    write_csv(tmp_path / "x.csv", rows)
+    with pytest.raises(InvalidInput) as exc:
+        io.import_(registry, "alice", "csv", tmp_path / "x.csv")
+    errors = exc.value.errors
+    assert len(errors) == 6
+    assert errors[-1].reason == "... and 15 more problems (the first 5 are listed)"

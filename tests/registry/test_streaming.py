@@ -40,6 +40,15 @@ def _peak(f: Callable[[], Any]) -> int:
         tracemalloc.stop()
 
 
+def _round(reg: Registry, path: Path, out: Path) -> tuple[dict[str, int], int, str]:
+    """Import ``path`` and export the store to ``out``, measuring each one's peak."""
+    counts: dict[str, int] = {}
+    counts["_peak"] = _peak(lambda: counts.update(
+        import_records(reg, "admin", read_csv(path), chunk=200)))
+    export_peak = _peak(lambda: write_csv(out, export_records(reg, "admin", batch=20)))
+    return counts, export_peak, out.read_text()
+
+
 def test_import_and_export_memory_does_not_grow_with_the_file(
     db_url: str, other_db_url: str, tmp_path: Path
 ) -> None:
@@ -53,17 +62,14 @@ def test_import_and_export_memory_does_not_grow_with_the_file(
         reg = Registry.create(url)
         try:
             populate_users(reg)
-            counts: dict[str, int] = {}
-            peaks["import"].append(_peak(lambda: counts.update(import_records(
-                reg, "admin", read_csv(path), chunk=200))))  # noqa: B023
-            assert counts["patient"] == 20 * copies
-            out = tmp_path / f"out{copies}.csv"
-            peaks["export"].append(_peak(lambda: write_csv(
-                out, export_records(reg, "admin", batch=20))))  # noqa: B023
+            imported, export_peak, out = _round(reg, path, tmp_path / f"out{copies}.csv")
+            assert imported["patient"] == 20 * copies
             # and nothing was lost on the way (the users' sites A and B come first)
-            assert out.read_text().count("\npatient,") == path.read_text().count("\npatient,")
+            assert out.count("\npatient,") == path.read_text().count("\npatient,")
         finally:
             reg.close()
+        peaks["import"].append(imported["_peak"])
+        peaks["export"].append(export_peak)
     assert sizes[1] > 9 * sizes[0]
     for phase, (small, large) in peaks.items():
         assert large < 2 * small, (phase, small, large)

@@ -542,8 +542,9 @@ def list_patients(as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) -> No
         # a researcher's rows carry the age at the index procedure, never the birth year
         age = bool(rows) and "age_at_index" in rows[0]
         key = "age_at_index" if age else "birth_year"
-        table = Table("site", "patient", "age at index" if age else "birth year", "sex",
-                      "primary cancer")
+        # a pseudonym is never cut: it is how a researcher names the patient
+        table = Table("site", Column("patient", no_wrap=True),
+                      "age at index" if age else "birth year", "sex", "primary cancer")
         for r in rows:
             value = r.get(key)
             table.add_row(r["site"], r["patient"], "" if value is None else str(value),

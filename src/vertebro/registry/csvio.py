@@ -32,6 +32,8 @@ _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _MAX_LINE = MAX_CELL_BYTES * (len(COLUMNS) + 32)
 _BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
          (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"))
+#: problems a reader lists (the importer counts the rows past them)
+_MAX_ERRORS = 10_000
 _ENCODING_HINT = "save the file as UTF-8 (e.g. 'CSV UTF-8' in a spreadsheet's Save As)"
 
 
@@ -104,6 +106,7 @@ def read_table(
     limit = csv.field_size_limit()
     csv.field_size_limit(max(limit, 4 * MAX_CELL_BYTES + 1))  # so that the check below names it
     errors: list[FieldError] = []
+    unlisted = 0
     try:
         with path.open("rb") as fh:
             reader = csv.reader(_lines(fh, errors))
@@ -124,6 +127,9 @@ def read_table(
             for n, values in enumerate(reader, 2):
                 if not values:
                     continue
+                if len(errors) > _MAX_ERRORS:  # a file wrong in every row: count, not list
+                    unlisted += len(errors) - _MAX_ERRORS
+                    del errors[_MAX_ERRORS:]
                 if len(values) != width:
                     errors.append(FieldError("", f"{len(values)} values for {width} columns",
                                              f"row {n}"))
@@ -142,6 +148,11 @@ def read_table(
         errors.append(FieldError("", f"not a readable CSV file ({exc})", ""))
     finally:
         csv.field_size_limit(limit)
+    unlisted += max(0, len(errors) - _MAX_ERRORS)
+    del errors[_MAX_ERRORS:]
+    if unlisted:
+        errors.append(FieldError("", f"... and {unlisted} more problems (the first "
+                                 f"{_MAX_ERRORS} are listed)"))
     if errors:
         raise InvalidInput(errors)
 

@@ -321,6 +321,8 @@ _RESEARCH_HINT = ("research exports are not for import: they hold pseudonyms, ag
                   "offsets instead of codes, birth years and dates; import a full export "
                   "(made without --research)")
 _DATED = frozenset({"assessment", "procedure", "follow_up"})
+#: problems listed in full; past them an import only counts (a file wrong in every row)
+MAX_ERRORS = 10_000
 
 
 def import_records(
@@ -362,6 +364,7 @@ class _Importer:
         self.reg, self.actor, self.progress, self.chunk = reg, actor, progress, chunk
         self.skip_duplicates, self.field_name = skip_duplicates, field_name
         self.errors: list[FieldError] = []
+        self.unlisted = 0  # problems past MAX_ERRORS, counted only
         self.research: list[FieldError] = []
         self.plan = _Plan()  # the batch to write next
         self.new_sites: set[str] = set()
@@ -387,19 +390,23 @@ class _Importer:
                 for n, (where, row) in enumerate(rows, 1):
                     self._row(where, row)
                     if self.progress and n % self.chunk == 0:
-                        self.progress("import", n, 0)
+                        self.progress("read", n, 0)
             except InvalidInput as exc:  # the reader's own problems (encoding, columns...)
-                self.errors.extend(exc.errors)
+                self.errors.extend(exc.errors[:MAX_ERRORS])
+                self.unlisted += max(0, len(exc.errors) - MAX_ERRORS)
             self._close_group()
             self._lookup()
             if self.research:  # everything else follows from it
-                raise InvalidInput(self.research[:1] + [
-                    e for e in self.research[1:] if e.field == self.research[0].field])
+                raise InvalidInput(self.research)
             if self.errors:
-                raise InvalidInput(sorted(self.errors, key=_row_number))
+                errors = sorted(self.errors, key=_row_number)
+                if self.unlisted:
+                    errors.append(FieldError("", f"... and {self.unlisted} more problems (the "
+                                             f"first {MAX_ERRORS} are listed)"))
+                raise InvalidInput(errors)
             self._flush(force=True)
             if self.progress:
-                self.progress("import", n, n)
+                self.progress("read", n, n)
         if self.skip_duplicates:
             self.counts["duplicates_skipped"] = self.duplicates
         return self.counts
@@ -407,6 +414,9 @@ class _Importer:
     # ---------------------------------------------------------------- one row
     def _fail(self, rtype: str, errs: Iterable[FieldError]) -> None:
         for e in errs:
+            if len(self.errors) >= MAX_ERRORS:  # a file wrong in every row: memory stays bounded
+                self.unlisted += 1
+                continue
             if self.field_name is not None:
                 e = FieldError(self.field_name(rtype, e.field), e.reason, e.where, cause=e.cause,
                                hint=e.hint)
@@ -419,9 +429,10 @@ class _Importer:
                                           f"{', '.join(RECORD_TYPES)}", where)])
             return
         if "age_at_index" in row or (rtype in _DATED and "day" in row and "date" not in row):
-            self.research.append(FieldError(
-                "", "a research export (days from the index procedure, no dates)", where,
-                cause="research export", hint=_RESEARCH_HINT))
+            if len(self.research) < MAX_ERRORS:
+                self.research.append(FieldError(
+                    "", "a research export (days from the index procedure, no dates)", where,
+                    cause="research export", hint=_RESEARCH_HINT))
             return
         extra = sorted(k for k in row.keys() - _PERMITTED[rtype] if row[k])
         if extra:

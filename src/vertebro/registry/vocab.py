@@ -48,12 +48,14 @@ VitalStatus = Literal["alive", "dead", "unknown"]
 #: Lewis G, J Biomed Mater Res B Appl Biomater 2006;76(2):456-68. No free text: "other".
 CementType = Literal["pmma", "calcium_phosphate", "composite", "other"]
 #: Complications: the potential complications SNIS-2014 lists for informed consent (cement
-#: leakage; nerve or cord injury; pulmonary embolus; infection; bleeding/haematoma; rib,
-#: pedicle or vertebral fracture; hypotension or myocardial depression; pneumothorax; worsened
-#: pain; anaphylaxis; death). No free text: "other".
+#: leakage; nerve or cord injury; pulmonary embolism by cement, air or fat; infection;
+#: bleeding, with haematoma apart as its most reported form; rib, pedicle or vertebral
+#: fracture; hypotension or myocardial depression; pneumothorax; worsened pain; anaphylaxis;
+#: death). No free text: "other".
 ComplicationType = Literal[
-    "cement_leak", "neural_injury", "pulmonary_embolus", "infection", "bleeding", "fracture",
-    "haemodynamic", "pneumothorax", "worsened_pain", "anaphylaxis", "death", "other",
+    "cement_leak", "neural_injury", "pulmonary_embolism", "infection", "bleeding", "haematoma",
+    "fracture", "haemodynamic", "pneumothorax", "worsened_pain", "anaphylaxis", "death",
+    "other",
 ]
 #: What was done about a complication: observation or analgesia (SNIS-2014 minor
 #: complications), antibiotics and surgical decompression (SNIS-2014: osteomyelitis without
