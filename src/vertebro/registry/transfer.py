@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import JSON, Table, insert, select, text
 
-from vertebro.errors import FieldError, InvalidInput, RegistryError
+from vertebro.errors import FieldError, Forbidden, InvalidInput
 
 from . import audit
 from .models import (
@@ -130,7 +130,7 @@ def export_records(
     with reg.session(actor) as (s, who):
         assert who is not None
         if who.pseudonymised and not research:
-            raise RegistryError("researchers export with --research only")
+            raise Forbidden("researchers export with --research only")
         q_p = select(Patient, Site.code).join(Site).order_by(Site.code, Patient.code)
         if not who.all_sites:
             q_p = q_p.where(Patient.site_id == who.site_id)
@@ -303,7 +303,7 @@ def _import(reg: Registry, actor: str, rows: list[tuple[str, dict[str, str]]],
     with reg.session(actor) as (s, who):
         assert who is not None
         if not who.can_write:
-            raise RegistryError(f"{who.username} is a {who.role} and cannot import")
+            raise Forbidden(f"{who.username} is a {who.role} and cannot import")
         known_sites = {st.code: st.id for st in s.scalars(select(Site))}
         errors: list[FieldError] = []
         plan = _Plan()
