@@ -6,14 +6,10 @@ import csv
 import io
 import json
 import re
-import shutil
 import zipfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,63 +20,15 @@ from vertebro.registry import Registry
 from vertebro.registry.accounts import Accounts
 from vertebro.registry.models import AuditLog
 from vertebro.registry.schemas import PatientIn, parse
-from vertebro.web import create_app
 
-from ..registry.conftest import PG_URL, db_url, populate_users  # noqa: F401 - fixtures
-from .conftest import PASSWORD, SETTINGS, sign_in
+from ._registry_fixtures import bearer, reg_fixture, template_fixture, web_fixture  # noqa: F401
+from .conftest import sign_in
 
 API = "/api/registry"
 PATIENT = {"code": "P1", "birth_year": 1950, "sex": "female", "primary_cancer": "breast",
            "hospital_number": "H-123"}
 PROCEDURE = {"performed_on": "2026-01-10", "levels": [
     {"level": "T12", "technique": "kyphoplasty", "cement_volume_ml": 4.5}]}
-
-
-#: Argon2 at its cheapest for fixtures: a token needs no password hash, and a password set
-#: with it is verified with its own (cheap) parameters. The product keeps RFC 9106's.
-CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-
-
-def _populated(url: str) -> Registry:
-    r = Registry.create(url)
-    populate_users(r)
-    Accounts(r, hasher=CHEAP).set_password("alice", PASSWORD)
-    return r
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
-    """One SQLite store with the users, copied for each test (PostgreSQL: made per test)."""
-    if PG_URL:
-        return None
-    path = tmp_path_factory.mktemp("template") / "registry.db"
-    _populated(f"sqlite:///{path}").close()
-    return path
-
-
-@pytest.fixture
-def reg(template: Path | None, tmp_path: Path, db_url: str) -> Iterator[Registry]:  # noqa: F811
-    """Sites A and B, users admin, alice (A, with a password), bob (B), rita (researcher)."""
-    if template is None:
-        r = _populated(db_url)
-    else:
-        shutil.copy(template, tmp_path / "copy.db")
-        r = Registry(f"sqlite:///{tmp_path / 'copy.db'}")
-    yield r
-    r.close()
-
-
-@pytest.fixture
-def web(reg: Registry) -> Iterator[TestClient]:
-    app = create_app(SETTINGS, registry=reg)
-    app.state.accounts = Accounts(reg, hasher=CHEAP)
-    with TestClient(app, base_url="https://testserver") as c:
-        yield c
-
-
-def bearer(reg: Registry, username: str) -> dict[str, str]:
-    token = Accounts(reg, hasher=CHEAP).create_token(username, "tests")
-    return {"authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
