@@ -16,7 +16,9 @@ __all__ = [
     "DatabaseError",
     "EvidenceError",
     "FieldError",
+    "Forbidden",
     "InvalidInput",
+    "NotFound",
     "RegistryError",
     "RulebookError",
     "VertebroError",
@@ -83,6 +85,15 @@ class RulebookError(VertebroError):
 
 class RegistryError(VertebroError):
     """A registry operation was refused (permissions, missing records, integrity)."""
+
+
+class NotFound(RegistryError):
+    """No such record visible to the acting user: another site's record is reported exactly
+    like one that does not exist (HTTP 404)."""
+
+
+class Forbidden(RegistryError):
+    """The acting user may not do this: their role or site does not allow it (HTTP 403)."""
 
 
 class DatabaseError(VertebroError):

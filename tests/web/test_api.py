@@ -142,8 +142,3 @@ def test_health(client: TestClient) -> None:
         "rulebook_version": RB.version,
     }
 
-
-def test_no_registry_routes(client: TestClient) -> None:
-    # The registry has roles but no authentication: it must not be reachable over HTTP.
-    paths = {getattr(route, "path", "") for route in client.app.routes}
-    assert not [p for p in paths if "registry" in p or "patient" in p]

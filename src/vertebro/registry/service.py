@@ -20,7 +20,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from vertebro.errors import FieldError, InvalidInput, RegistryError
+from vertebro.errors import FieldError, Forbidden, InvalidInput, NotFound, RegistryError
 
 from . import _keys, _scores, audit, reports
 from ._dberrors import translate
@@ -266,7 +266,7 @@ class Registry:
             .where(User.username == username)
         ).first()
         if row is None or not row[0].active:
-            raise RegistryError(f"no active user {username!r} (an admin adds users)")
+            raise Forbidden(f"no active user {username!r} (an admin adds users)")
         u, code = row
         return Actor(u.id, u.username, u.role, u.site_id, code)
 
@@ -275,13 +275,13 @@ class Registry:
         with self.session(actor) as (s, who):
             assert who is not None
             if write and not who.can_write:
-                raise RegistryError(f"{who.username} is a {who.role} and cannot change records")
+                raise Forbidden(f"{who.username} is a {who.role} and cannot change records")
             yield s, who
 
     @staticmethod
     def _require_admin(who: Actor) -> None:
         if who.role != "admin":
-            raise RegistryError(f"only an admin may do this ({who.username} is a {who.role})")
+            raise Forbidden(f"only an admin may do this ({who.username} is a {who.role})")
 
     def key(self) -> bytes:
         """The pseudonymisation key (never stored in the database; its fingerprint is)."""
@@ -311,7 +311,7 @@ class Registry:
                 if self.pseudonym(sc, p.code) == code
             ]
         if not found:
-            raise RegistryError(f"no patient {ref!r} visible to {who.username}")
+            raise NotFound(f"no patient {ref!r} visible to {who.username}")
         if len(found) > 1:
             raise RegistryError(f"patient code {ref!r} is used at several sites: use SITE/CODE")
         return found[0]
@@ -360,7 +360,7 @@ class Registry:
             self._require_admin(who)
             u = s.scalar(select(User).where(User.username == username))
             if u is None:
-                raise RegistryError(f"no user {username!r}")
+                raise NotFound(f"no user {username!r}")
             u.active = False
 
     def list_users(self, actor: str) -> list[dict[str, Any]]:
@@ -383,7 +383,7 @@ class Registry:
             if site_code is None:
                 raise InvalidInput.field("site", "give the patient's site")
             if not who.all_sites and site_code != who.site_code:
-                raise RegistryError(f"{who.username} cannot add patients to site {site_code}")
+                raise Forbidden(f"{who.username} cannot add patients to site {site_code}")
             site = self._site(s, site_code)
             if s.scalar(select(Patient.id).where(Patient.site_id == site.id,
                                                   Patient.code == p.code)):
@@ -581,7 +581,7 @@ class Registry:
             patient = s.get(Patient, proc.patient_id)
             if patient is not None and (who.all_sites or patient.site_id == who.site_id):
                 return proc
-        raise RegistryError(f"no procedure {procedure_id} visible to {who.username}")
+        raise NotFound(f"no procedure {procedure_id} visible to {who.username}")
 
     def _patient_procedure(
         self, s: Session, who: Actor, ref: str, procedure_id: int | None, on: dt.date,
@@ -644,7 +644,7 @@ class Registry:
         with self._tx(actor, write=True) as (s, who):
             fu = s.get(FollowUp, follow_up_id)
             if fu is None:
-                raise RegistryError(f"no follow-up {follow_up_id}")
+                raise NotFound(f"no follow-up {follow_up_id}")
             self._procedure(s, who, fu.procedure_id)
             s.delete(fu)
 
@@ -732,7 +732,7 @@ class Registry:
         """Every audit row about a patient, oldest first (not for researchers)."""
         with self._tx(actor, write=False) as (s, who):
             if who.pseudonymised:
-                raise RegistryError("researchers do not read the audit trail")
+                raise Forbidden("researchers do not read the audit trail")
             patient = self._patient(s, who, ref)
             rows = s.scalars(select(AuditLog).where(AuditLog.patient_id == patient.id)
                              .order_by(AuditLog.id))

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import JSON, Table, func, insert, select, text
 
-from vertebro.errors import FieldError, InvalidInput, RegistryError
+from vertebro.errors import FieldError, Forbidden, InvalidInput
 
 from . import audit
 from .models import (
@@ -158,7 +158,7 @@ def check_export(reg: Registry, actor: str, *, research: bool = False) -> None:
 
 def _refuse_export(who: Any, research: bool) -> None:
     if who.pseudonymised and not research:
-        raise RegistryError("researchers export with --research only")
+        raise Forbidden("researchers export with --research only")
 
 
 def _export(s: Any, reg: Registry, who: Any, research: bool, progress: Progress | None,
@@ -382,7 +382,7 @@ class _Importer:
         with self.reg.session(self.actor) as (s, who):
             assert who is not None
             if not who.can_write:
-                raise RegistryError(f"{who.username} is a {who.role} and cannot import")
+                raise Forbidden(f"{who.username} is a {who.role} and cannot import")
             self.s, self.who = s, who
             self.sites = {st.code: (st.id, st.name) for st in s.scalars(select(Site))}
             n = 0

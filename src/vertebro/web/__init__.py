@@ -1,9 +1,9 @@
-"""The web part: a REST API and server-rendered pages for the assessment.
+"""The web part: the assessment and the registry as server-rendered pages and a JSON API.
 
-Thin entry points only, like the CLI: each route parses, calls :func:`vertebro.assess` and
-formats (JSON, or HTML from the same report view as the text report). Nothing is stored or
-logged. Registry routes are deliberately absent: the registry has roles but no
-authentication, so an HTTP endpoint would expose patient data to anyone who can reach it.
+Thin entry points only, like the CLI: each route parses, calls the library
+(:func:`vertebro.assess`, :class:`vertebro.registry.Registry` as the signed-in user) and
+formats (JSON, or HTML from the same views the text output uses). Registry routes need a
+signed-in user (``_auth``); the assessment routes store nothing. See docs/web.md.
 
 >>> from vertebro.web import create_app
 >>> app = create_app()   # then: uvicorn, or `vertebro serve`

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping, Sequence
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -12,7 +13,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vertebro import __version__
-from vertebro.errors import FieldError, InvalidInput, RegistryError
+from vertebro.errors import (
+    DatabaseError,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RegistryError,
+)
 from vertebro.registry import Registry
 from vertebro.settings import Settings, get_settings
 
@@ -20,7 +28,9 @@ from ._api import router as api_router
 from ._auth import CsrfSeed, csrf_field, csrf_protect
 from ._errors import error_response
 from ._guard import Guard
+from ._openapi import install as install_openapi
 from ._pages import router as pages_router
+from ._registry_api import router as registry_api_router
 from ._signin import router as signin_router
 from ._templates import env
 
@@ -30,29 +40,48 @@ log = logging.getLogger("vertebro.web")
 
 
 def registry_status(exc: RegistryError) -> int:
-    """404 when the service layer found nothing visible to the user (so another site's
-    record is indistinguishable from none), else 403 (the user may not do this)."""
-    return 404 if str(exc).startswith("no ") else 403
+    """By the error's type, never its wording: 404 when the service layer found nothing
+    visible to the user (so another site's record is indistinguishable from none), 403 when
+    the user may not do this, 409 for any other refusal (e.g. an ambiguous patient code)."""
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Forbidden):
+        return 403
+    return 409
+
+
+def _error(request: Request, status: int, reason: str,
+           errors: Sequence[FieldError] = (), headers: Mapping[str, str] | None = None
+           ) -> Response:
+    return error_response(request.url.path, status, reason, errors, headers=headers,
+                          accept=request.headers.get("accept", ""))
 
 
 def _invalid_input(request: Request, exc: Exception) -> Response:
     # The CLI's field paths and messages; HTTP 422 is the CLI's exit code 2.
     assert isinstance(exc, InvalidInput)
-    return error_response(request.url.path, 422, "invalid input: nothing was written",
-                          exc.errors)
+    return _error(request, 422, "invalid input: nothing was written", exc.errors)
 
 
 def _registry_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RegistryError)
-    return error_response(request.url.path, registry_status(exc), str(exc))
+    return _error(request, registry_status(exc), str(exc))
+
+
+def _database_error(request: Request, exc: Exception) -> Response:
+    # the store is busy or unreachable: the server's condition, said as such (the CLI's
+    # exit code 2 names the same cause); nothing was written
+    assert isinstance(exc, DatabaseError)
+    log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+    return _error(request, 503, f"the registry database cannot be used just now: {exc}",
+                  headers={"Retry-After": "5"})
 
 
 def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if 300 <= exc.status_code < 400 and exc.headers and "Location" in exc.headers:
         return RedirectResponse(exc.headers["Location"], status_code=exc.status_code)
-    return error_response(request.url.path, exc.status_code, str(exc.detail),
-                          headers=exc.headers)
+    return _error(request, exc.status_code, str(exc.detail), headers=exc.headers)
 
 
 def _validation_error(request: Request, exc: Exception) -> Response:
@@ -61,15 +90,15 @@ def _validation_error(request: Request, exc: Exception) -> Response:
     for e in exc.errors():
         loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "form")]
         errors.append(FieldError(".".join(loc), str(e.get("msg", "invalid"))))
-    return error_response(request.url.path, 422, "invalid input", errors)
+    return _error(request, 422, "invalid input", errors)
 
 
 def _server_error(request: Request, exc: Exception) -> Response:
     # Runs in Starlette's outermost error middleware, so error_response adds the privacy
     # headers itself; the traceback goes to the log, never to the user.
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(request.url.path, 500, "an unexpected error: nothing was written; "
-                          "the server log has the details")
+    return _error(request, 500, "an unexpected error: nothing was written; the server log has "
+                  "the details")
 
 
 def create_app(settings: Settings | None = None, registry: Registry | None = None) -> FastAPI:
@@ -101,14 +130,17 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.state.accounts = None
     env.globals["csrf_field"] = csrf_field
     app.include_router(api_router)
+    app.include_router(registry_api_router)
     app.include_router(signin_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(packages=[("vertebro.web", "static")]), name="static")
     app.add_exception_handler(InvalidInput, _invalid_input)
     app.add_exception_handler(RegistryError, _registry_error)
+    app.add_exception_handler(DatabaseError, _database_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _server_error)
     app.add_middleware(CsrfSeed)
     app.add_middleware(Guard, allowed_hosts=settings.allowed_hosts)
+    install_openapi(app)
     return app

@@ -49,8 +49,12 @@ def capped(errors: Sequence[FieldError | Mapping[str, str]]) -> list[dict[str, s
     return out
 
 
-def wants_json(path: str) -> bool:
-    return path.startswith("/api/") or path == "/openapi.json"
+def wants_json(path: str, accept: str = "") -> bool:
+    """JSON for the API (and for a script that asks for JSON only), a page for a browser."""
+    if path.startswith("/api/") or path == "/openapi.json":
+        return True
+    accept = accept.lower()
+    return "json" in accept and "text/html" not in accept
 
 
 def error_response(
@@ -60,11 +64,13 @@ def error_response(
     errors: Sequence[FieldError | Mapping[str, str]] = (),
     *,
     headers: Mapping[str, str] | None = None,
+    accept: str = "",
 ) -> Response:
-    """The error as JSON (API paths) or as a page; ``errors`` default to one ``reason``."""
+    """The error as JSON (API paths, or ``accept`` asking for JSON only) or as a page;
+    ``errors`` default to one ``reason``."""
     listed = capped(errors) if errors else [{"field": "", "reason": reason}]
     all_headers = {**HEADERS, **(headers or {})}
-    if wants_json(path):
+    if wants_json(path, accept):
         return JSONResponse({"errors": listed}, status_code=status, headers=all_headers)
     page = env.get_template("error.html").render(
         title=_TITLES.get(status, "Error"), status=status, reason=reason,

@@ -52,7 +52,7 @@ _YES, _NO, _UNKNOWN = "yes", "no", "unknown"
 #: the list of prior-radiotherapy levels, typed beside its yes/no/unknown question
 PRIOR_RT = "context.prior_radiotherapy_levels"
 PRIOR_RT_LIST = PRIOR_RT + ".list"
-_LEVEL_KEY = re.compile(r"levels\[(\d+)\]\.(.+)")
+_LEVEL_KEY = re.compile(r"levels\[(\d{1,2})\]\.(.+)")  # < 100 blocks: there are 29 vertebrae
 
 
 @dataclass(frozen=True)

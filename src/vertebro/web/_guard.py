@@ -61,7 +61,8 @@ class Guard:
             await send(message)
 
         async def refuse(status: int, reason: str) -> None:
-            await error_response(path, status, reason)(scope, receive, send)
+            await error_response(path, status, reason, accept=headers.get("accept", ""))(
+                scope, receive, send)
 
         if not host_allowed(headers.get("host", ""), self.allowed_hosts):
             await refuse(400, "this server does not answer to that host name "
@@ -71,7 +72,10 @@ class Guard:
             await self.app(scope, receive, send_with_headers)
             return
         length = headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+        if length is not None and not (length.isascii() and length.isdigit()):
+            await refuse(400, "the Content-Length header is not a number")
+            return
+        if length is not None and (len(length) > 12 or int(length) > self.max_body):
             await refuse(413, f"the body is larger than {self.max_body // 1024} kB")
             return
         # read the whole body here (bounded), so that a body without a Content-Length is
