@@ -315,6 +315,12 @@ class Registry:
                 raise RegistryError(f"no user {username!r}")
             u.active = False
 
+    def list_sites(self, actor: str) -> list[dict[str, Any]]:
+        """Every site's code and name (any active user: site codes are on every record)."""
+        with self._tx(actor, write=False) as (s, _):
+            rows = s.execute(select(Site.code, Site.name).order_by(Site.code))
+            return [{"code": code, "name": name} for code, name in rows]
+
     def list_users(self, actor: str) -> list[dict[str, Any]]:
         with self._tx(actor, write=False) as (s, who):
             self._require_admin(who)
