@@ -120,9 +120,12 @@ def _write(parsed: Parsed, call: Callable[[], T]) -> T | None:
 
 
 def _placed(errors: Sequence[FieldError], fields: Sequence[str]) -> dict[str, Any]:
-    """Errors by input name, plus those no input shows (listed at the top only)."""
+    """Errors in the form's order and by input name, plus those no input shows (listed at
+    the top only)."""
+    order = {f: i for i, f in enumerate(fields)}
+    errors = sorted(errors, key=lambda e: order.get(e.field, len(order)))
     by = errors_by_field(errors)
-    return {"errors": list(errors), "by_field": by,
+    return {"errors": errors, "by_field": by,
             "unplaced": [e for e in errors if e.field not in fields]}
 
 
