@@ -96,7 +96,7 @@ def test_clinician_enters_a_patient_procedure_and_follow_ups(
     _submit(page, "Save the follow-up")
     table = page.inner_text("table.follow-ups")
     assert "baseline" in table and "70.0" in table and "26.0" in table  # ODI % computed
-    assert page.locator("svg.chart circle").count() == 6  # NRS, ODI, KPS at two visits
+    assert page.locator("svg.chart-wide circle").count() == 6  # NRS, ODI, KPS at two visits
     shot(page, "timeline")
 
     assert _worklist_rows(page, live_server, "BRW-101") == []  # the visit is recorded

@@ -45,13 +45,16 @@ class Point:
     label: str  # the date (or "day N") shown in tooltips
 
 
-_W, _LEFT, _RIGHT = 640, 74, 16
+_LEFT, _RIGHT = 96, 16
 _PANEL, _GAP, _TOP, _AXIS = 92, 22, 10, 34
+#: the chart's width for a desktop page and for a phone (drawn at scale 1 there, so that its
+#: text stays readable; the page shows one or the other by CSS, no script)
+WIDE, NARROW = 640, 360
 
 
-def _nice_step(span: float) -> int:
+def _nice_step(span: float, max_ticks: int) -> int:
     for step in (7, 14, 28, 56, 91, 182, 365, 730):
-        if span / step <= 7:
+        if span / step <= max_ticks:
             return step
     return 1461
 
@@ -65,8 +68,10 @@ def _day_label(day: int, step: int) -> str:
 
 
 def outcome_chart(points: Sequence[Point], *, procedure_days: Sequence[int] = (0,),
-                  title: str = "Outcomes over time") -> Markup | None:
-    """The chart as an ``<svg>`` element, or ``None`` when no point has any score."""
+                  title: str = "Outcomes over time", width: int = WIDE,
+                  css_class: str = "chart") -> Markup | None:
+    """The chart as an ``<svg>`` element ``width`` units wide, or ``None`` when no point has
+    any score."""
     shown = [m for m in MEASURES if any(p.values.get(m.key) is not None for p in points)]
     if not shown:
         return None
@@ -74,7 +79,7 @@ def outcome_chart(points: Sequence[Point], *, procedure_days: Sequence[int] = (0
     lo_day, hi_day = min(*days, 0), max(*days, 28)
     pad = max(3.0, (hi_day - lo_day) * 0.04)
     d0, d1 = lo_day - pad, hi_day + pad
-    plot_w = _W - _LEFT - _RIGHT
+    plot_w = width - _LEFT - _RIGHT
     height = _TOP + len(shown) * (_PANEL + _GAP) - _GAP + _AXIS
 
     def x(day: float) -> float:
@@ -115,7 +120,7 @@ def outcome_chart(points: Sequence[Point], *, procedure_days: Sequence[int] = (0
                 f'<title>{escape(m.label)} {v:g} on {escape(p.label)}</title></circle>')
         add("</g>")
     base = _TOP + len(shown) * (_PANEL + _GAP) - _GAP
-    step = _nice_step(d1 - d0)
+    step = _nice_step(d1 - d0, max(3, plot_w // 70))
     first = int((lo_day // step) * step)
     for t in range(first, int(d1) + 1, step):
         if t < d0:
@@ -125,13 +130,14 @@ def outcome_chart(points: Sequence[Point], *, procedure_days: Sequence[int] = (0
         add(f'<text x="{x(t):.1f}" y="{base + 16}" text-anchor="middle" font-size="11" '
             f'fill="#5a5a5a">{_day_label(t, step)}</text>')
     add(f'<text x="{_LEFT + plot_w}" y="{base + 31}" text-anchor="end" font-size="11" '
-        'fill="#5a5a5a">time from the first procedure (dashed: procedures)</text>')
+        'fill="#5a5a5a">time from the first procedure (dashed)</text>')
     desc = "; ".join(
         f"{m.label}: " + ", ".join(f"{p.values[m.key]:g} ({p.label})" for p in points
                                    if p.values.get(m.key) is not None) for m in shown)
+    ids = f"{css_class}-{width}"
     return Markup(
-        f'<svg class="chart" viewBox="0 0 {_W} {height}" width="{_W}" height="{height}" '
-        f'role="img" aria-labelledby="chart-title chart-desc" '
+        f'<svg class="{escape(css_class)}" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-labelledby="{ids}-title {ids}-desc" '
         f'xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif">'
-        f'<title id="chart-title">{escape(title)}</title>'
-        f'<desc id="chart-desc">{escape(desc)}</desc>' + "".join(parts) + "</svg>")
+        f'<title id="{ids}-title">{escape(title)}</title>'
+        f'<desc id="{ids}-desc">{escape(desc)}</desc>' + "".join(parts) + "</svg>")

@@ -40,6 +40,7 @@ __all__ = [
     "MAX_LEVEL_ROWS",
     "Parsed",
     "complication_form",
+    "field_label",
     "follow_up_form",
     "level_rows",
     "password_form",
@@ -59,6 +60,39 @@ _MAX_NUMBER_TEXT = 24  # characters: longer "numbers" (a 5,000-digit integer) ar
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TRI = {"yes": True, "no": False, "unknown": None, "": None}
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # as registry.schemas' codes
+
+
+#: What each input is called on its form, for the list of problems at the top.
+LABELS = {
+    "code": "Code", "site": "Site", "birth_year": "Birth year", "sex": "Sex",
+    "primary_cancer": "Primary cancer", "hospital_number": "Hospital number",
+    "performed_on": "Date of the procedure", "anaesthesia": "Anaesthesia",
+    "operator_role": "Operator", "biopsy_taken": "Biopsy taken",
+    "biopsy_result": "Biopsy result", "override_reason": "Override reason",
+    "assessment_id": "Follows assessment", "levels": "Treated levels", "level": "Vertebra",
+    "technique": "Technique", "approach": "Approach", "needle": "Needle",
+    "cement_type": "Cement", "cement_volume_ml": "Cement volume", "balloon_used": "Balloon used",
+    "procedure_id": "Procedure", "type": "Type", "leak_site": "Leak site",
+    "symptomatic": "Symptomatic", "severity_grade": "Severity grade", "treatment": "Treatment",
+    "followed_on": "Date of the visit", "baseline": "Baseline", "nrs": "Pain NRS",
+    "odi_sections": "ODI", "rdq": "RDQ", "kps": "KPS", "ecog": "ECOG",
+    "analgesic_class": "Analgesic class", "new_fracture": "New vertebral fracture",
+    "new_fracture_level": "Level of the new fracture", "vital_status": "Vital status",
+    "lost_to_follow_up": "Lost to follow-up", "username": "User name", "role": "Role",
+    "name": "Name", "password": "Password", "password_again": "Password (again)",
+}
+
+
+def field_label(name: str) -> str:
+    """``levels[1].technique`` -> ``Level 2: Technique``; ``odi_sections[3]`` -> ``ODI
+    section 4``; a name without a label is returned as it is."""
+    m = re.fullmatch(r"levels\[(\d+)\]\.(\w+)", name)
+    if m:
+        return f"Level {int(m.group(1)) + 1}: {LABELS.get(m.group(2), m.group(2))}"
+    m = re.fullmatch(r"odi_sections\[(\d+)\]", name)
+    if m:
+        return f"ODI section {int(m.group(1)) + 1}"
+    return LABELS.get(name, name)
 
 
 @dataclass

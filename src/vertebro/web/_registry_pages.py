@@ -42,13 +42,14 @@ from vertebro.registry.vocab import (
 from vertebro.spine import VERTEBRAE
 
 from ._auth import CurrentUser, accounts, registry
-from ._chart import MEASURES, Point, outcome_chart
+from ._chart import MEASURES, NARROW, WIDE, Point, outcome_chart
 from ._registry_forms import (
     LEVEL_FIELDS,
     MAX_LEVEL_ROWS,
     Parsed,
     complication_form,
     errors_by_field,
+    field_label,
     follow_up_form,
     level_rows,
     password_form,
@@ -68,13 +69,16 @@ PAGE_SIZE = 50
 COMPLICATION_TYPES = ("cement_leak", "new_fracture", "infection", "haematoma", "nerve_injury",
                       "pulmonary_embolism", "other")
 STATUSES = ("overdue", "due", "missed")
+#: Follow-up columns a timeline table may show; one that no visit has is left out.
+FOLLOW_UP_COLUMNS = ("nrs", "odi", "rdq", "kps", "ecog", "analgesic_class", "new_fracture",
+                     "vital_status", "lost_to_follow_up")
 T = TypeVar("T")
 
 _CHOICES = {"sexes": SEXES, "anaesthesia": ANAESTHESIA, "operator_roles": OPERATOR_ROLES,
             "techniques": TECHNIQUES, "approaches": APPROACHES, "leak_sites": LEAK_SITES,
             "vital_status": VITAL_STATUS, "roles": ROLES, "vertebrae": VERTEBRAE,
             "complication_types": COMPLICATION_TYPES, "level_fields": LEVEL_FIELDS,
-            "interval_labels": INTERVAL_LABELS}
+            "interval_labels": INTERVAL_LABELS, "field_label": field_label}
 
 
 # ------------------------------------------------------------------ helpers
@@ -155,14 +159,19 @@ def _timeline_view(tl: dict[str, Any]) -> dict[str, Any]:
     points = [Point(e["rel_day"], {m.key: e.get(m.key) for m in MEASURES}, e["when"])
               for e in follow_ups if e["rel_day"] is not None]
     proc_days = [e["rel_day"] for e in procedures if e["rel_day"] is not None]
-    chart = outcome_chart(points, procedure_days=proc_days or [0],
-                          title=f"NRS, ODI and KPS of {tl['patient']} over time")
+    title = f"NRS, ODI and KPS of {tl['patient']} over time"
+    charts = [outcome_chart(points, procedure_days=proc_days or [0], title=title, width=w,
+                            css_class=f"chart chart-{kind}")
+              for w, kind in ((WIDE, "wide"), (NARROW, "narrow"))]
+    shown = [c for c in FOLLOW_UP_COLUMNS
+             if any(e.get(c) not in (None, False) for e in follow_ups)]
     return {
+        "columns": shown,
         "assessments": [e for e in events if e["event"] == "assessment"],
         "procedures": procedures,
         "complications": complications,
         "follow_ups": follow_ups,
-        "chart": chart,
+        "charts": charts if charts[0] is not None else [],
     }
 
 
@@ -348,9 +357,9 @@ def _follow_up_page(request: Request, who: Principal, site: str, code: str,
     for e in tl["events"]:
         e["when"] = e.get("date") or f"day {e.get('day')}"
     procs = _procedure_choices(tl)
+    # no default date: a visit entered later from paper must not silently become today's
     parsed = parsed or Parsed(values={
-        "procedure_id": procedure_id or (procs[-1][0] if procs else ""),
-        "followed_on": dt.date.today().isoformat()})
+        "procedure_id": procedure_id or (procs[-1][0] if procs else "")})
     fields = ["followed_on", "baseline", "procedure_id", "nrs", "odi_sections", "rdq", "kps",
               "ecog", "analgesic_class", "new_fracture", "new_fracture_level", "vital_status",
               "lost_to_follow_up", *(f"odi_sections[{i}]" for i in range(10))]
