@@ -134,7 +134,7 @@ def outcome_chart(points: Sequence[Point], *, procedure_days: Sequence[int] = (0
     desc = "; ".join(
         f"{m.label}: " + ", ".join(f"{p.values[m.key]:g} ({p.label})" for p in points
                                    if p.values.get(m.key) is not None) for m in shown)
-    ids = f"{css_class}-{width}"
+    ids = f"chart-{width}"
     return Markup(
         f'<svg class="{escape(css_class)}" viewBox="0 0 {width} {height}" width="{width}" '
         f'height="{height}" role="img" aria-labelledby="{ids}-title {ids}-desc" '

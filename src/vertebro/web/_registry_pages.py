@@ -297,7 +297,8 @@ async def add_procedure(request: Request, who: CurrentUser, site: str, code: str
     parsed = procedure_form(form)
     if form.get("_action") == "add_level":  # another level row; nothing is written
         keep = Parsed(values=parsed.values)
-        rows = max(level_rows(form), len(parsed.data.get("levels", []))) + 1
+        shown = form.get("_rows", "")
+        rows = max(level_rows(form), int(shown) if shown.isdigit() and len(shown) < 3 else 0) + 1
         return await run_in_threadpool(_procedure_page, request, who, site, code, keep, rows)
     reg = registry(request)
     made = await run_in_threadpool(
