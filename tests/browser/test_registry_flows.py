@@ -287,6 +287,15 @@ def test_pages_at_desktop_and_phone_width(
             reg.add_follow_up("clin-a", "A/DEMO-7", {
                 "followed_on": _days_ago(200 - day), "baseline": baseline, "nrs": nrs,
                 "kps": kps, "odi_sections": [int(c) for c in odi]})
+        # a worklist with each status: 2-week visit due, 6-week due, 6-week missed, 3-month
+        # overdue
+        for code, days, cancer in (("DEMO-8", 20, "breast"), ("DEMO-9", 50, "myeloma"),
+                                   ("DEMO-10", 70, "lung"), ("DEMO-11", 120, "renal")):
+            reg.add_patient("clin-a", {"code": code, "primary_cancer": cancer,
+                                       "birth_year": 1940 + days // 5})
+            reg.add_procedure("clin-a", f"A/{code}", {"performed_on": _days_ago(days),
+                                                      "levels": [{"level": "T7",
+                                                                  "technique": "vertebroplasty"}]})
     sign_in(page, "clin-a")
     pages = {"patients": "/registry", "patient": "/registry/patients/A/DEMO-7",
              "follow-up-form": "/registry/patients/A/DEMO-7/follow-ups/new",

@@ -294,12 +294,14 @@ def test_researcher_view_is_pseudonymised(reg: Registry, web: TestClient) -> Non
 
 
 def test_audit_trail_page(reg: Registry, alice: TestClient) -> None:
-    reg.add_patient("alice", {"code": "P9", "birth_year": 1950})
+    reg.add_patient("alice", {"code": "P9", "birth_year": 1950, "hospital_number": "H-77"})
     reg.update_patient("alice", "A/P9", {"birth_year": 1951})
     page = html.unescape(alice.get("/registry/patients/A/P9/audit").text)
-    rows = re.findall(r"<tr>\s*<td data-label=\"When\">", page)
+    rows = re.findall(r"<tr>\s*<td data-label=\"When\"", page)
     assert len(rows) == len(reg.audit_trail("alice", "A/P9")) >= 2
     assert "birth_year: 1950 → 1951" in page
+    assert "hospital_number_hash=(hashed)" in page
+    assert reg.hash_hospital_number("H-77") not in page
 
 
 def test_worklist_statuses_per_interval(reg: Registry, alice: TestClient) -> None:

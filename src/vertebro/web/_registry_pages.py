@@ -254,11 +254,18 @@ def audit_page(request: Request, who: CurrentUser, site: str, code: str) -> HTML
     p = reg.get_patient(who.username, _ref(site, code))
     for r in rows:
         if r["action"] == "update" and r["before"] and r["after"]:
-            r["change"] = {k: [r["before"].get(k), v] for k, v in r["after"].items()
-                           if r["before"].get(k) != v}
-        else:
-            r["change"] = r["after"] or r["before"] or {}
+            r["change"] = {k: [_shown(k, r["before"].get(k)), _shown(k, v)]
+                           for k, v in r["after"].items() if r["before"].get(k) != v}
+        else:  # an insert or delete: the row's recorded values (blank ones left out)
+            row = r["after"] or r["before"] or {}
+            r["change"] = {k: _shown(k, v) for k, v in row.items()
+                           if v is not None and k not in ("id", "created_at")}
     return _page(request, "audit.html", who, p=p, rows=rows, url=patient_url(site, code))
+
+
+def _shown(key: str, value: Any) -> Any:
+    """An audited value as the page shows it: a hash as the fact that one is stored."""
+    return "(hashed)" if key.endswith("_hash") and value is not None else value
 
 
 # ------------------------------------------------------------------ procedures
