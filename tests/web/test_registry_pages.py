@@ -18,8 +18,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from vertebro.registry import Registry
+from vertebro.registry.models import AuditLog
 
 from ..assess.conftest import EXAMPLES
 from .conftest import csrf_of, sign_in
@@ -337,6 +339,11 @@ def test_exports_as_downloads(reg: Registry, alice: TestClient) -> None:
     r = alice.post("/registry/exports", data={"format": "fhir", "research": "on"})
     bundle = json.loads(r.content)
     assert bundle["resourceType"] == "Bundle" and "E1" not in r.text
+    with reg.session("alice") as (s, _):  # each download is an audit event
+        events = [a.after for a in s.scalars(select(AuditLog).where(
+            AuditLog.action == "export", AuditLog.actor == "alice"))]
+    assert events == [{"format": f, "research": r, "via": "web"}
+                      for f, r in (("csv", False), ("redcap", False), ("fhir", True))]
     r = alice.post("/registry/exports", data={"format": "xlsx"})
     assert r.status_code == 422 and "xlsx" in html.unescape(r.text)
 

@@ -439,6 +439,9 @@ def _export_file(reg: Registry, who: Principal, fmt: str, research: bool
         else:
             path = folder / name
             registry_io.export(reg, who.username, fmt, path, research=research)
+        # a download of the registry is itself in the audit trail (who, what, when)
+        reg.record_event(who.username, "export", {"format": fmt, "research": research,
+                                                  "via": "web"})
         return folder, path
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
