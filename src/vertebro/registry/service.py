@@ -363,6 +363,18 @@ class Registry:
                 raise NotFound(f"no user {username!r}")
             u.active = False
 
+    def record_event(self, actor: str, action: str,
+                     detail: Mapping[str, Any] | None = None) -> None:
+        """Audit an event of ``actor`` that changes no table (e.g. a web export)."""
+        with self._tx(actor, write=False) as (s, who):
+            audit.event(s, who.username, action, detail)
+
+    def list_sites(self, actor: str) -> list[dict[str, Any]]:
+        """Every site's code and name (any active user: site codes are on every record)."""
+        with self._tx(actor, write=False) as (s, _):
+            rows = s.execute(select(Site.code, Site.name).order_by(Site.code))
+            return [{"code": code, "name": name} for code, name in rows]
+
     def list_users(self, actor: str) -> list[dict[str, Any]]:
         with self._tx(actor, write=False) as (s, who):
             self._require_admin(who)

@@ -31,6 +31,7 @@ from ._guard import Guard
 from ._openapi import install as install_openapi
 from ._pages import router as pages_router
 from ._registry_api import router as registry_api_router
+from ._registry_pages import router as registry_pages_router
 from ._signin import router as signin_router
 from ._templates import env
 
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.include_router(registry_api_router)
     app.include_router(signin_router)
     app.include_router(pages_router)
+    app.include_router(registry_pages_router)
     app.mount("/static", StaticFiles(packages=[("vertebro.web", "static")]), name="static")
     app.add_exception_handler(InvalidInput, _invalid_input)
     app.add_exception_handler(RegistryError, _registry_error)
