@@ -17,6 +17,7 @@ from vertebro.registry import Registry
 from vertebro.settings import Settings, get_settings
 
 from ._api import router as api_router
+from ._assessments import router as assessments_router
 from ._auth import CsrfSeed, csrf_field, csrf_protect
 from ._errors import error_response
 from ._guard import Guard
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.include_router(api_router)
     app.include_router(signin_router)
     app.include_router(pages_router)
+    app.include_router(assessments_router)
     app.mount("/static", StaticFiles(packages=[("vertebro.web", "static")]), name="static")
     app.add_exception_handler(InvalidInput, _invalid_input)
     app.add_exception_handler(RegistryError, _registry_error)
