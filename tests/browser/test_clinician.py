@@ -123,8 +123,9 @@ def patient(live_server: LiveServer) -> str:
     """A new patient of site A, entered by clin-a."""
     code = f"WEB-{dt.datetime.now().strftime('%H%M%S%f')}"
     with live_server.registry() as reg:
-        reg.add_patient("clin-a", {"code": code, "birth_year": 1958, "sex": "male",
-                                   "primary_cancer": "melanoma"})
+        # as the AOSpine-EBSJ-2012 case the test assesses: 66 years, male, renal
+        reg.add_patient("clin-a", {"code": code, "birth_year": dt.date.today().year - 66,
+                                   "sex": "male", "primary_cancer": "renal"})
     return code
 
 

@@ -51,8 +51,9 @@ def patients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     acc = Accounts(reg, hasher=CHEAP)
     for name in ("admin", "alice", "bob", "rita"):
         acc.set_password(name, PASSWORD)
-    reg.add_patient("alice", {"code": "P-001", "birth_year": 1956, "sex": "female",
-                              "primary_cancer": "renal"})
+    # as the AOSpine-EBSJ-2012 case: 66 years (this year), male, renal
+    reg.add_patient("alice", {"code": "P-001", "birth_year": dt.date.today().year - 66,
+                              "sex": "male", "primary_cancer": "renal"})
     reg.add_patient("alice", {"code": "P-002"})
     reg.add_patient("bob", {"code": "Q-001"})
     yield reg
@@ -114,28 +115,31 @@ def test_saving_needs_sign_in(web: TestClient, patients: Registry) -> None:
 
 
 # ---------------------------------------------------------------- saving
-@pytest.mark.parametrize("text", [AOSPINE, AJNR], ids=["aospine", "ajnr"])
-def test_save_is_registry_assess(web: TestClient, patients: Registry, text: str) -> None:
+@pytest.mark.parametrize(("text", "code"), [(AOSPINE, "P-001"), (AJNR, "P-002")],
+                         ids=["aospine", "ajnr"])
+def test_save_is_registry_assess(web: TestClient, patients: Registry, text: str,
+                                 code: str) -> None:
     sign_in(web, "alice")
     report = web.post("/assess", data={"patient": text, "guideline": "jnccn2012"})
     assert 'action="/assessments"' in report.text  # the save box
-    assert 'value="P-001"' in report.text and 'value="Q-001"' not in report.text  # own site
+    assert f'value="{code}"' in report.text and 'value="Q-001"' not in report.text  # own site
 
     before = _stored(patients)
-    r = _save(web, text, "P-001", assessed_on="2026-11-30")
+    when = (dt.date.today() - dt.timedelta(days=2)).isoformat()
+    r = _save(web, text, code, assessed_on=when)
     aid = _saved_id(r)
     assert _stored(patients) == before + 1
     saved = patients.get_assessment("alice", aid)
     expected = vertebro.assess(json.loads(text), guideline="jnccn2012")
-    assert saved["patient"] == "P-001" and saved["site"] == "A"
+    assert saved["patient"] == code and saved["site"] == "A"
     assert saved["run_by"] == "alice"
-    assert saved["assessed_on"] == "2026-11-30"
+    assert saved["assessed_on"] == when
     assert saved["input"] == json.loads(text)
     assert saved["disposition"] == expected["disposition"]
     assert saved["rulebook_version"] == expected["rulebook_version"] == default_rulebook().version
     assert saved["engine_version"] == expected["engine_version"] == vertebro.__version__
     # the patient's timeline lists it (webreg renders it and links to /assessments/{id})
-    events = patients.timeline("alice", "P-001")["events"]
+    events = patients.timeline("alice", code)["events"]
     assert aid in [e["assessment_id"] for e in events if e["event"] == "assessment"]
 
     page = web.get(f"/assessments/{aid}")
@@ -144,12 +148,33 @@ def test_save_is_registry_assess(web: TestClient, patients: Registry, text: str)
     view = report_view(expected)
     assert view.disposition_label in text_ and view.meaning in text_
     assert "Stored in the registry: assessment" in text_
-    assert "patient P-001 (site A)" in text_ and "stored by alice" in text_
-    assert "assessed on 2026-11-30" in text_
+    assert f"patient {code} (site A)" in text_ and "stored by alice" in text_
+    assert f"assessed on {when}" in text_
     assert NOTICE in text_
-    assert 'href="/registry/patients/P-001"' in page.text
+    assert f'href="/registry/patients/{code}"' in page.text
     assert f'href="/assessments/{aid}.pdf"' in page.text
     assert "Stored with rulebook" not in text_  # the same rulebook as now
+
+
+def test_answers_contradicting_the_patient_record_need_confirming(
+    web: TestClient, patients: Registry
+) -> None:
+    sign_in(web, "alice")
+    before = _stored(patients)
+    r = _save(web, AJNR, "P-001")  # a 62-year-old man with melanoma; P-001: 66, renal
+    assert r.status_code == 422
+    m = re.search(r'<p class="error" id="e-registry_patient" role="alert">([^<]*)</p>', r.text)
+    assert m, r.text
+    reason = html.unescape(m[1])
+    assert "primary cancer 'melanoma' in the answers, 'renal' in the registry" in reason
+    assert "age 62 in the answers, born" in reason
+    assert "sex" not in reason  # both male: no contradiction
+    assert 'name="confirm_patient" value="yes"' in r.text
+    assert _stored(patients) == before
+    aid = _saved_id(_save(web, AJNR, "P-001", confirm_patient="yes"))
+    assert patients.get_assessment("alice", aid)["patient"] == "P-001"
+    # unknown on one side is no contradiction
+    assert _saved_id(_save(web, AJNR, "P-002"))
 
 
 def test_save_defaults_to_today(web: TestClient, patients: Registry) -> None:

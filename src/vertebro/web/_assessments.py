@@ -48,6 +48,25 @@ def _date(value: str) -> dt.date | None:
         raise InvalidInput.field("assessed_on", f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
+def mismatches(registered: dict[str, Any], data: dict[str, Any], on: dt.date) -> list[str]:
+    """Where the answers contradict the registry's record of the patient (sex, primary
+    cancer, age against the birth year): a sign the assessment may be saved to the wrong
+    patient. Unknown on either side is no contradiction."""
+    answers = data.get("patient") or {}
+    found = []
+    for key, label in (("sex", "sex"), ("primary_cancer", "primary cancer")):
+        mine, theirs = answers.get(key), registered.get(key)
+        if mine and theirs and theirs != "unknown" and str(mine).strip().lower() != theirs:
+            found.append(f"{label} {mine!r} in the answers, {theirs!r} in the registry")
+    age, born = answers.get("age"), registered.get("birth_year")
+    if isinstance(age, int | float) and isinstance(born, int) and not (
+        on.year - born - 1 <= age <= on.year - born
+    ):
+        found.append(f"age {age:g} in the answers, born {born} in the registry "
+                     f"(so {on.year - born - 1} or {on.year - born} on {on})")
+    return found
+
+
 @router.post("/assessments", response_class=HTMLResponse)
 def save_assessment(
     request: Request,
@@ -56,18 +75,23 @@ def save_assessment(
     guideline: Annotated[str, Form(max_length=64)] = "",
     registry_patient: Annotated[str, Form(max_length=200)] = "",
     assessed_on: Annotated[str, Form(max_length=32)] = "",
+    confirm_patient: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
-    """Store the report's assessment for a patient of the user's site, then open it (303)."""
+    """Store the report's assessment for a patient of the user's site, then open it (303).
+
+    When the answers contradict the registry's record of the patient (:func:`mismatches`),
+    nothing is stored until the user confirms that the differences are explained."""
     guideline = guideline or default_rulebook().default_profile
     if why := cannot_save(user):
         raise HTTPException(403, why)
     data = input_from_text(patient)  # the report's own JSON; invalid: 422 with the fields
     ref = registry_patient.strip()
 
-    def again(error: str = "", date_error: str = "", status: int = 422) -> HTMLResponse:
+    def again(error: str = "", date_error: str = "", status: int = 422,
+              confirm: bool = False) -> HTMLResponse:
         view = report_view(assess(data, guideline=guideline))
         box = save_box(request, user, patient=ref, assessed_on=assessed_on, error=error,
-                       date_error=date_error)
+                       date_error=date_error, confirm=confirm)
         return render_report(request, view, data, guideline, unsaved_meta(user, guideline),
                              save=box, user=user, status_code=status)
 
@@ -79,9 +103,15 @@ def save_assessment(
         return again(date_error=exc.errors[0].reason)
     if on is not None and on > dt.date.today():
         return again(date_error=f"{on} is in the future")
+    reg = registry(request)
     try:
-        stored = registry(request).record_assessment(user.username, ref, data,
-                                                     guideline=guideline, assessed_on=on)
+        if confirm_patient != "yes" and (diffs := mismatches(
+                reg.get_patient(user.username, ref), data, on or dt.date.today())):
+            return again("the answers do not match this patient's registry record: "
+                         + "; ".join(diffs) + ". Check the code; if the differences are "
+                         "explained, confirm below and save again", confirm=True)
+        stored = reg.record_assessment(user.username, ref, data, guideline=guideline,
+                                       assessed_on=on)
     except RegistryError as exc:  # not visible (another site's, or none), ambiguous, refused
         return again(f"{exc}: check the code, or add the patient in the registry first")
     return RedirectResponse(f"/assessments/{stored['assessment_id']}", status_code=303)

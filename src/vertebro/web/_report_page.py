@@ -81,11 +81,12 @@ class SaveBox:
     assessed_on: str = ""
     error: str = ""  # beside the patient field
     date_error: str = ""  # beside the date field
+    confirm: bool = False  # ask to confirm a patient whose record contradicts the answers
 
 
 def save_box(
     request: Request, user: Principal | None, *, patient: str = "", assessed_on: str = "",
-    error: str = "", date_error: str = "",
+    error: str = "", date_error: str = "", confirm: bool = False,
 ) -> SaveBox:
     if (why := cannot_save(user)) or user is None:
         return SaveBox(False, why)
@@ -94,7 +95,7 @@ def save_box(
     refs = [f"{p['site']}/{p['patient']}" if several_sites else p["patient"] for p in listed]
     return SaveBox(True, patients=refs, patient=patient,
                    assessed_on=assessed_on or dt.date.today().isoformat(),
-                   error=error, date_error=date_error)
+                   error=error, date_error=date_error, confirm=confirm)
 
 
 def timeline_url(patient: str) -> str:
