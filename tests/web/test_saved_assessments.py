@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import vertebro
 from vertebro.assess import NOTICE, default_rulebook, report_view
@@ -28,6 +30,7 @@ from vertebro.errors import RegistryError
 from vertebro.registry import Registry
 from vertebro.registry.accounts import Accounts
 from vertebro.web import create_app
+from vertebro.web._assessments import mismatches
 
 from ..assess.conftest import EXAMPLES
 from ..registry.conftest import _new_database, populate_users
@@ -338,3 +341,34 @@ def test_unsaved_pdf_says_unsaved(client: TestClient, tmp_path: Path) -> None:
     assert "unsaved" in text and "not signed in" in text
     assert report_view(vertebro.assess(json.loads(AOSPINE))).disposition_label in text
     assert NOTICE[:60] in text
+
+
+# ---------------------------------------------------------------- the wrong-patient check
+_SEX = st.sampled_from(["male", "female", "other", "unknown"])
+_CANCER = st.sampled_from(["renal", "breast", "myeloma", "lung", "unknown"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(sex=_SEX, cancer=_CANCER, born=st.integers(1900, 2020),
+       on=st.dates(dt.date(2000, 1, 1), dt.date(2030, 12, 31)), had_birthday=st.booleans(),
+       drop=st.sets(st.sampled_from(["sex", "primary_cancer", "age", "birth_year"])))
+def test_the_patients_own_record_never_contradicts(
+    sex: str, cancer: str, born: int, on: dt.date, had_birthday: bool, drop: set[str]
+) -> None:
+    """Answers taken from the registry record agree with it, whatever is left unknown on
+    either side; and a changed sex or primary cancer is always caught when both are known."""
+    registered: dict[str, Any] = {"sex": sex, "primary_cancer": cancer, "birth_year": born}
+    age = on.year - born - (0 if had_birthday else 1)
+    answers: dict[str, Any] = {"sex": sex, "primary_cancer": cancer.upper(), "age": age}
+    for key in drop:
+        registered.pop(key, None)
+        answers.pop(key, None)
+    assert mismatches(registered, {"patient": answers}, on) == []
+    if {"sex"} - drop and sex not in ("unknown",):
+        other = "female" if sex != "female" else "male"
+        found = mismatches(registered, {"patient": {**answers, "sex": other}}, on)
+        assert any(f.startswith("sex ") for f in found)
+    if {"primary_cancer"} - drop and cancer != "unknown":
+        found = mismatches(registered, {"patient": {**answers, "primary_cancer": "thyroid"}},
+                           on)
+        assert any(f.startswith("primary cancer ") for f in found)
