@@ -154,7 +154,7 @@ def test_save_is_registry_assess(web: TestClient, patients: Registry, text: str,
     assert f"patient {code} (site A)" in text_ and "stored by alice" in text_
     assert f"assessed on {when}" in text_
     assert NOTICE in text_
-    assert f'href="/registry/patients/{code}"' in page.text
+    assert f'href="/registry/patients/A/{code}"' in page.text
     assert f'href="/assessments/{aid}.pdf"' in page.text
     assert "Stored with rulebook" not in text_  # the same rulebook as now
 

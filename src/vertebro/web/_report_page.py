@@ -98,9 +98,10 @@ def save_box(
                    error=error, date_error=date_error, confirm=confirm)
 
 
-def timeline_url(patient: str) -> str:
-    """The patient's timeline among the registry pages (``/registry/patients/{code}``)."""
-    return f"/registry/patients/{quote(patient, safe='')}"
+def timeline_url(site: str, patient: str) -> str:
+    """The patient's timeline among the registry pages (``/registry/patients/{site}/{code}``,
+    the code being the pseudonym for a researcher)."""
+    return f"/registry/patients/{quote(site, safe='')}/{quote(patient, safe='')}"
 
 
 def render_report(
@@ -130,7 +131,7 @@ def render_report(
             "save": save,
             "saved": saved,
             "current_rulebook": current,
-            "timeline_url": timeline_url(saved["patient"]) if saved else "",
+            "timeline_url": timeline_url(saved["site"], saved["patient"]) if saved else "",
             "principal": user,
         },
         status_code=status_code,
