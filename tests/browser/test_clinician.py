@@ -209,12 +209,16 @@ def test_nothing_is_stored_without_sign_in(page: Page, live_server: LiveServer) 
 @pytest.fixture(scope="module")
 def cohort(live_server: LiveServer) -> Iterator[None]:
     """A synthetic cohort at sites DEMO1 and DEMO2 (flagged synthetic, codes SYN-...), so the
-    dashboards have something to show."""
-    from vertebro.registry.demo import seed
+    dashboards have something to show. Imported as records, as `vertebro demo seed` does but
+    without its demo users: the live server's users stay the four of its contract; sites A
+    and B are not touched."""
+    from vertebro.registry.demo import demo_records
+    from vertebro.registry.transfer import import_records
 
     with live_server.registry() as reg:
-        if not reg.counts()["procedure"]:
-            seed(reg, 60, sites=2, seed=11, as_of=dt.date(2026, 11, 1))
+        if not any(p["site"] == "DEMO1" for p in reg.list_patients("admin")):
+            records = demo_records(60, sites=2, seed=11, as_of=dt.date(2026, 11, 1))
+            import_records(reg, "admin", [(f"record {i}", r) for i, r in enumerate(records, 1)])
     yield
 
 
