@@ -226,6 +226,7 @@ def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
 @pytest.fixture
 def sign_in(live_server: LiveServer) -> Callable[[Page, str], Page]:
     def do(pg: Page, username: str, secret: str | None = None) -> Page:
+        pg.context.clear_cookies()  # whoever was signed in on this page is signed out
         pg.goto(live_server.url + "/login")
         pg.fill("input[name=username]", username)
         pg.fill("input[name=password]", secret if secret is not None else password(username))
