@@ -721,6 +721,42 @@ class Registry:
                 events = [research_view(e) for e in events]
             return {**view, "events": events}
 
+    def get_assessment(self, actor: str, assessment_id: int) -> dict[str, Any]:
+        """One stored assessment as ``actor`` may see it: its patient, input, output, versions
+        and who stored it (the actor of its audited insert). Another site's assessment is
+        reported exactly as a missing one. Researchers get the pseudonym, the day from the
+        index procedure instead of dates, no author and no free text (the input's ``note``).
+        """
+        with self._tx(actor, write=False) as (s, who):
+            a = s.get(Assessment, assessment_id)
+            patient = s.get(Patient, a.patient_id) if a is not None else None
+            if a is None or patient is None or not (
+                who.all_sites or patient.site_id == who.site_id
+            ):
+                raise RegistryError(f"no assessment {assessment_id} visible to {who.username}")
+            view = self._patient_view(who, patient, patient.site.code)
+            run_by = s.scalar(
+                select(AuditLog.actor).where(AuditLog.table_name == Assessment.__tablename__,
+                                             AuditLog.row_id == a.id,
+                                             AuditLog.action == "insert")
+                .order_by(AuditLog.id).limit(1))
+            out: dict[str, Any] = {
+                "assessment_id": a.id, "patient": view["patient"], "site": view["site"],
+                "guideline": a.guideline, "disposition": a.disposition,
+                "rulebook_version": a.rulebook_version, "engine_version": a.engine_version,
+                "input": dict(a.input), "output": dict(a.output),
+                "assessed_on": a.assessed_on.isoformat(), "run_by": run_by,
+                "stored_at": a.created_at.isoformat(),
+            }
+            if who.pseudonymised:
+                index = s.scalar(select(func.min(Procedure.performed_on))
+                                 .where(Procedure.patient_id == patient.id))
+                out["day"] = (a.assessed_on - index).days if index else None
+                out["input"].pop("note", None)
+                for k in ("assessed_on", "run_by", "stored_at"):
+                    out[k] = None
+            return out
+
     def due(self, actor: str, today: dt.date | None = None, *, include_missed: bool = False
             ) -> list[dict[str, Any]]:
         """Follow-ups due or overdue per interval, for living patients still followed.

@@ -25,7 +25,9 @@ from vertebro.registry import Registry
 from vertebro.settings import Settings, get_settings
 
 from ._api import router as api_router
+from ._assessments import router as assessments_router
 from ._auth import CsrfSeed, csrf_field, csrf_protect
+from ._dashboards import router as dashboards_router
 from ._errors import error_response
 from ._guard import Guard
 from ._openapi import install as install_openapi
@@ -135,6 +137,8 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.include_router(signin_router)
     app.include_router(pages_router)
     app.include_router(registry_pages_router)
+    app.include_router(assessments_router)
+    app.include_router(dashboards_router)
     app.mount("/static", StaticFiles(packages=[("vertebro.web", "static")]), name="static")
     app.add_exception_handler(InvalidInput, _invalid_input)
     app.add_exception_handler(RegistryError, _registry_error)

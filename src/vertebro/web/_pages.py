@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from importlib.resources import files
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.datastructures import FormData
@@ -37,15 +36,18 @@ from ._form import (
     state_from_input,
 )
 from ._json import check_json
-from ._pdf import ReportMeta, render_pdf
+from ._pdf import render_pdf
+from ._report_page import case_of, render_report, save_box, unsaved_meta
 from ._templates import templates
 
-__all__ = ["router"]
+__all__ = ["FOR_PATIENT", "input_from_text", "router"]
 
 router = APIRouter()
 _templates = templates  # the name the registry pages import
 
 User = Annotated[Principal | None, Depends(optional_user)]
+#: the form field naming the registry patient a form was opened for
+FOR_PATIENT = "registry_patient"
 
 
 @cache
@@ -63,24 +65,11 @@ def _guidelines() -> list[tuple[str, str]]:
     return [(pid, p.name) for pid, p in rb.profiles.items()]
 
 
-def _case(data: dict[str, Any]) -> dict[str, Any]:
-    """Who the report is about, from the input (the engine output does not repeat it)."""
-    patient = data.get("patient") or {}
-    bits = []
-    if patient.get("age") is not None:
-        bits.append(f"{patient['age']} years")
-    if patient.get("sex"):
-        bits.append(str(patient["sex"]))
-    if patient.get("primary_cancer"):
-        bits.append(f"primary: {patient['primary_cancer']}")
-    return {"summary": ", ".join(bits), "note": data.get("note")}
-
-
 def _json_text(state: FormState) -> str:
     return json.dumps(raw_input(state), indent=2, ensure_ascii=False)
 
 
-def _form(
+def _form_page(
     request: Request,
     state: FormState,
     guideline: str,
@@ -89,8 +78,12 @@ def _form(
     text: str | None = None,
     fb: Feedback | None = None,
     status_code: int = 200,
+    user: Principal | None = None,
+    for_patient: str = "",
 ) -> HTMLResponse:
-    """The form page; ``text`` (the JSON box) is the form's own JSON unless given."""
+    """The form page; ``text`` (the JSON box) is the form's own JSON unless given;
+    ``for_patient`` is the registry patient the form was opened for (carried to the report's
+    save box)."""
     return templates.TemplateResponse(
         request,
         "form.html",
@@ -105,54 +98,47 @@ def _form(
             "guidelines": _guidelines(),
             "errors": errors,
             "notice": NOTICE,
+            "principal": user,
+            "for_patient": for_patient,
+            "for_field": FOR_PATIENT,
         },
         status_code=status_code,
     )
 
 
 @router.get("/", response_class=HTMLResponse)
-def form_page(request: Request, example: str | None = None) -> HTMLResponse:
+def form_page(
+    request: Request,
+    user: User,
+    example: str | None = None,
+    registry_patient: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
     """The assessment form: blank (one level block), or with ``?example=aospine`` the
-    AOSpine-EBSJ-2012 illustrative case."""
+    AOSpine-EBSJ-2012 illustrative case; ``?registry_patient=CODE`` (a link from the
+    patient's timeline) names the patient the report will offer to save it to."""
     if example == "aospine":
         state = state_from_input(json.loads(example_input()))
     else:
         state = FormState(levels=1)
-    return _form(request, state, default_rulebook().default_profile, fb=feedback(state))
-
-
-def _meta(user: Principal | None, guideline: str) -> ReportMeta:
-    profile = default_rulebook().profiles.get(guideline)
-    return ReportMeta(
-        patient="unsaved",
-        date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        author=user.username if user else "not signed in",
-        guideline=f"{guideline}: {profile.name}" if profile else guideline,
-    )
+    return _form_page(request, state, default_rulebook().default_profile, fb=feedback(state),
+                 user=user, for_patient=registry_patient.strip())
 
 
 def _report(
-    request: Request, data: dict[str, Any], guideline: str, user: Principal | None
+    request: Request, data: dict[str, Any], guideline: str, user: Principal | None,
+    for_patient: str = "",
 ) -> HTMLResponse:
     result = assess(data, guideline=guideline)
-    return templates.TemplateResponse(
-        request,
-        "report.html",
-        {
-            "view": report_view(result),
-            "case": _case(data),
-            "meta": _meta(user, guideline),
-            "text": json.dumps(data, ensure_ascii=False),
-            "guideline": guideline,
-        },
-    )
+    return render_report(request, report_view(result), data, guideline,
+                         unsaved_meta(user, guideline), user=user,
+                         save=save_box(request, user, patient=for_patient))
 
 
 def _has_fields(form: FormData) -> bool:
-    return any(k not in ("patient", "guideline", "_action") for k in form)
+    return any(k not in ("patient", "guideline", "_action", FOR_PATIENT) for k in form)
 
 
-def _from_text(text: str) -> dict[str, Any]:
+def input_from_text(text: str) -> dict[str, Any]:
     """The JSON box's patient, validated; returned as the plain JSON it was given."""
     check_json(text)  # the web-level limits first (deep nesting, huge numbers, ...)
     validate_json(text)
@@ -186,6 +172,9 @@ async def assess_page(request: Request, user: User) -> Response:
     raw_text = form.get("patient")
     text = raw_text if isinstance(raw_text, str) else ""
     state = state_from_form(form.multi_items())
+    raw_for = form.get(FOR_PATIENT)
+    for_patient = raw_for.strip()[:200] if isinstance(raw_for, str) else ""
+    _form = partial(_form_page, user=user, for_patient=for_patient)
     by_json = action in ("assess_json", "load_json", "edit") or (
         action in ("", "assess", "export") and not _has_fields(form)
     )
@@ -205,13 +194,13 @@ async def assess_page(request: Request, user: User) -> Response:
         errors = [FieldError(k, r) for k, rs in fb.errors.items() for r in rs]
         return _form(request, state, guideline, errors, fb=fb)
     try:
-        data = _from_text(text) if by_json else input_from_state(state)
+        data = input_from_text(text) if by_json else input_from_state(state)
         if action in ("load_json", "edit"):
             state = state_from_input(data)
             return _form(request, state, guideline, fb=feedback(state, guideline))
         if action in ("export", "export_json"):
             return _download(data)
-        return await run_in_threadpool(_report, request, data, guideline, user)
+        return await run_in_threadpool(_report, request, data, guideline, user, for_patient)
     except InvalidInput as exc:
         return invalid(exc)
 
@@ -236,11 +225,11 @@ async def report_pdf(
 ) -> Response:
     """The tumour-board report as PDF, for the patient JSON the report page carries."""
     guideline = guideline or default_rulebook().default_profile
-    data = _from_text(patient)  # invalid: 422 with the fields, as the API
+    data = input_from_text(patient)  # invalid: 422 with the fields, as the API
 
     def render() -> bytes:
         result = assess(data, guideline=guideline)
-        return render_pdf(report_view(result), _case(data), _meta(user, guideline))
+        return render_pdf(report_view(result), case_of(data), unsaved_meta(user, guideline))
 
     pdf = await run_in_threadpool(render)
     return Response(

@@ -29,6 +29,7 @@ class ReportMeta:
     date: str
     author: str  # the signed-in user, or "not signed in"
     guideline: str
+    reference: str = ""  # where it is stored: "registry assessment 12, site A"
 
 
 def render_pdf(view: ReportView, case: dict[str, Any], meta: ReportMeta) -> bytes:
