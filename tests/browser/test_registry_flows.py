@@ -312,3 +312,27 @@ def test_pages_at_desktop_and_phone_width(
     page.goto(live_server.url + "/registry/admin")
     wide, _ = shot(page, "admin-page")
     keep_screenshot(wide, "registry-admin.png")
+
+
+def test_the_forms_work_with_scripting_off(
+    browser: Browser, sign_in: SignIn, live_server: LiveServer
+) -> None:
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    try:
+        pg = context.new_page()
+        sign_in(pg, "clin-a")
+        pg.goto(live_server.url + "/registry/patients/new")
+        pg.fill("#f-code", "BRW-NOJS")
+        _submit(pg, "Add the patient")
+        pg.goto(live_server.url + "/registry/patients/A/BRW-NOJS/procedures/new")
+        pg.fill("#f-performed-on", _days_ago(2))
+        for i in range(4):  # more levels than rows: add rows without a script
+            if i >= pg.locator("fieldset.level").count():
+                _submit(pg, "Add a level row")
+            pg.select_option(f"#f-levels-{i}-level", ["T9", "T10", "T11", "T12"][i])
+            pg.select_option(f"#f-levels-{i}-technique", "vertebroplasty")
+        _submit(pg, "Save the procedure")
+        assert "Procedure saved" in pg.inner_text("[role=status]")
+        assert pg.inner_text("section.proc").count("vertebroplasty") == 4
+    finally:
+        context.close()

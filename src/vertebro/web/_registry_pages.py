@@ -11,6 +11,7 @@ problem beside its input and nothing written. Every page works without scripting
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -97,6 +98,11 @@ async def _submitted(request: Request) -> dict[str, str]:
         if isinstance(value, str) and key not in out:
             out[key] = value
     return out
+
+
+def _natural(code: str) -> list[Any]:
+    """Sort key that puts DEMO-7 before DEMO-10."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", code)]
 
 
 def _ref(site: str, code: str) -> str:
@@ -198,6 +204,7 @@ def patients_page(request: Request, who: CurrentUser, q: str = "", page: int = 1
     pending: dict[tuple[str, str], list[str]] = {}
     for d in due:
         pending.setdefault((d["site"], d["patient"]), []).append(d["status"])
+    rows.sort(key=lambda r: (r["site"], _natural(r["patient"])))
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     page = min(max(page, 1), pages)
     shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
