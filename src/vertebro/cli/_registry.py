@@ -239,10 +239,15 @@ def demo_seed(
     admin: Annotated[str, typer.Option("--as", help="admin to write as")] = "admin",
     if_empty: Annotated[bool, typer.Option(
         "--if-empty", help="do nothing if the registry already has patients")] = False,
+    demo_passwords: Annotated[bool, typer.Option(
+        "--demo-passwords", help="DEMO ONLY: give the demo users new random web passwords "
+        "and print them (also when --if-empty skips the seeding; refused if any patient is "
+        "not synthetic)")] = False,
 ) -> None:
     """Write a SYNTHETIC cohort following Sorensen-SpineJ-2019 Tables 1 and 2."""
     from vertebro.registry import Registry
     from vertebro.registry.db import display_url, revision_at
+    from vertebro.registry.demo import demo_usernames, set_demo_passwords
     from vertebro.registry.demo import seed as run_seed
 
     if revision_at(db) is None:
@@ -254,22 +259,40 @@ def demo_seed(
     else:
         reg = Registry(db)
     try:
+        counts = None
         if if_empty and reg.counts()["patient"]:
             console().print("the registry already has patients: demo seed skipped")
-            return
-        with _progress("demo seed") as progress:
-            try:
-                counts = run_seed(reg, patients, sites=sites, seed=seed,
-                                  as_of=_date(as_of, "as_of"), admin=admin, progress=progress)
-            except InvalidInput as exc:
-                raise _seeded_twice(exc) from None
+        else:
+            with _progress("demo seed") as progress:
+                try:
+                    counts = run_seed(reg, patients, sites=sites, seed=seed,
+                                      as_of=_date(as_of, "as_of"), admin=admin,
+                                      progress=progress)
+                except InvalidInput as exc:
+                    raise _seeded_twice(exc) from None
+        passwords = set_demo_passwords(reg, sites, admin=admin) if demo_passwords else []
     finally:
         reg.close()
-    console().print(
-        f"SYNTHETIC demo cohort written (not real patients): {counts['patient']} patients, "
-        f"{counts['procedure']} procedures, {counts['follow_up']} follow-ups, "
-        f"{counts['complication']} complications at {sites} site(s). Users: admin, "
-        + ", ".join(f"clin-demo{k}" for k in range(1, sites + 1)) + ", researcher.")
+    if counts is not None:
+        console().print(
+            f"SYNTHETIC demo cohort written (not real patients): {counts['patient']} patients, "
+            f"{counts['procedure']} procedures, {counts['follow_up']} follow-ups, "
+            f"{counts['complication']} complications at {sites} site(s). Users: "
+            + ", ".join(demo_usernames(sites, admin)) + ".")
+    if passwords:
+        _print_demo_sign_in(passwords)
+
+
+def _print_demo_sign_in(passwords: list[tuple[str, str]]) -> None:
+    out = console()
+    out.print("DEMO-ONLY sign-in for the SYNTHETIC registry (random passwords, set just now by "
+              "`vertebro demo seed --demo-passwords`; each run sets new ones):", markup=False)
+    width = max(len(name) for name, _ in passwords)
+    for name, password in passwords:
+        out.print(f"  {name.ljust(width)}  {password}", markup=False, soft_wrap=True)
+    out.print("Open the web app: run `vertebro serve`, then http://127.0.0.1:8000/login "
+              "(API schema: http://127.0.0.1:8000/openapi.json). Never use these passwords or "
+              "this registry for real patients.", markup=False)
 
 
 def _seeded_twice(exc: InvalidInput) -> InvalidInput:

@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import math
 import random
+import secrets
 from collections.abc import Iterator
 from typing import Any, Final
 
@@ -22,7 +23,7 @@ from vertebro.assess import assess
 
 from .intervals import SCHEDULE
 
-__all__ = ["SORENSEN_2019", "demo_records"]
+__all__ = ["SORENSEN_2019", "demo_records", "demo_usernames", "set_demo_passwords"]
 
 #: Sorensen-SpineJ-2019 Table 1 and Table 2 (N in brackets there; here as numbers).
 SORENSEN_2019: Final[dict[str, Any]] = {
@@ -263,3 +264,40 @@ def seed(
     if "researcher" not in users:
         reg.add_user(admin, "researcher", "researcher", None)
     return counts
+
+
+def demo_usernames(sites: int, admin: str = "admin") -> list[str]:
+    """The users :func:`seed` creates: the admin, a clinician per site, the researcher."""
+    return [admin, *(f"clin-demo{k}" for k in range(1, sites + 1)), "researcher"]
+
+
+def set_demo_passwords(reg: Any, sites: int, *, admin: str = "admin") -> list[tuple[str, str]]:
+    """Give each demo user (:func:`demo_usernames`) a new random password, for trying the web
+    app on the synthetic cohort; returns ``(username, password)`` to show once.
+
+    Refused (nothing changed) unless every patient in the registry is synthetic: demo
+    passwords are for a demo registry, never for one with real patients. Each call sets new
+    passwords and so ends the demo users' web sessions.
+    """
+    from sqlalchemy import func, select
+
+    from vertebro.errors import InvalidInput
+
+    from .accounts import Accounts
+    from .models import Patient, User
+
+    with reg.session(None) as (s, _):
+        real = s.scalar(select(func.count()).select_from(Patient)
+                        .where(Patient.synthetic.is_(False))) or 0
+        existing = set(s.scalars(select(User.username).where(User.active.is_(True))))
+    if real:
+        raise InvalidInput.field("--demo-passwords", f"the registry has {real} patient(s) that "
+                                 "are not synthetic: demo passwords are for a demo registry only")
+    accounts = Accounts(reg)
+    out = []
+    for name in demo_usernames(sites, admin):
+        if name in existing:
+            password = secrets.token_urlsafe(12)  # 16 characters, 96 random bits
+            accounts.set_password(name, password)
+            out.append((name, password))
+    return out

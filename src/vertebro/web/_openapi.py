@@ -108,9 +108,15 @@ def _complete(schema: dict[str, Any]) -> dict[str, Any]:
                          else {"text/html": {"schema": {"type": "string"}}})
         for method, op in ops.items():
             responses = op.setdefault("responses", {})
+            unsafe = method in ("post", "put", "patch", "delete")
             for status, text in _GUARD_ERRORS.items():
-                if status == "400" or method in ("post", "put", "patch", "delete"):
+                if status == "400" or unsafe:
                     responses.setdefault(status, {"description": text})
+            if unsafe:
+                responses.setdefault("403", {"description": "the CSRF token is missing or "
+                                             "wrong (a browser's form or cookie request)"})
+                responses.setdefault("422", {"description": "invalid input, field by field; "
+                                             "nothing was written"})
             for status, answer in responses.items():
                 if status[0] in "45":
                     answer["content"] = error_content
