@@ -21,6 +21,7 @@ run: install
 	$(BIN)/vertebro registry summary --as researcher
 	$(BIN)/vertebro registry show SYN-00001 --as clin-demo1
 	$(BIN)/vertebro analytics audit --as researcher --by technique
+	$(BIN)/vertebro demo seed --patients 300 --sites 3 --seed 1 --if-empty --demo-passwords
 
 test: install
 	$(BIN)/pytest

@@ -733,7 +733,7 @@ class Registry:
             if a is None or patient is None or not (
                 who.all_sites or patient.site_id == who.site_id
             ):
-                raise RegistryError(f"no assessment {assessment_id} visible to {who.username}")
+                raise NotFound(f"no assessment {assessment_id} visible to {who.username}")
             view = self._patient_view(who, patient, patient.site.code)
             run_by = s.scalar(
                 select(AuditLog.actor).where(AuditLog.table_name == Assessment.__tablename__,

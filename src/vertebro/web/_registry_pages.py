@@ -24,7 +24,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.background import BackgroundTask
 
-from vertebro.errors import FieldError, InvalidInput, RegistryError
+from vertebro.errors import FieldError, Forbidden, InvalidInput
 from vertebro.registry import Registry
 from vertebro.registry import io as registry_io
 from vertebro.registry.accounts import Principal
@@ -535,7 +535,7 @@ async def deactivate_user(request: Request, who: CurrentUser, username: str) -> 
     await _submitted(request)
     acc = accounts(request)
     if username == who.username:
-        raise RegistryError(f"{who.username} cannot deactivate themselves (another admin can)")
+        raise Forbidden(f"{who.username} cannot deactivate themselves (another admin can)")
     await run_in_threadpool(acc.deactivate, who.username, username)
     return _admin_done(f"{username} deactivated: their sessions and API tokens were ended")
 
