@@ -140,6 +140,14 @@ class _Reader:
             self.out.data[key or name] = v
         return v or None
 
+    def vertebra(self, name: str) -> str | None:
+        """A vertebra name as typed (``t8``), stored as the registry spells it (``T8``);
+        the schema checks that it is a vertebra."""
+        v = self.text(name)
+        if v is not None:
+            self.out.data[name] = v = v.upper()
+        return v
+
     def code(self, name: str) -> str | None:
         """A code (patient, site, user name): the schema's pattern, said in words."""
         v = self.text(name)
@@ -317,15 +325,13 @@ def procedure_form(form: Mapping[str, str]) -> Parsed:
         row = {k: form.get(f"levels[{i}].{k}", "") for k in LEVEL_FIELDS}
         sub = _Reader({f"levels[{j}].{k}": v for k, v in row.items()})
         p = f"levels[{j}]."
-        sub.text(p + "level")
+        sub.vertebra(p + "level")
         sub.choice(p + "technique", TECHNIQUES)
         sub.choice(p + "approach", APPROACHES)
         sub.text(p + "needle")
         sub.text(p + "cement_type")
         sub.number(p + "cement_volume_ml")
         sub.tri(p + "balloon_used")
-        if (lv := sub.out.data.get(p + "level")) is not None:
-            sub.out.data[p + "level"] = str(lv).upper()
         levels.append({k.removeprefix(p): v for k, v in sub.out.data.items()})
         r.out.errors.extend(sub.out.errors)
         r.out.values.update(sub.out.values)
@@ -340,9 +346,7 @@ def complication_form(form: Mapping[str, str]) -> Parsed:
     r = _Reader(form)
     r.integer("procedure_id")
     r.text("type")
-    r.text("level")
-    if (lv := r.out.data.get("level")) is not None:
-        r.out.data["level"] = str(lv).upper()
+    r.vertebra("level")
     r.choice("leak_site", LEAK_SITES)
     r.tri("symptomatic")
     r.integer("severity_grade")
@@ -367,9 +371,7 @@ def follow_up_form(form: Mapping[str, str]) -> Parsed:
     r.integer("ecog")
     r.integer("analgesic_class")
     r.tri("new_fracture")
-    r.text("new_fracture_level")
-    if (lv := r.out.data.get("new_fracture_level")) is not None:
-        r.out.data["new_fracture_level"] = str(lv).upper()
+    r.vertebra("new_fracture_level")
     r.choice("vital_status", VITAL_STATUS)
     r.score("nrs", scores.validate_nrs)
     r.score("kps", scores.validate_kps)
