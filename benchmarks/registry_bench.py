@@ -25,13 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
+from _pg import pg_database  # benchmarks/ is the script's folder, so on sys.path
 from vertebro.registry import Registry
 from vertebro.registry.csvio import read_csv, write_csv
 from vertebro.registry.models import FollowUp, Procedure
@@ -115,23 +112,6 @@ def bench_baseline(url: str, sample: int) -> float:
         return sample / elapsed
     finally:
         reg.close()
-
-
-def pg_database(server_url: str) -> tuple[str, Callable[[], None]]:
-    from vertebro.registry.db import normalise_url
-
-    server = make_url(normalise_url(server_url))
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return server.set(database=name).render_as_string(hide_password=False), drop
 
 
 def report(backend: str, fast: float, base: float, sample: int) -> None:

@@ -49,6 +49,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from _pg import pg_database  # benchmarks/ is the script's folder, so on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
 SITES = 10
 CHUNK = 20_000  # patients generated and written per batch (bounded memory)
@@ -271,26 +273,6 @@ def run_child(op: str, url: str, path: Path | None = None) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- a store
-def pg_database(server_url: str) -> tuple[str, Callable[[], None]]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from vertebro.registry.db import normalise_url
-
-    server = make_url(normalise_url(server_url))
-    name = f"scale_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return server.set(database=name).render_as_string(hide_password=False), drop
-
-
 def as_app_role(url: str, role: str) -> str:
     """Grant ``role`` the application role's privileges on the store at ``url`` (made by the
     server's superuser, its owner here) and return the URL to connect as ``role``, so that
@@ -442,7 +424,7 @@ def main() -> int:
             role, drop_role = pg_app_role(server)
             try:
                 for patients, baseline in sizes:
-                    ok &= bench_store("PostgreSQL", lambda: pg_database(server), patients,
+                    ok &= bench_store("PostgreSQL", lambda: pg_database(server, "scale"), patients,
                                       baseline=baseline, tmp=tmp, app_role=role,
                                       transfer=not args.no_transfer
                                       and patients in transfer_sizes)
