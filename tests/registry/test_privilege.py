@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -73,6 +75,15 @@ def test_role_names_are_quoted_and_unknown_tables_refused() -> None:
     assert all('"a""b; DROP TABLE x"' in s for s in sql if " TO " in s or " FROM \"" in s)
     with pytest.raises(DatabaseError, match="no privilege rule for table"):
         grant_statements("app", "db", ["patient", "new_table"])
+
+
+@settings(max_examples=60)
+@given(st.text(min_size=1, max_size=63).filter(lambda n: "\x00" not in n))
+def test_any_role_name_stays_one_quoted_identifier(name: str) -> None:
+    quoted = '"' + name.replace('"', '""') + '"'
+    for sql in grant_statements(name, "registry"):
+        # the grantee closes every statement, quoted whole, so no name can end or extend it
+        assert sql.endswith((f" TO {quoted}", f" FROM {quoted}", " FROM PUBLIC")), sql
 
 
 def test_granting_on_sqlite_is_refused_with_the_reason(empty_registry: Registry) -> None:
