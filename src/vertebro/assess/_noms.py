@@ -31,7 +31,7 @@ from ._facts import patient_facts
 from ._input import AssessmentInput
 from ._rulebook import Rulebook
 
-__all__ = ["LIFE_EXPECTANCY_FIELD", "noms_data", "noms_section"]
+__all__ = ["LIFE_EXPECTANCY_FIELD", "noms_data", "noms_section", "prognostic_scores"]
 
 LIFE_EXPECTANCY_FIELD = "patient.life_expectancy_months"
 _CONVERSION_TABLE = "conventional"  # as the engine reads an ECOG (assess/_facts.py)
@@ -69,7 +69,7 @@ def _frankel(inp: AssessmentInput) -> str | None:
     return "E" if n.deficit == "none" else None
 
 
-def scores_of(inp: AssessmentInput) -> dict[str, PrognosticScore]:
+def prognostic_scores(inp: AssessmentInput) -> dict[str, PrognosticScore]:
     """The four prognostic scores of the input, with ranges where inputs are unknown."""
     p = inp.patient
     common: dict[str, Any] = {
@@ -245,7 +245,7 @@ def noms_section(
     table = data["radiosensitivity"]
     histology = table.get(key) if key is not None else None
     n = _neurologic(inp)
-    scores = scores_of(inp)
+    scores = prognostic_scores(inp)
     kps = _kps(inp)
     why_unknown = None
     if histology is None:
