@@ -67,7 +67,9 @@ def iptw_weights(ps: Array, treated: Array, *, stabilised: bool = True) -> Array
     return np.where(treated == 1, p / ps, q / (1.0 - ps))
 
 
-def truncate_weights(w: Array, low_pct: float, high_pct: float) -> tuple[Array, int, tuple[float, float]]:
+def truncate_weights(
+    w: Array, low_pct: float, high_pct: float
+) -> tuple[Array, int, tuple[float, float]]:
     """Weights set to their ``low_pct`` and ``high_pct`` percentiles beyond them: the truncated
     weights, how many were changed, and the bounds."""
     lo, hi = (float(v) for v in np.percentile(w, [low_pct, high_pct]))
@@ -221,6 +223,7 @@ class CompareReport:
     balance_threshold: float
     effects: tuple[Effect, ...]
     survival: tuple[SurvivalComparison, ...]
+    min_group: int = 5  # a difference is shown only with this many patients in each technique
     notes: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
@@ -237,7 +240,8 @@ class CompareReport:
                 "Kaplan EL, Meier P. J Am Stat Assoc 1958;53(282):457-81",
             ],
         }
-        return _finite(data)
+        out: dict[str, Any] = _finite(data)
+        return out
 
 
 def _finite(value: Any) -> Any:
@@ -261,15 +265,16 @@ def _survival(
     from lifelines.statistics import multivariate_logrank_test
 
     out = []
-    for outcome, time_of, event_of in (
-        ("survival", lambda r: r.survival_days, lambda r: r.died),
-        ("new_fracture", lambda r: r.fracture_days, lambda r: r.fractured),
-    ):
+    for outcome in ("survival", "new_fracture"):
         for by in ("technique", "band"):
             if by == "band" and outcome == "new_fracture":
                 continue
             rows = [
-                (r.technique if by == "technique" else r.band, time_of(r), event_of(r))
+                (
+                    r.technique if by == "technique" else r.band,
+                    r.survival_days if outcome == "survival" else r.fracture_days,
+                    r.died if outcome == "survival" else r.fractured,
+                )
                 for r in records
             ]
             usable = [(g, t, e) for g, t, e in rows if g is not None and t is not None]
@@ -311,9 +316,12 @@ def compare(
     missing = {n: sum(r.covariates.get(n) is None for r in records) for n in names}
     complete = [r for r in records if all(r.covariates.get(n) is not None for n in names)]
     notes: list[str] = []
-    t = np.array([1.0 if r.technique == treated_name else 0.0 for r in complete])
-    x_all = np.array([[float(r.covariates[n]) for n in names] for r in complete],  # type: ignore[arg-type]
-                     dtype=float).reshape(len(complete), len(names))
+    t: Array = np.array(
+        [1.0 if r.technique == treated_name else 0.0 for r in complete], dtype=np.float64
+    )
+    x_all: Array = np.array(
+        [[float(r.covariates[n] or 0.0) for n in names] for r in complete], dtype=np.float64
+    ).reshape(len(complete), len(names))
     keep = [j for j in range(len(names)) if len(complete) and np.ptp(x_all[:, j]) > 0]
     dropped = tuple(names[j] for j in range(len(names)) if j not in keep)
     lo_pct, hi_pct = (float(v) for v in cfg["trim_percentiles"])
@@ -342,6 +350,7 @@ def compare(
         for j, n in enumerate(names)
     )
     index = {id(r): k for k, r in enumerate(complete)}
+    min_group = int(cfg["min_group"])
     effects = []
     from vertebro.registry.vocab import INTERVALS
 
@@ -357,13 +366,13 @@ def compare(
             y_all = np.array([c for _, c in rows])
             t_all = np.array([1.0 if r.technique == treated_name else 0.0 for r, _ in rows])
             n1, n0 = int(t_all.sum()), int(len(t_all) - t_all.sum())
-            unadj = weighted_difference(y_all, t_all) if min(n1, n0) >= 2 else None
+            unadj = weighted_difference(y_all, t_all) if min(n1, n0) >= min_group else None
             adj = None
             cc = [(index[id(r)], c) for r, c in rows if id(r) in index]
             if enough and cc:
                 ks = np.array([k for k, _ in cc])
                 tc = t[ks]
-                if min(tc.sum(), len(tc) - tc.sum()) >= 2:
+                if min(tc.sum(), len(tc) - tc.sum()) >= min_group:
                     adj = weighted_difference(np.array([c for _, c in cc]), tc, w[ks])
             effects.append(Effect(measure, interval, n1, n0, unadj, adj))
     bands = prognosis_data()[cfg["band_score"]]["bands"]
@@ -389,5 +398,6 @@ def compare(
         balance_threshold=float(cfg["balance_threshold"]),
         effects=tuple(effects),
         survival=_survival(records, cfg, band_labels),
+        min_group=min_group,
         notes=tuple(notes),
     )

@@ -155,12 +155,12 @@ def compare_records(registry: Registry, actor: str) -> tuple[list[CompareRecord]
         index = select(procs).where(procs.c.number == 1).subquery("idx")
         rows = s.execute(select(index)).all()
         techniques: dict[int, list[str]] = {}
-        for pid, tech in s.execute(
+        for proc_id, tech in s.execute(
             select(m.ProcedureLevel.procedure_id, m.ProcedureLevel.technique).join(
                 index, index.c.id == m.ProcedureLevel.procedure_id
             )
         ):
-            techniques.setdefault(pid, []).append(tech)
+            techniques.setdefault(proc_id, []).append(tech)
         fus: dict[int, list[tuple[Any, ...]]] = {}
         for row in s.execute(
             select(
@@ -181,7 +181,13 @@ def compare_records(registry: Registry, actor: str) -> tuple[list[CompareRecord]
             fus.setdefault(row[0], []).append(tuple(row[1:]))
     out: list[CompareRecord] = []
     no_level = 0
-    for pid, performed_on, birth_year, sex, primary, inp, _ in rows:
+    for row in rows:
+        pid: int = row.id
+        performed_on: Any = row.performed_on
+        birth_year: int | None = row.birth_year
+        sex: str | None = row.sex
+        primary: str | None = row.primary
+        inp: Mapping[str, Any] | None = row.input
         techs = techniques.get(pid)
         if not techs:
             no_level += 1

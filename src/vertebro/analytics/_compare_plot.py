@@ -67,7 +67,7 @@ def _panel(fig: Figure, row: int, rows: int, comp: SurvivalComparison, days: lis
         ax.step(times, surv, where="post", label=f"{curve.group} (n={curve.n}, "
                 f"{curve.events} events)")
     ax.set_ylim(0, 1.02)
-    ax.set_xlim(0, max(days))
+    ax.set_xlim(0, max(max(days), *(c.times[-1] for c in comp.curves if c.times)))
     ax.set_xticks(days)
     ax.set_ylabel("probability")
     title = _TITLES[(comp.outcome, comp.by)]
