@@ -56,6 +56,8 @@ def test_radiotherapy_follows_noms(primary: str, escc: str, option: str) -> None
 def test_unknown_histology_or_1c_keeps_branches_open() -> None:
     rt = assess(_case(primary_cancer="lung"))["noms"]["radiotherapy"]  # SCLC or NSCLC?
     assert not rt["decided"] and {o["option"] for o in rt["options"]} == {"cebrt", "srs"}
+    onc = assess(_case(primary_cancer="lung"))["noms"]["oncologic"]
+    assert onc["radiosensitivity"] is None and "small_cell_lung" in onc["unknown_because"]
     case = _case(primary_cancer="renal")
     case["levels"][0]["escc"] = "1c"
     rt = assess(case)["noms"]["radiotherapy"]

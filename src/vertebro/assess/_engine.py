@@ -597,7 +597,7 @@ class _Run:
             "flags": self.patient_flags,
             "performance_status": performance_status(self.inp),
             # issue 14, additive: NOMS and the prognostic scores; no rule reads it
-            "noms": noms_section(self.inp, out_levels, c.rb),
+            "noms": noms_section(self.inp, out_levels, c.rb, self.pf),
             "expected_outcomes": outcomes,
             "evidence": evidence,
             "rulebook_version": c.rb.version,

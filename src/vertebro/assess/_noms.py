@@ -12,7 +12,7 @@ expectancy are listed with what they read: the stated value, or nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 from typing import Any
 
@@ -29,7 +29,7 @@ from vertebro.scores import (
 
 from ._facts import patient_facts
 from ._input import AssessmentInput
-from ._rulebook import Rulebook
+from ._rulebook import Rule, Rulebook
 
 __all__ = ["LIFE_EXPECTANCY_FIELD", "noms_data", "noms_section", "prognostic_scores"]
 
@@ -69,21 +69,43 @@ def _frankel(inp: AssessmentInput) -> str | None:
     return "E" if n.deficit == "none" else None
 
 
-def prognostic_scores(inp: AssessmentInput) -> dict[str, PrognosticScore]:
-    """The four prognostic scores of the input, with ranges where inputs are unknown."""
+def _score_key(inp: AssessmentInput) -> tuple[Any, ...]:
     p = inp.patient
+    return (
+        p.primary_cancer,
+        p.visceral_metastases,
+        p.extraspinal_bone_metastases,
+        p.spinal_metastases,
+        _kps(inp),
+        _frankel(inp),
+        p.ambulatory,
+        p.albumin_g_dl,
+    )
+
+
+# The scores are pure functions of a few inputs that many patients share (a cohort, a batch):
+# memoised, and their JSON form with them (treat both as read-only, like expected_outcomes).
+@lru_cache(maxsize=4096)
+def _scored(key: tuple[Any, ...]) -> tuple[dict[str, PrognosticScore], dict[str, Any]]:
+    primary, visceral, extra, spinal, kps, frankel, ambulatory, albumin = key
     common: dict[str, Any] = {
-        "primary": p.primary_cancer,
-        "visceral_metastases": p.visceral_metastases,
-        "extraspinal_bone_metastases": p.extraspinal_bone_metastases,
-        "spinal_metastases": p.spinal_metastases,
+        "primary": primary,
+        "visceral_metastases": visceral,
+        "extraspinal_bone_metastases": extra,
+        "spinal_metastases": spinal,
     }
-    return {
-        "tokuhashi": tokuhashi(kps=_kps(inp), frankel=_frankel(inp), **common),
+    scores = {
+        "tokuhashi": tokuhashi(kps=kps, frankel=frankel, **common),
         "tomita": tomita(**common),
         "modified_bauer": modified_bauer(**common),
-        "nesms": nesms(ambulatory=p.ambulatory, albumin_g_dl=p.albumin_g_dl, **common),
+        "nesms": nesms(ambulatory=ambulatory, albumin_g_dl=albumin, **common),
     }
+    return scores, {k: s.to_dict() for k, s in scores.items()}
+
+
+def prognostic_scores(inp: AssessmentInput) -> dict[str, PrognosticScore]:
+    """The four prognostic scores of the input, with ranges where inputs are unknown."""
+    return dict(_scored(_score_key(inp))[0])
 
 
 def _range(r: Sequence[int]) -> str:
@@ -187,15 +209,20 @@ def _mechanical(levels: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
+@cache
+def _reading_life_expectancy(rb: Rulebook) -> tuple[Rule, ...]:
+    return tuple(r for r in rb.rules if LIFE_EXPECTANCY_FIELD in r.condition.fields)
+
+
 def _life_expectancy(
-    inp: AssessmentInput, scores: Mapping[str, PrognosticScore], rb: Rulebook
+    inp: AssessmentInput,
+    scores: Mapping[str, PrognosticScore],
+    rb: Rulebook,
+    facts: Mapping[str, Any],
 ) -> dict[str, Any]:
     stated = inp.patient.life_expectancy_months
-    facts = patient_facts(inp)
     rules = []
-    for r in rb.rules:
-        if LIFE_EXPECTANCY_FIELD not in r.condition.fields:
-            continue
+    for r in _reading_life_expectancy(rb):
         value = r.condition(facts) if r.scope == "patient" else None
         rules.append(
             {
@@ -221,7 +248,10 @@ def _life_expectancy(
 
 
 def noms_section(
-    inp: AssessmentInput, levels: Sequence[Mapping[str, Any]], rb: Rulebook
+    inp: AssessmentInput,
+    levels: Sequence[Mapping[str, Any]],
+    rb: Rulebook,
+    facts: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``noms`` block of the assessment output (JSON-ready).
 
@@ -233,6 +263,8 @@ def noms_section(
         The engine's ``levels`` output (for SINS per level).
     rb
         The rulebook, to list the rules that read life expectancy.
+    facts
+        The engine's patient facts (computed from ``inp`` when not given).
 
     References
     ----------
@@ -245,8 +277,9 @@ def noms_section(
     table = data["radiosensitivity"]
     histology = table.get(key) if key is not None else None
     n = _neurologic(inp)
-    scores = prognostic_scores(inp)
-    kps = _kps(inp)
+    score_key = _score_key(inp)
+    scores, scores_json = _scored(score_key)
+    kps = score_key[4]
     why_unknown = None
     if histology is None:
         why_unknown = (
@@ -266,9 +299,11 @@ def noms_section(
         "mechanical": _mechanical(levels),
         "systemic": {
             "kps": list(kps) if isinstance(kps, tuple) else kps,
-            "scores": {k: s.to_dict() for k, s in scores.items()},
+            "scores": scores_json,
             "text": " ".join(str(data["systemic"]).split()),
         },
         "radiotherapy": _radiotherapy(n["escc_grade"], histology),
-        "life_expectancy": _life_expectancy(inp, scores, rb),
+        "life_expectancy": _life_expectancy(
+            inp, scores, rb, patient_facts(inp) if facts is None else facts
+        ),
     }

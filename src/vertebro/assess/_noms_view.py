@@ -58,6 +58,17 @@ def _estimate(e: Mapping[str, Any]) -> str:
     return out
 
 
+def _systemic(sy: Mapping[str, Any]) -> str:
+    kps = sy.get("kps")
+    if kps is None:
+        head = "KPS not given"
+    elif isinstance(kps, list):
+        head = f"KPS {_range(kps)} (from the ECOG)"
+    else:
+        head = f"KPS {kps}"
+    return f"{head}. {sy['text']}"
+
+
 def noms_view(result: Mapping[str, Any]) -> NomsView | None:
     noms = result.get("noms")
     if not noms:
@@ -91,7 +102,7 @@ def noms_view(result: Mapping[str, Any]) -> NomsView | None:
         ("N neurologic", _neurologic(noms["neurologic"])),
         ("O oncologic", f"primary {onc['primary'] or 'not given'}: {sens} (to cEBRT)"),
         ("M mechanical", mech_text),
-        ("S systemic", noms["systemic"]["text"]),
+        ("S systemic", _systemic(noms["systemic"])),
         ("radiotherapy", rt_text),
         ("life expectancy", le_text),
     )

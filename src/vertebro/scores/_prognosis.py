@@ -117,6 +117,11 @@ class PrognosticScore:
         }
 
 
+@cache
+def _bands(key: str) -> tuple[PrognosticBand, ...]:
+    return bands_of(prognosis_data()[key])
+
+
 def bands_of(spec: Mapping[str, Any]) -> tuple[PrognosticBand, ...]:
     out = []
     for b in spec["bands"]:
@@ -147,7 +152,7 @@ def build(
     ``total`` is given, e.g. for a ceiling)."""
     spec = prognosis_data()[key]
     lo, hi = total or (sum(p[0] for p in points.values()), sum(p[1] for p in points.values()))
-    bands = tuple(b for b in bands_of(spec) if b.max >= lo and b.min <= hi)
+    bands = tuple(b for b in _bands(key) if b.max >= lo and b.min <= hi)
     return PrognosticScore(
         score=key,
         name=spec["name"],
