@@ -278,8 +278,11 @@ def _survival(
                 for r in records
             ]
             usable = [(g, t, e) for g, t, e in rows if g is not None and t is not None]
-            groups = sorted({g for g, _, _ in usable}, key=lambda g: list(band_labels).index(g)
-                            if g in band_labels else -1)
+            order = list(band_labels)
+            groups = sorted(
+                {g for g, _, _ in usable},
+                key=lambda g: (order.index(g) if g in band_labels else -1, g),
+            )
             curves = tuple(
                 kaplan_meier(
                     band_labels.get(g, g),
@@ -323,7 +326,7 @@ def compare(
         [[float(r.covariates[n] or 0.0) for n in names] for r in complete], dtype=np.float64
     ).reshape(len(complete), len(names))
     keep = [j for j in range(len(names)) if len(complete) and np.ptp(x_all[:, j]) > 0]
-    dropped = tuple(names[j] for j in range(len(names)) if j not in keep)
+    dropped = tuple(names[j] for j in range(len(names)) if j not in keep and len(complete))
     lo_pct, hi_pct = (float(v) for v in cfg["trim_percentiles"])
     enough = t.sum() >= _MIN_GROUP and (len(t) - t.sum()) >= _MIN_GROUP
     if enough:

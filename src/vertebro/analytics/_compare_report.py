@@ -49,6 +49,29 @@ def _survival(out: _Out, comp: SurvivalComparison, days: list[int]) -> None:
                  + (" or no band" if comp.by == "band" else "") + ")", indent="    ")
 
 
+def _weights_and_balance(out: _Out, report: CompareReport) -> None:
+    t, c = report.treated, report.control
+    lo, hi = report.weight_bounds
+    out.para(
+        f"Weights: stabilised ATE, truncated at percentiles {report.trim_percentiles[0]:g} "
+        f"and {report.trim_percentiles[1]:g} ({lo:.2f} and {hi:.2f}); "
+        f"{report.trimmed} weights truncated; effective sample size "
+        + ", ".join(f"{k} {v:.0f}" for k, v in report.effective_n.items()) + ".",
+        indent="  ",
+    )
+    out.blank()
+    out.para(f"Balance: standardised mean difference, {t} minus {c} "
+             f"(|SMD| < {report.balance_threshold:g} balanced)", indent="  ")
+    out.lines.append(f"  {'covariate':<34} {'before':>7} {'after':>7}")
+    for b in report.balance:
+        before = f"{b.smd_before:+.3f}" if b.smd_before == b.smd_before else "-"
+        after = f"{b.smd_after:+.3f}" if b.smd_after == b.smd_after else "-"
+        off = b.smd_after == b.smd_after and abs(b.smd_after) >= report.balance_threshold
+        flag = " !" if off else ""
+        out.lines.append(f"  {b.label[:34]:<34} {before:>7} {after:>7}{flag}")
+    out.blank()
+
+
 def render_compare_text(
     report: CompareReport, width: int = 80, days: list[int] | None = None
 ) -> str:
@@ -71,27 +94,12 @@ def render_compare_text(
     if report.dropped_covariates:
         out.para("Constant in this cohort, left out of the model: "
                  + ", ".join(report.dropped_covariates), indent="  ")
-    lo, hi = report.weight_bounds
-    out.para(
-        f"Weights: stabilised ATE, truncated at percentiles {report.trim_percentiles[0]:g} "
-        f"and {report.trim_percentiles[1]:g} ({lo:.2f} and {hi:.2f}); "
-        f"{report.trimmed} weights truncated; effective sample size "
-        + ", ".join(f"{k} {v:.0f}" for k, v in report.effective_n.items()) + ".",
-        indent="  ",
-    )
     for n in report.notes:
         out.para(f"note: {n}", indent="  ")
-    out.blank()
-    out.para(f"Balance: standardised mean difference, {t} minus {c} "
-             f"(|SMD| < {report.balance_threshold:g} balanced)", indent="  ")
-    out.lines.append(f"  {'covariate':<30} {'before':>7} {'after':>7}")
-    for b in report.balance:
-        before = f"{b.smd_before:+.3f}" if b.smd_before == b.smd_before else "-"
-        after = f"{b.smd_after:+.3f}" if b.smd_after == b.smd_after else "-"
-        off = b.smd_after == b.smd_after and abs(b.smd_after) >= report.balance_threshold
-        flag = " !" if off else ""
-        out.lines.append(f"  {b.label[:30]:<30} {before:>7} {after:>7}{flag}")
-    out.blank()
+    if report.adjusted_n:
+        _weights_and_balance(out, report)
+    else:
+        out.blank()
     for measure in dict.fromkeys(e.measure for e in report.effects):
         out.para(f"{_MEASURE.get(measure, measure)}: change from baseline, {t} minus {c}",
                  indent="  ")
