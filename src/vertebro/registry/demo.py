@@ -76,7 +76,8 @@ _LEVELS: Final = [f"T{i}" for i in range(4, 13)] + [f"L{i}" for i in range(1, 6)
 # random stream that leaves every draw above unchanged. Confounding by indication is built
 # in on purpose, so that the adjusted analysis has something to adjust: kyphoplasty patients
 # are drawn with fewer visceral metastases and more often ambulatory; visceral metastases
-# shorten survival and raise pain at follow-up; new fractures follow a constant hazard.
+# shorten survival and raise pain at follow-up (centred within each technique, so that the
+# Table 2 means per technique hold); new fractures follow a constant hazard.
 VISCERAL: Final = {"kyphoplasty": {"none": 0.6, "treatable": 0.25, "untreatable": 0.15},
                    "vertebroplasty": {"none": 0.4, "treatable": 0.3, "untreatable": 0.3}}
 AMBULATORY: Final = {"kyphoplasty": 0.85, "vertebroplasty": 0.7}
@@ -172,6 +173,10 @@ def demo_records(
         death_day = int(rng.expovariate(math.log(2) / MEDIAN_SURVIVAL_DAYS)
                         * SURVIVAL_FACTOR[visceral])
         fracture_day = int(prng.expovariate(NEW_FRACTURE_PER_YEAR / 365))
+        # centred within the technique, so Table 2's follow-up means per technique still hold
+        nrs_shift = NRS_SHIFT[visceral] - sum(
+            p * NRS_SHIFT[v] for v, p in VISCERAL[technique].items()
+        )
         fracture_told = False
         for i, key in enumerate(["preop", *[v.interval for v in SCHEDULE]]):
             if key == "preop":
@@ -193,7 +198,7 @@ def demo_records(
             rec = {"record_type": "follow_up", **pb, "date": when.isoformat(),
                    "baseline": "true" if key == "preop" else "false",
                    "nrs": str(_clip(round(rng.gauss(nrs_row[i][0], NRS_SD)
-                                          + (NRS_SHIFT[visceral] if key != "preop" else 0)),
+                                          + (nrs_shift if key != "preop" else 0)),
                                     0, 10)),
                    "vital_status": "alive"}
             if key != "preop":
