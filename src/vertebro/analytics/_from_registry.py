@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ._audit import AuditReport, audit_of_counts, clinically_evident, is_leak
+from ._compare import CompareReport, compare
+from ._compare_data import compare_records
 from ._outcomes import OutcomesReport, outcomes_of_counts
 from ._pooled import PooledMean
 from ._records import ComplicationRecord, FollowUpRecord, is_visit
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from vertebro.registry.reports import ComplicationKind, FollowUpKind, GroupCounts
     from vertebro.scores import MCIDThreshold
 
-__all__ = ["registry_audit", "registry_outcomes", "study_rows_from_registry"]
+__all__ = ["registry_audit", "registry_compare", "registry_outcomes", "study_rows_from_registry"]
 
 
 def _complication(k: ComplicationKind) -> ComplicationRecord:
@@ -104,3 +106,10 @@ def study_rows_from_registry(
     groups = _group_counts(registry, actor, th.counting_rule)
     return study_rows_of_counts(patients, intervals, values, groups, exported_on=exported_on,
                                 by=by, thresholds=th)
+
+
+def registry_compare(registry: Registry, actor: str) -> CompareReport:
+    """Kyphoplasty vs vertebroplasty in what ``actor`` may see (issue 14): one row per index
+    procedure read in SQL (:func:`compare_records`), then :func:`compare`."""
+    records, no_technique = compare_records(registry, actor)
+    return compare(records, no_technique=no_technique)

@@ -32,6 +32,7 @@ from ._facts import (
     unknown_inputs,
 )
 from ._input import AssessmentInput, LevelInput, validate_input
+from ._noms import noms_section
 from ._outcomes import Outcomes, load_outcomes
 from ._rulebook import Rule, Rulebook, default_rulebook
 
@@ -595,6 +596,8 @@ class _Run:
             "notes": notes,
             "flags": self.patient_flags,
             "performance_status": performance_status(self.inp),
+            # issue 14, additive: NOMS and the prognostic scores; no rule reads it
+            "noms": noms_section(self.inp, out_levels, c.rb, self.pf),
             "expected_outcomes": outcomes,
             "evidence": evidence,
             "rulebook_version": c.rb.version,

@@ -99,6 +99,13 @@ class Patient(_Model):
     # extension: reasons that make a biopsy essential (JNCCN-2012)
     multiple_primaries: bool | None = None
     long_latency: bool | None = None
+    # extension: inputs of the prognostic scores (Tokuhashi 2005, Tomita 2001, modified Bauer
+    # in Leithner 2008, NESMS in Ghori 2015); read by the NOMS section, never by a rule
+    visceral_metastases: Literal["none", "treatable", "untreatable"] | None = None
+    extraspinal_bone_metastases: Annotated[int, Field(ge=0, le=1000)] | None = None
+    spinal_metastases: Annotated[int, Field(ge=1, le=33)] | None = None  # vertebrae involved
+    ambulatory: bool | None = None  # walks independently
+    albumin_g_dl: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] | None = None
 
 
 class TherapyFailed(_Model):
@@ -122,6 +129,8 @@ class Neurology(_Model):
     clinical_cord_compression: bool | None = None
     # extension: pending (impending) neurological compromise (AOSpine-EBSJ-2012 editorial)
     pending_compromise: bool | None = None
+    # extension: Frankel grade A-E (Tokuhashi 2005 palsy item); "none" deficit reads as E
+    frankel: Literal["A", "B", "C", "D", "E"] | None = None
 
 
 class Contraindications(_Model):

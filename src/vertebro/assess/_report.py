@@ -84,6 +84,18 @@ def _patient(view: ReportView) -> list[Text]:
     return lines
 
 
+def _noms_block(view: ReportView) -> list[RenderableType]:
+    """NOMS (issue 14): one labelled line each, then the scores and what the rules read."""
+    n = view.noms
+    assert n is not None
+    out: list[RenderableType] = [Text(""), _heading("NOMS: radiotherapy and surgery")]
+    out.append(_bullets([Text.assemble((f"{label}: ", "bold"), text) for label, text in n.rows]))
+    out.append(Padding(Text(n.estimate_caption, style="dim"), (0, 0, 0, 1)))
+    out.append(_bullets([Text(s) for s in n.scores] + [Text(r, style="dim") for r in n.rules]))
+    out.append(Padding(Text(n.source, style="dim"), (0, 0, 0, 1)))
+    return out
+
+
 def report_renderable(result: Mapping[str, Any]) -> RenderableType:
     view = report_view(result)
     out: list[RenderableType] = []
@@ -147,6 +159,9 @@ def report_renderable(result: Mapping[str, Any]) -> RenderableType:
                 (0, 0, 0, 1),
             )
         )
+
+    if view.noms is not None:
+        out += _noms_block(view)
 
     if view.actions:
         out += [Text(""), _heading("Actions")]

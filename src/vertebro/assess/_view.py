@@ -18,6 +18,7 @@ from vertebro.scores import KPS_ECOG_TABLES
 from vertebro.spine import VERTEBRAE, vertebra_index
 
 from ._labels import field_label
+from ._noms_view import NomsView, noms_view
 from ._rulebook import Rulebook, default_rulebook
 
 __all__ = [
@@ -144,6 +145,8 @@ class ReportView:
     # levels that found no room in the sessions
     readings: tuple[str, ...] = ()
     offers_without_session: tuple[str, ...] = ()
+    # added in issue 14: the NOMS section (None for results stored before it)
+    noms: NomsView | None = None
 
     @property
     def has_patient(self) -> bool:
@@ -465,4 +468,5 @@ def report_view(result: Mapping[str, Any], rulebook: Rulebook | None = None) -> 
         notice=result["notice"],
         readings=tuple(f"{r['source']}: {r['reading']}" for r in result.get("readings", ())),
         offers_without_session=tuple(result.get("offers_without_session", ())),
+        noms=noms_view(result),
     )

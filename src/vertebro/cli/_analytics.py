@@ -21,7 +21,8 @@ __all__ = ["register"]
 
 analytics_app = typer.Typer(
     help="Cohort reports from the registry: the quality audit of "
-    "complication rates against published thresholds, and the outcomes report.",
+    "complication rates against published thresholds, the outcomes report, and the "
+    "comparison of kyphoplasty with vertebroplasty.",
     no_args_is_help=True,
 )
 
@@ -98,6 +99,52 @@ def outcomes_cmd(
         "outcomes plot",
         "no patients to plot",
     )
+
+
+@analytics_app.command("compare")
+def compare_cmd(
+    as_: AsOpt,
+    db: DbOpt = None,
+    fmt: FmtOpt = Format.text,
+    love_plot: Annotated[
+        Path | None,
+        typer.Option("--love-plot", help="write the balance (love) plot, PNG, to this file"),
+    ] = None,
+    km_plot: Annotated[
+        Path | None,
+        typer.Option("--km-plot", help="write the Kaplan-Meier curves, PNG, to this file"),
+    ] = None,
+) -> None:
+    """Kyphoplasty vs vertebroplasty for comparable patients: change in NRS, ODI and KPS per
+    interval, adjusted by inverse probability weighting on a propensity score (balance before
+    and after, weights truncated, unadjusted beside it), and Kaplan-Meier survival and time
+    to a new fracture by technique and prognostic band. Observational: decision support."""
+    from vertebro import analytics
+
+    for path, what in ((love_plot, "love plot"), (km_plot, "Kaplan-Meier plot")):
+        if path is not None:
+            analytics.check_plot_path(path, what=what)  # before any work
+    with _registry(db) as reg:
+        report = analytics.registry_compare(reg, as_)
+    days = list(analytics.compare_settings()["at_risk_days"])
+    written: dict[str, str | None] = {"love_plot": None, "km_plot": None}
+    if love_plot is not None and report.adjusted_n:
+        written["love_plot"] = str(analytics.write_love_plot(report, love_plot))
+    if km_plot is not None and any(c.curves for c in report.survival):
+        written["km_plot"] = str(analytics.write_km_plot(report, km_plot, days))
+    if fmt is Format.json:
+        print_json({**report.to_dict(), **written})
+    else:
+        console().print(
+            analytics.render_compare_text(report, console().width, days).rstrip("\n"),
+            markup=False, highlight=False, soft_wrap=True,
+        )
+    for key in (k for k, p in (("love_plot", love_plot), ("km_plot", km_plot)) if p):
+        what = key.replace("_", " ")
+        if written[key]:
+            err_console().print(f"{what} written to {written[key]}", markup=False)
+        else:
+            err_console().print(f"no {what} written: nothing to plot", markup=False)
 
 
 def _show(

@@ -33,7 +33,8 @@ FormatOption = Annotated[
 
 score_app = typer.Typer(
     name="score",
-    help="Compute one clinical score: SINS, ESCC, Genant, KPS/ECOG, ODI, RDQ, MCID responder.",
+    help="Compute one clinical score: SINS, ESCC, Genant, KPS/ECOG, ODI, RDQ, MCID responder, "
+    "and the prognostic scores (Tokuhashi, Tomita, modified Bauer, NESMS).",
     no_args_is_help=True,
 )
 
@@ -302,3 +303,138 @@ def responder_cmd(
         f"  MCID {rule}; {data['citation']}",
     ]
     _emit(fmt, data, lines)
+
+
+# ----------------------------------------------------------------------------- prognosis
+# Every option may be left out: an unknown input gives a range of totals and of bands.
+PrimaryOpt = Annotated[
+    str | None,
+    typer.Option(help="Primary site: breast, lung, prostate, renal, thyroid, myeloma, "
+                 "lymphoma, colorectal, unknown (not identified), ..."),
+]
+VisceralOpt = Annotated[
+    str | None, typer.Option(help="Visceral metastases: none, treatable or untreatable.")
+]
+ExtraOpt = Annotated[
+    int | None, typer.Option(help="Number of extraspinal bone metastases (0 or more).")
+]
+SpinalOpt = Annotated[
+    int | None, typer.Option(help="Number of vertebral (spinal) metastases (1 or more).")
+]
+
+
+def _range_text(lo: int, hi: int) -> str:
+    return str(lo) if lo == hi else f"{lo}-{hi}"
+
+
+def _emit_prognosis(fmt: Format, result: scores.PrognosticScore) -> None:
+    lo, hi = result.range
+    head = f"{result.name} {_range_text(lo, hi)}"
+    if result.band is not None:
+        head += f": {result.band.label}"
+    lines = [head]
+    if result.band is None:
+        lines.append("  unknown inputs leave these bands open:")
+        lines += [f"    {_range_text(b.min, b.max)}: {b.label}" for b in result.bands]
+    for b in result.bands if result.band is not None else ():
+        if b.treatment:
+            lines.append(f"  {b.treatment}")
+    lines += [f"  {item:<30} {_range_text(*pts)}" for item, pts in result.points.items()]
+    if result.unknown:
+        lines.append(f"  unknown: {', '.join(result.unknown)}")
+    lines += [f"  note: {n}" for n in result.notes]
+    lines.append(f"  {result.reference} ({result.source_table})")
+    _emit(fmt, result.to_dict(), lines)
+
+
+@score_app.command("tokuhashi")
+def tokuhashi_cmd(
+    kps: Annotated[int | None, typer.Option(help="Karnofsky performance status, 10-100.")] = None,
+    extraspinal: ExtraOpt = None,
+    spinal: SpinalOpt = None,
+    visceral: VisceralOpt = None,
+    primary: PrimaryOpt = None,
+    frankel: Annotated[
+        str | None, typer.Option(help="Frankel grade A-E (palsy; E = none).")
+    ] = None,
+    fmt: FormatOption = Format.text,
+) -> None:
+    """Revised Tokuhashi score (Tokuhashi 2005): 0-8 under 6 months, 9-11 6 months or
+    more, 12-15 a year or more."""
+    _emit_prognosis(
+        fmt,
+        scores.tokuhashi(
+            kps=kps,
+            extraspinal_bone_metastases=extraspinal,
+            spinal_metastases=spinal,
+            visceral_metastases=visceral,
+            primary=primary,
+            frankel=frankel,
+        ),
+    )
+
+
+@score_app.command("tomita")
+def tomita_cmd(
+    primary: PrimaryOpt = None,
+    visceral: VisceralOpt = None,
+    extraspinal: ExtraOpt = None,
+    spinal: SpinalOpt = None,
+    fmt: FormatOption = Format.text,
+) -> None:
+    """Tomita score (Tomita 2001), 2-10, with its treatment goal."""
+    _emit_prognosis(
+        fmt,
+        scores.tomita(
+            primary=primary,
+            visceral_metastases=visceral,
+            extraspinal_bone_metastases=extraspinal,
+            spinal_metastases=spinal,
+        ),
+    )
+
+
+@score_app.command("bauer")
+def bauer_cmd(
+    primary: PrimaryOpt = None,
+    visceral: VisceralOpt = None,
+    extraspinal: ExtraOpt = None,
+    spinal: SpinalOpt = None,
+    fmt: FormatOption = Format.text,
+) -> None:
+    """Modified Bauer score (Leithner 2008), 0-4."""
+    _emit_prognosis(
+        fmt,
+        scores.modified_bauer(
+            primary=primary,
+            visceral_metastases=visceral,
+            extraspinal_bone_metastases=extraspinal,
+            spinal_metastases=spinal,
+        ),
+    )
+
+
+@score_app.command("nesms")
+def nesms_cmd(
+    primary: PrimaryOpt = None,
+    visceral: VisceralOpt = None,
+    extraspinal: ExtraOpt = None,
+    spinal: SpinalOpt = None,
+    ambulatory: Annotated[
+        bool | None, typer.Option("--ambulatory/--not-ambulatory", help="Walks independently.")
+    ] = None,
+    albumin: Annotated[float | None, typer.Option(help="Serum albumin, g/dL.")] = None,
+    fmt: FormatOption = Format.text,
+) -> None:
+    """New England Spinal Metastasis Score (Ghori 2015, Schoenfeld 2016), 0-3."""
+    _emit_prognosis(
+        fmt,
+        scores.nesms(
+            primary=primary,
+            visceral_metastases=visceral,
+            extraspinal_bone_metastases=extraspinal,
+            spinal_metastases=spinal,
+            ambulatory=ambulatory,
+            albumin_g_dl=albumin,
+        ),
+    )

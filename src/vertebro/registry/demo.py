@@ -72,6 +72,20 @@ VISIT_DAYS: Final = {"lt4w": (7, 27), "le6w": (28, 42), "lt6m": (43, 182), "lt1y
                      "ge1y": (365, 540)}
 _LEVELS: Final = [f"T{i}" for i in range(4, 13)] + [f"L{i}" for i in range(1, 6)]
 
+# ASSUMPTION (issue 14, for `vertebro analytics compare`): the review reports no prognosis,
+# no new fractures and no indication for the technique, so the demo draws them, from a second
+# random stream that leaves every draw above unchanged. Confounding by indication is built
+# in on purpose, so that the adjusted analysis has something to adjust: kyphoplasty patients
+# are drawn with fewer visceral metastases and more often ambulatory; visceral metastases
+# shorten survival and raise pain at follow-up (centred within each technique, so that the
+# Table 2 means per technique hold); new fractures follow a constant hazard.
+VISCERAL: Final = {"kyphoplasty": {"none": 0.6, "treatable": 0.25, "untreatable": 0.15},
+                   "vertebroplasty": {"none": 0.4, "treatable": 0.3, "untreatable": 0.3}}
+AMBULATORY: Final = {"kyphoplasty": 0.85, "vertebroplasty": 0.7}
+SURVIVAL_FACTOR: Final = {"none": 1.6, "treatable": 0.9, "untreatable": 0.45}  # x exponential
+NRS_SHIFT: Final = {"none": -0.4, "treatable": 0.3, "untreatable": 0.9}  # at follow-up only
+NEW_FRACTURE_PER_YEAR: Final = 0.2  # constant hazard of a new vertebral fracture
+
 
 def _pick(rng: random.Random, weights: dict[str, float]) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
@@ -86,6 +100,7 @@ def demo_records(
     ``as_of`` have not happened yet.
     """
     rng = random.Random(seed)
+    prng = random.Random(f"prognosis-{seed}")  # issue 14 draws only (see ASSUMPTION above)
     as_of = as_of or dt.date.today()
     site_codes = [f"DEMO{k}" for k in range(1, sites + 1)]
     for code in site_codes:
@@ -110,6 +125,14 @@ def demo_records(
         levels = _LEVELS[start:start + n_levels]
         # the decision engine's assessment, run on a synthetic input, a few days before
         engine_input = _engine_input(rng, age, sex, primary, levels)
+        visceral = _pick(prng, VISCERAL[technique])
+        engine_input["patient"].update({
+            "visceral_metastases": visceral,
+            "extraspinal_bone_metastases": _poisson(prng, 1.5),
+            "spinal_metastases": len(levels) + _poisson(prng, 0.8),
+            "ambulatory": prng.random() < AMBULATORY[technique],
+            "albumin_g_dl": round(_clip_f(prng.gauss(3.7, 0.5), 1.5, 5.2), 1),
+        })
         output = assess(engine_input)
         yield {"record_type": "assessment", **base, "assessment": "1",
                "date": (performed - dt.timedelta(days=rng.randint(1, 14))).isoformat(),
@@ -148,7 +171,14 @@ def demo_records(
         uses_odi = rng.random() < odi_row[0][1] / nrs_row[0][1]
         uses_kps = rng.random() < kps_row[0][1] / (SORENSEN_2019["nrs"]["vertebroplasty"][0][1]
                                                    + SORENSEN_2019["nrs"]["kyphoplasty"][0][1])
-        death_day = int(rng.expovariate(math.log(2) / MEDIAN_SURVIVAL_DAYS))
+        death_day = int(rng.expovariate(math.log(2) / MEDIAN_SURVIVAL_DAYS)
+                        * SURVIVAL_FACTOR[visceral])
+        fracture_day = int(prng.expovariate(NEW_FRACTURE_PER_YEAR / 365))
+        # centred within the technique, so Table 2's follow-up means per technique still hold
+        nrs_shift = NRS_SHIFT[visceral] - sum(
+            p * NRS_SHIFT[v] for v, p in VISCERAL[technique].items()
+        )
+        fracture_told = False
         for i, key in enumerate(["preop", *[v.interval for v in SCHEDULE]]):
             if key == "preop":
                 day = -rng.randint(0, 3)
@@ -168,8 +198,17 @@ def demo_records(
                 continue
             rec = {"record_type": "follow_up", **pb, "date": when.isoformat(),
                    "baseline": "true" if key == "preop" else "false",
-                   "nrs": str(_clip(round(rng.gauss(nrs_row[i][0], NRS_SD)), 0, 10)),
+                   "nrs": str(_clip(round(rng.gauss(nrs_row[i][0], NRS_SD)
+                                          + (nrs_shift if key != "preop" else 0)),
+                                    0, 10)),
                    "vital_status": "alive"}
+            if key != "preop":
+                # a new fracture is recorded at the first visit after it happened
+                new = fracture_day <= day and not fracture_told
+                rec["new_fracture"] = "true" if new else "false"
+                if new:
+                    fracture_told = True
+                    rec["new_fracture_level"] = _LEVELS[prng.randrange(len(_LEVELS))]
             if uses_odi:
                 mean_section = odi_row[i][0] / 20  # ODI % = sum / 50 x 100
                 rec["odi_version"] = "2.1a"
@@ -215,6 +254,10 @@ def _engine_input(rng: random.Random, age: int, sex: str, primary: str,
 
 
 def _clip(v: int, lo: int, hi: int) -> int:
+    return max(lo, min(hi, v))
+
+
+def _clip_f(v: float, lo: float, hi: float) -> float:
     return max(lo, min(hi, v))
 
 
