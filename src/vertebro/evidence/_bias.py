@@ -5,6 +5,10 @@
   in Meta-Analysis, 2005). ``egger(model="lm")`` is the classic test of Egger et al. (BMJ
   1997;315:629): weighted least squares of yi on sei with weights 1/vi and a multiplicative
   dispersion, t test on k - 2 df; it is computed with statsmodels' WLS.
+* ``ranktest`` is Begg & Mazumdar's rank correlation test (Biometrics 1994;50:1088) as metafor's
+  ``ranktest``: Kendall's tau-b between the standardised deviates from the common-effect
+  estimate and the variances; exact p-value without ties, the normal approximation with ties
+  (R's ``cor.test``), computed with scipy's ``kendalltau``.
 * ``trimfill`` follows Duval & Tweedie (Biometrics 2000;56:455 and JASA 2000;95:89) as metafor's
   ``trimfill``: estimator L0 (default) or R0, side chosen from the sign of Egger's slope when not
   given, iterated until the number of missing studies k0 is stable, then the mirrored studies are
@@ -27,7 +31,7 @@ from vertebro.errors import EvidenceError
 
 from ._rma import RMA
 
-__all__ = ["Egger", "TrimFill", "egger", "trimfill"]
+__all__ = ["Egger", "RankTest", "TrimFill", "egger", "ranktest", "trimfill"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,32 @@ def egger(
         limit=float(res.params[0]),
         limit_ci=(float(ci[0, 0]), float(ci[0, 1])),
     )
+
+
+@dataclass(frozen=True)
+class RankTest:
+    """Begg's rank correlation test: Kendall's tau and its two-sided p-value."""
+
+    tau: float
+    pval: float
+    exact: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tau": self.tau, "pval": self.pval, "exact": self.exact}
+
+
+def ranktest(yi: ArrayLike, vi: ArrayLike) -> RankTest:
+    """Begg & Mazumdar's rank correlation test for funnel-plot asymmetry."""
+    y = np.asarray(yi, float)
+    v = np.asarray(vi, float)
+    if y.shape[0] < 3:
+        raise EvidenceError("the rank correlation test needs at least 3 studies")
+    w = 1 / v
+    theta = float(np.sum(w * y) / np.sum(w))
+    ystar = (y - theta) / np.sqrt(v - 1 / np.sum(w))
+    ties = len(np.unique(ystar)) < len(ystar) or len(np.unique(v)) < len(v)
+    res = stats.kendalltau(ystar, v, method="asymptotic" if ties else "exact")
+    return RankTest(float(res.statistic), float(res.pvalue), not ties)
 
 
 @dataclass
