@@ -125,16 +125,18 @@ battery <- function(id, d, full) {
     }
   }
   if (k >= 3) {
+    oy <- order(d$year)  # stable, as vertebro's cumulative order
     for (mt in c("REML.z", "DL.knha")) {
       m <- sub("[.].*", "", mt); test <- sub(".*[.]", "", mt)
       r <- fit_rma(yi, vi, m, test)
-      if (is.null(r)) next
+      rs <- fit_rma(yi[oy], vi[oy], m, test)
+      if (is.null(r) || is.null(rs)) next
       pre <- paste(m, test, sep = ".")
       l1 <- tryCatch(leave1out(r), error = function(e) NULL)
       if (!is.null(l1)) for (f in c("estimate", "se", "zval", "pval", "ci.lb", "ci.ub", "Q",
                                     "Qp", "tau2", "I2", "H2"))
         put(id, paste0("l1o.", pre, ".", f), l1[[f]])
-      cu <- tryCatch(cumul(r, order = d$year), error = function(e) NULL)
+      cu <- tryCatch(cumul(rs), error = function(e) NULL)
       if (!is.null(cu)) for (f in c("estimate", "se", "ci.lb", "ci.ub", "tau2", "I2", "H2",
                                     "Q"))
         put(id, paste0("cum.", pre, ".", f), cu[[f]])
@@ -144,8 +146,13 @@ battery <- function(id, d, full) {
     if (!is.null(rt)) put(id, "regtest", c(rt$zval, rt$pval, rt$est, rt$ci.lb, rt$ci.ub))
     rk <- tryCatch(ranktest(r), error = function(e) NULL)
     if (!is.null(rk)) put(id, "ranktest", c(rk$tau, rk$pval))
+    # trimfill's own refit of the filled data uses metafor's default threshold: the filled data
+    # (tf$yi, tf$vi) are refitted here with the tight control
     tf <- tryCatch(trimfill(r), error = function(e) NULL)
-    if (!is.null(tf)) put(id, "trimfill", c(tf$k0, tf$beta, tf$se, tf$tau2, tf$ci.lb, tf$ci.ub))
+    if (!is.null(tf)) {
+      rf <- fit_rma(as.numeric(tf$yi), tf$vi, "REML", "z")
+      put(id, "trimfill", c(tf$k0, rf$beta, rf$se, rf$tau2, rf$ci.lb, rf$ci.ub))
+    }
     rd <- fit_rma(yi, vi, "DL", "z")
     tf <- tryCatch(trimfill(rd, estimator = "R0"), error = function(e) NULL)
     if (!is.null(tf)) put(id, "trimfill.R0.DL", c(tf$k0, tf$beta, tf$se, tf$tau2))
