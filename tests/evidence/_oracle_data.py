@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-N_META = 250
-N_FULL = 40  # the first N_FULL also get meta-regression, leave-one-out, cumulative, bias ...
+N_META = 200
+N_FULL = 30  # the first N_FULL also get meta-regression, leave-one-out, cumulative, bias ...
 N_COUNT_GROUPS = 60
 SEED = 20261202
 

@@ -9,7 +9,8 @@
 # OUT.csv rows: id, key, idx, value ("%.17g"; NA when metafor has none; "FAIL" when the fit
 # failed with every control setting tried, recorded, not hidden).
 # Control: metafor's defaults (threshold 1e-5, uniroot tol eps^0.25) are looser than vertebro's,
-# so both are set to 1e-12; ML/REML are started from several values and the highest
+# so both are set to 1e-12 (and confint's search window, max(100, 10 tau^2) by default, to 1e8:
+# an upper bound past the window is otherwise returned as the window's edge); ML/REML are started from several values and the highest
 # (restricted) likelihood is kept, since Fisher scoring from one start can stop at a local peak.
 
 suppressPackageStartupMessages(library(metafor))
@@ -102,7 +103,8 @@ battery <- function(id, d, full) {
     if (is.null(r)) { fail(id, key); next }
     put_fit(id, key, r)
     if (test == "z" && m %in% RE && k > 1) {
-      ci <- tryCatch(confint(r, control = list(tol = 1e-12, maxiter = 10000))$random,
+      ci <- tryCatch(confint(r, control = list(tol = 1e-12, maxiter = 10000,
+                                                 tau2.max = 1e8))$random,
                      error = function(e) NULL)
       if (is.null(ci)) fail(id, paste0(key, ".qp")) else {
         put(id, paste0(key, ".qp.tau2"), ci[1, 2:3])

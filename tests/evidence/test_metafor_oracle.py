@@ -127,7 +127,7 @@ class Tally:
 
     def finish(self, family: str) -> None:
         assert not self.bad, f"{len(self.bad)} {family} value(s) differ:\n" + "\n".join(
-            self.bad[:40]
+            self.bad[:4000]
         )
 
 

@@ -160,7 +160,16 @@ def pool_cmd(
     funnel: Annotated[
         Path | None, typer.Option("--funnel", help="Write a funnel plot (.svg and .png).")
     ] = None,
-    bias: Annotated[bool, typer.Option("--bias", help="Egger's test and trim-and-fill.")] = False,
+    bias: Annotated[
+        bool, typer.Option("--bias", help="Egger's test, Begg's rank test and trim-and-fill.")
+    ] = False,
+    infl: Annotated[
+        bool,
+        typer.Option(
+            "--influence",
+            help="Influence diagnostics per study (rstudent, DFFITS, Cook's D, cov.r, ...).",
+        ),
+    ] = False,
     loo: Annotated[bool, typer.Option("--leave-one-out", help="Leave-one-out analysis.")] = False,
     cumul: Annotated[
         bool, typer.Option("--cumulative", help="Cumulative analysis by year.")
@@ -183,7 +192,8 @@ def pool_cmd(
              "population": population},
             {"--measure": measure, "--by": by, "--mod": mod, "--forest": forest,
              "--funnel": funnel, "--bias": bias or None, "--knha": knha or None,
-             "--leave-one-out": loo or None, "--cumulative": cumul or None},
+             "--leave-one-out": loo or None, "--cumulative": cumul or None,
+             "--influence": infl or None},
             fmt,
         )
         return
@@ -310,8 +320,15 @@ def pool_cmd(
             if len(eff) < 3:
                 raise InvalidInput.field("--bias", "Egger's test and trim-and-fill need k >= 3")
             result["egger"] = ev.egger(eff.yi, eff.vi, method=method, test=test).to_dict()
+            result["ranktest"] = ev.ranktest(eff.yi, eff.vi).to_dict()
             tf = ev.trimfill(eff.yi, eff.vi, method=method, test=test)
             result["trimfill"] = tf.to_dict()
+        inf = None
+        if infl:
+            if len(eff) < 3:
+                raise InvalidInput.field("--influence", "needs k >= 3")
+            inf = ev.influence(fit)
+            result["influence"] = inf.to_dict()["studies"]
         if loo:
             if len(eff) < 2:
                 raise InvalidInput.field("--leave-one-out", "needs k >= 2")
@@ -370,6 +387,13 @@ def pool_cmd(
             markup=False,
             soft_wrap=True,
         )
+        rk = result["ranktest"]
+        out.print(
+            f"Begg's rank correlation test: Kendall's tau = {rk['tau']:.4f}, p = {rk['pval']:.4f}"
+            + ("" if rk["exact"] else " (normal approximation: ties)"),
+            markup=False,
+            soft_wrap=True,
+        )
         t = result["trimfill"]
         out.print(
             f"Trim-and-fill ({t['estimator']}): {t['k0']} missing on the {t['side']} side; "
@@ -378,6 +402,9 @@ def pool_cmd(
             markup=False,
             soft_wrap=True,
         )
+    if inf is not None:
+        out.print("Influence diagnostics (* influential by metafor's criteria)", markup=False)
+        out.print(inf.summary(), markup=False, highlight=False, soft_wrap=True)
     for key, title in (("leave_one_out", "Leave-one-out"), ("cumulative", "Cumulative")):
         if key in result:
             tb = Table(title=title)
@@ -669,7 +696,10 @@ def grade_cmd(
 
 @evidence_app.command("reproduce")
 def reproduce_cmd(fmt: FormatOption = Format.text) -> None:
-    """Recompute the seed and reference numbers and show them beside the published ones."""
+    """Recompute the seed and reference numbers and show them beside the published ones.
+
+    The Sorensen-SpineJ-2019 Table 2 block is a consistency check of the curated copy (its rows
+    are the table's own cells), not a reproduction from study-level data."""
     with _progress() as progress:
         progress.add_task("Recomputing published numbers", total=None)
         checks = ev.reproduce()
@@ -686,7 +716,12 @@ def reproduce_cmd(fmt: FormatOption = Format.text) -> None:
         out.print(f"          vertebro:  {c.vertebro}", markup=False, soft_wrap=True)
     t2 = ev.sorensen_table2()
     out.print("")
-    out.print("Sorensen-SpineJ-2019 Table 2 rebuilt from study rows, mean (N):", markup=False)
+    out.print(
+        "Sorensen-SpineJ-2019 Table 2, the curated copy (a consistency check, not a "
+        "reproduction: the rows are the table's cells), mean (N):",
+        markup=False,
+        soft_wrap=True,
+    )
     head = f"{'':18}" + "".join(f"{lab:>16}" for lab in ev.INTERVALS.values())
     out.print(head, markup=False, soft_wrap=True)
     for (oc, tech), cells in t2.items():

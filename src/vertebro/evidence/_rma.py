@@ -431,6 +431,8 @@ class RMA:
         use_t = self.test == "knha" and df >= 1
         if use_t:
             r = y - X @ beta
+            # residuals at rounding level are 0 (identical effects: s^2 = 0, as metafor)
+            r[np.abs(r) <= 100 * np.finfo(float).eps * max(1.0, float(np.max(np.abs(y))))] = 0.0
             s2w = float(np.sum(w * r * r)) / df
             vb = vb * s2w
         self.s2w = s2w if use_t else 1.0
