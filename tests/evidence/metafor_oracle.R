@@ -146,6 +146,11 @@ battery <- function(id, d, full) {
     r <- fit_rma(yi, vi, "REML", "z")
     rt <- tryCatch(regtest(r), error = function(e) NULL)
     if (!is.null(rt)) put(id, "regtest", c(rt$zval, rt$pval, rt$est, rt$ci.lb, rt$ci.ub))
+    if (k >= 4) {  # PEESE: the variance as predictor (PET is the default above)
+      re <- tryCatch(regtest(fit_rma(yi, vi, "EE", "z"), predictor = "vi", model = "rma"),
+                     error = function(e) NULL)
+      if (!is.null(re)) put(id, "regtest.vi.EE", c(re$zval, re$pval, re$est, re$ci.lb, re$ci.ub))
+    }
     rk <- tryCatch(ranktest(r), error = function(e) NULL)
     if (!is.null(rk)) put(id, "ranktest", c(rk$tau, rk$pval))
     # trimfill's own refit of the filled data uses metafor's default threshold: the filled data

@@ -33,6 +33,7 @@ from vertebro.evidence import (
     influence,
     leave_one_out,
     mantel_haenszel,
+    pet_peese,
     peto,
     ranktest,
     rma_batch,
@@ -363,6 +364,11 @@ def test_small_study_tests_and_trimfill(run, tally):
             e = egger(y, v, method="REML")
             tally.check("regtest", f"{id_} regtest",
                         [e.stat, e.pval, e.limit, *e.limit_ci], oracle[(id_, "regtest")])
+        if (id_, "regtest.vi.EE") in oracle:
+            pp = pet_peese(y, v)
+            e = pp.peese
+            tally.check("regtest", f"{id_} PEESE (regtest predictor vi, EE)",
+                        [e.stat, e.pval, e.limit, *e.limit_ci], oracle[(id_, "regtest.vi.EE")])
         if (id_, "ranktest") in oracle:
             rt = ranktest(y, v)
             tally.check("ranktest", f"{id_} ranktest", [rt.tau, rt.pval],

@@ -13,7 +13,7 @@ See ``docs/evidence.md`` for the CSV formats, the method notes and the command l
 """
 
 from ._batch import BatchResult, rma_batch
-from ._bias import Egger, RankTest, TrimFill, egger, ranktest, trimfill
+from ._bias import Egger, PetPeese, RankTest, TrimFill, egger, pet_peese, ranktest, trimfill
 from ._dataset import data_text, load_curated
 from ._grade import (
     AHA_CLASSES,
@@ -76,6 +76,7 @@ __all__ = [
     "Influence",
     "MetaforData",
     "Outcome",
+    "PetPeese",
     "PrismaCounts",
     "RankTest",
     "StudyRow",
@@ -108,6 +109,7 @@ __all__ = [
     "parse_prisma",
     "parse_sof",
     "parse_studies",
+    "pet_peese",
     "peto",
     "pft",
     "pooled_by_interval",
