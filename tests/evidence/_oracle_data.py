@@ -37,10 +37,17 @@ def meta_rows(n: int = N_META, seed: int = SEED) -> list[dict[str, str]]:
         x = rng.uniform(0, 10, k)
         year = rng.integers(1990, 2020, k)
         for j in range(k):
-            rows.append({
-                "id": f"r{i}", "yi": _g(yi[j]), "vi": _g(vi[j]), "x": _g(x[j]),
-                "grp": "ab"[j % 2], "year": str(int(year[j])), "full": str(int(i < N_FULL)),
-            })
+            rows.append(
+                {
+                    "id": f"r{i}",
+                    "yi": _g(yi[j]),
+                    "vi": _g(vi[j]),
+                    "x": _g(x[j]),
+                    "grp": "ab"[j % 2],
+                    "year": str(int(year[j])),
+                    "full": str(int(i < N_FULL)),
+                }
+            )
     return rows
 
 
@@ -57,13 +64,25 @@ def count_rows(groups: int = N_COUNT_GROUPS, seed: int = SEED + 1) -> list[dict[
             xi = int(rng.binomial(ni, rng.choice([0.0, 0.02, 0.3, 0.9, 1.0])))
             ti = float(rng.uniform(10, 1000))
             m1, m2 = rng.uniform(1, 20, 2)
-            rows.append({
-                "grp": str(g), "ai": str(a), "bi": str(n1 - a), "ci": str(c), "di": str(n2 - c),
-                "xi": str(xi), "ni": str(ni), "ti": _g(ti),
-                "m1i": _g(m1), "sd1i": _g(rng.uniform(0.5, 5)), "n1i": str(n1),
-                "m2i": _g(m2), "sd2i": _g(rng.uniform(0.5, 5)), "n2i": str(n2),
-                "ri": _g(rng.uniform(-0.95, 0.95)),
-            })
+            rows.append(
+                {
+                    "grp": str(g),
+                    "ai": str(a),
+                    "bi": str(n1 - a),
+                    "ci": str(c),
+                    "di": str(n2 - c),
+                    "xi": str(xi),
+                    "ni": str(ni),
+                    "ti": _g(ti),
+                    "m1i": _g(m1),
+                    "sd1i": _g(rng.uniform(0.5, 5)),
+                    "n1i": str(n1),
+                    "m2i": _g(m2),
+                    "sd2i": _g(rng.uniform(0.5, 5)),
+                    "n2i": str(n2),
+                    "ri": _g(rng.uniform(-0.95, 0.95)),
+                }
+            )
     return rows
 
 

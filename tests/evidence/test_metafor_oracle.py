@@ -72,8 +72,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Oracle, set[tuple[str
     tmp.mkdir(parents=True, exist_ok=True)
     out = tmp / "out.csv"
     inputs = (SCRIPT, Path(__file__).with_name("_oracle_data.py"))
-    if not (cache and out.exists()
-            and out.stat().st_mtime > max(p.stat().st_mtime for p in inputs)):
+    if not (
+        cache and out.exists() and out.stat().st_mtime > max(p.stat().st_mtime for p in inputs)
+    ):
         _run_r(str(rscript), tmp)
     return _read(out)
 
@@ -82,9 +83,18 @@ def _run_r(rscript: str, tmp: Path) -> None:
     write_csv(meta_rows(), tmp / "meta.csv")
     write_csv(count_rows(), tmp / "counts.csv")
     proc = subprocess.run(
-        [rscript, "--vanilla", str(SCRIPT), str(tmp / "meta.csv"), str(tmp / "counts.csv"),
-         str(tmp / "out.csv")],
-        capture_output=True, text=True, timeout=900, check=False,
+        [
+            rscript,
+            "--vanilla",
+            str(SCRIPT),
+            str(tmp / "meta.csv"),
+            str(tmp / "counts.csv"),
+            str(tmp / "out.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     if proc.returncode != 0:
         if "no package called" in proc.stderr and "metafor" in proc.stderr:
@@ -158,22 +168,37 @@ def _datasets(oracle: Oracle) -> dict[str, tuple[np.ndarray, np.ndarray, dict[st
             "grp": np.array([r["grp"] for r in rs]),
             "year": np.array([int(r["year"]) for r in rs]),
         }
-        out[id_] = (np.array([float(r["yi"]) for r in rs]), np.array([float(r["vi"]) for r in rs]),
-                    extra)
+        out[id_] = (
+            np.array([float(r["yi"]) for r in rs]),
+            np.array([float(r["vi"]) for r in rs]),
+            extra,
+        )
     for id_, x in CLASSIC_MODS.items():
         if (id_, "es.yi") not in oracle:
             continue
         y, v = _classic_effects(oracle, id_)
         k = len(y)
         xs = np.arange(1.0, k + 1) if x is None else oracle[(id_, f"raw.{x}")]
-        out[id_] = (y, v, {"x": xs, "grp": np.array(["ab"[j % 2] for j in range(k)]),
-                           "year": np.arange(1, k + 1)})
+        out[id_] = (
+            y,
+            v,
+            {
+                "x": xs,
+                "grp": np.array(["ab"[j % 2] for j in range(k)]),
+                "year": np.arange(1, k + 1),
+            },
+        )
     return out
 
 
 # moderator used for the classics' meta-regression (None: the study number)
-CLASSIC_MODS = {"bcg": "ablat", "hackshaw": None, "normand": None, "molloy": "meanage",
-                "pritz": None}
+CLASSIC_MODS = {
+    "bcg": "ablat",
+    "hackshaw": None,
+    "normand": None,
+    "molloy": "meanage",
+    "pritz": None,
+}
 
 
 def _raw(oracle: Oracle, id_: str, col: str) -> np.ndarray:
@@ -188,8 +213,15 @@ def _classic_effects(oracle: Oracle, id_: str) -> tuple[np.ndarray, np.ndarray]:
     elif id_ == "hackshaw":
         e = escalc("GEN", yi=r("yi"), vi=r("vi"))
     elif id_ == "normand":
-        e = escalc("MD", m1i=r("m1i"), sd1i=r("sd1i"), n1i=r("n1i"), m2i=r("m2i"),
-                   sd2i=r("sd2i"), n2i=r("n2i"))
+        e = escalc(
+            "MD",
+            m1i=r("m1i"),
+            sd1i=r("sd1i"),
+            n1i=r("n1i"),
+            m2i=r("m2i"),
+            sd2i=r("sd2i"),
+            n2i=r("n2i"),
+        )
     elif id_ == "molloy":
         e = escalc("ZCOR", ri=r("ri"), ni=r("ni"))
     else:
@@ -199,9 +231,18 @@ def _classic_effects(oracle: Oracle, id_: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _fit_values(f: RMA, with_pi: bool) -> dict[str, object]:
     vals: dict[str, object] = {
-        "beta": f.beta, "se": f.se_beta, "zval": f.stat_beta, "pval": f.pval_beta,
-        "ci.lb": f.ci_lb_beta, "ci.ub": f.ci_ub_beta, "tau2": f.tau2, "se.tau2": f.se_tau2,
-        "QE": f.q, "QEp": f.q_pval, "I2": f.i2, "H2": f.h2,
+        "beta": f.beta,
+        "se": f.se_beta,
+        "zval": f.stat_beta,
+        "pval": f.pval_beta,
+        "ci.lb": f.ci_lb_beta,
+        "ci.ub": f.ci_ub_beta,
+        "tau2": f.tau2,
+        "se.tau2": f.se_tau2,
+        "QE": f.q,
+        "QEp": f.q_pval,
+        "I2": f.i2,
+        "H2": f.h2,
     }
     if f.p > 1:
         vals.update({"QM": f.qm, "QMp": f.qm_pval, "R2": f.r2})
@@ -241,8 +282,14 @@ def test_effect_sizes(run, tally):
         ("RR", "OR", "RD"): dict(ai=col("ai"), bi=col("bi"), ci=col("ci"), di=col("di")),
         ("PR", "PLO", "PAS", "PFT"): dict(xi=col("xi"), ni=col("ni")),
         ("IR", "IRLN"): dict(xi=col("xi"), ti=col("ti")),
-        ("MD", "SMD", "ROM"): dict(m1i=col("m1i"), sd1i=col("sd1i"), n1i=col("n1i"),
-                                   m2i=col("m2i"), sd2i=col("sd2i"), n2i=col("n2i")),
+        ("MD", "SMD", "ROM"): dict(
+            m1i=col("m1i"),
+            sd1i=col("sd1i"),
+            n1i=col("n1i"),
+            m2i=col("m2i"),
+            sd2i=col("sd2i"),
+            n2i=col("n2i"),
+        ),
         ("COR", "ZCOR"): dict(ri=col("ri"), ni=col("ni")),
     }
     for measures, kw in groups.items():
@@ -252,15 +299,18 @@ def test_effect_sizes(run, tally):
             tally.check("escalc", f"counts {m}.vi", e.vi, oracle[("counts", f"es.{m}.vi")])
     r = lambda id_, c: oracle[(id_, f"raw.{c}")]  # noqa: E731
     classic = {
-        ("bcg", ("RR", "OR", "RD")): dict(ai=r("bcg", "tpos"), bi=r("bcg", "tneg"),
-                                          ci=r("bcg", "cpos"), di=r("bcg", "cneg")),
-        ("normand", ("MD", "SMD", "ROM")): {c: r("normand", c) for c in
-                                            ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")},
+        ("bcg", ("RR", "OR", "RD")): dict(
+            ai=r("bcg", "tpos"), bi=r("bcg", "tneg"), ci=r("bcg", "cpos"), di=r("bcg", "cneg")
+        ),
+        ("normand", ("MD", "SMD", "ROM")): {
+            c: r("normand", c) for c in ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
+        },
         ("molloy", ("COR", "ZCOR")): dict(ri=r("molloy", "ri"), ni=r("molloy", "ni")),
         ("pritz", ("PR", "PLO", "PAS", "PFT")): dict(xi=r("pritz", "xi"), ni=r("pritz", "ni")),
         ("hart", ("IR", "IRLN")): dict(xi=r("hart", "x1i"), ti=r("hart", "t1i")),
-        ("hart", ("IRR",)): dict(x1i=r("hart", "x1i"), t1i=r("hart", "t1i"),
-                                 x2i=r("hart", "x2i"), t2i=r("hart", "t2i")),
+        ("hart", ("IRR",)): dict(
+            x1i=r("hart", "x1i"), t1i=r("hart", "t1i"), x2i=r("hart", "x2i"), t2i=r("hart", "t2i")
+        ),
     }
     for (id_, measures), kw in classic.items():
         for m in measures:
@@ -284,8 +334,12 @@ def test_estimators_tests_and_intervals(run, tally):
                 _compare_fit(tally, "rma", oracle, id_, key, f)
                 if test == "z" and m in RE_METHODS:
                     for name, ours in (("tau2", f.tau2_ci), ("I2", f.i2_ci), ("H2", f.h2_ci)):
-                        tally.check("qprofile", f"{id_} {key}.qp.{name}", ours,
-                                    oracle[(id_, f"{key}.qp.{name}")])
+                        tally.check(
+                            "qprofile",
+                            f"{id_} {key}.qp.{name}",
+                            ours,
+                            oracle[(id_, f"{key}.qp.{name}")],
+                        )
         if (id_, "REML.knha90.beta") in oracle:
             f = RMA("REML", "knha", level=90).fit(y, v)
             _compare_fit(tally, "level90", oracle, id_, "REML.knha90", f)
@@ -314,8 +368,18 @@ def test_meta_regression(run, tally):
     tally.finish("meta-regression")
 
 
-L1O = {"estimate": "estimate", "se": "se", "zval": "zval", "pval": "pval", "ci.lb": "ci_lb",
-       "ci.ub": "ci_ub", "Q": "q", "tau2": "tau2", "I2": "i2", "H2": "h2"}
+L1O = {
+    "estimate": "estimate",
+    "se": "se",
+    "zval": "zval",
+    "pval": "pval",
+    "ci.lb": "ci_lb",
+    "ci.ub": "ci_ub",
+    "Q": "q",
+    "tau2": "tau2",
+    "I2": "i2",
+    "H2": "h2",
+}
 
 
 def test_leave_one_out_and_cumulative(run, tally):
@@ -327,12 +391,20 @@ def test_leave_one_out_and_cumulative(run, tally):
                 continue
             lo = leave_one_out(y, v, method=m, test=test)
             for rk, ours in L1O.items():
-                tally.check("l1o", f"{id_} l1o.{pre}.{rk}", getattr(lo, ours),
-                            oracle[(id_, f"l1o.{pre}.{rk}")])
+                tally.check(
+                    "l1o",
+                    f"{id_} l1o.{pre}.{rk}",
+                    getattr(lo, ours),
+                    oracle[(id_, f"l1o.{pre}.{rk}")],
+                )
             cu, _ = cumulative(y, v, ex["year"], method=m, test=test)
             for rk in ("estimate", "se", "ci.lb", "ci.ub", "tau2", "I2", "H2", "Q"):
-                tally.check("cumul", f"{id_} cum.{pre}.{rk}", getattr(cu, L1O[rk]),
-                            oracle[(id_, f"cum.{pre}.{rk}")])
+                tally.check(
+                    "cumul",
+                    f"{id_} cum.{pre}.{rk}",
+                    getattr(cu, L1O[rk]),
+                    oracle[(id_, f"cum.{pre}.{rk}")],
+                )
     tally.finish("leave-one-out/cumulative")
 
 
@@ -350,10 +422,17 @@ def test_batch_equals_metafor(run, tally):
             b = rma_batch(Y, V, m, test)
             for i, (id_, _, _) in enumerate(data):
                 key = f"{m}.{test}"
-                for rk, ours in (("beta", b.estimate), ("se", b.se), ("tau2", b.tau2),
-                                 ("ci.lb", b.ci_lb), ("ci.ub", b.ci_ub), ("I2", b.i2)):
-                    tally.check("batch", f"{id_} batch {key}.{rk}", ours[i],
-                                oracle[(id_, f"{key}.{rk}")])
+                for rk, ours in (
+                    ("beta", b.estimate),
+                    ("se", b.se),
+                    ("tau2", b.tau2),
+                    ("ci.lb", b.ci_lb),
+                    ("ci.ub", b.ci_ub),
+                    ("I2", b.i2),
+                ):
+                    tally.check(
+                        "batch", f"{id_} batch {key}.{rk}", ours[i], oracle[(id_, f"{key}.{rk}")]
+                    )
     tally.finish("batch")
 
 
@@ -362,27 +441,40 @@ def test_small_study_tests_and_trimfill(run, tally):
     for id_, (y, v, _) in _datasets(oracle).items():
         if (id_, "regtest") in oracle:
             e = egger(y, v, method="REML")
-            tally.check("regtest", f"{id_} regtest",
-                        [e.stat, e.pval, e.limit, *e.limit_ci], oracle[(id_, "regtest")])
+            tally.check(
+                "regtest",
+                f"{id_} regtest",
+                [e.stat, e.pval, e.limit, *e.limit_ci],
+                oracle[(id_, "regtest")],
+            )
         if (id_, "regtest.vi.EE") in oracle:
             pp = pet_peese(y, v)
             e = pp.peese
-            tally.check("regtest", f"{id_} PEESE (regtest predictor vi, EE)",
-                        [e.stat, e.pval, e.limit, *e.limit_ci], oracle[(id_, "regtest.vi.EE")])
+            tally.check(
+                "regtest",
+                f"{id_} PEESE (regtest predictor vi, EE)",
+                [e.stat, e.pval, e.limit, *e.limit_ci],
+                oracle[(id_, "regtest.vi.EE")],
+            )
         if (id_, "ranktest") in oracle:
             rt = ranktest(y, v)
-            tally.check("ranktest", f"{id_} ranktest", [rt.tau, rt.pval],
-                        oracle[(id_, "ranktest")])
+            tally.check("ranktest", f"{id_} ranktest", [rt.tau, rt.pval], oracle[(id_, "ranktest")])
         if (id_, "trimfill") in oracle:
             tf = trimfill(y, v, method="REML")
-            tally.check("trimfill", f"{id_} trimfill",
-                        [tf.k0, tf.fit.estimate, tf.fit.se, tf.fit.tau2, tf.fit.ci_lb,
-                         tf.fit.ci_ub], oracle[(id_, "trimfill")])
+            tally.check(
+                "trimfill",
+                f"{id_} trimfill",
+                [tf.k0, tf.fit.estimate, tf.fit.se, tf.fit.tau2, tf.fit.ci_lb, tf.fit.ci_ub],
+                oracle[(id_, "trimfill")],
+            )
         if (id_, "trimfill.R0.DL") in oracle:
             tf = trimfill(y, v, method="DL", estimator="R0")
-            tally.check("trimfill", f"{id_} trimfill R0 DL",
-                        [tf.k0, tf.fit.estimate, tf.fit.se, tf.fit.tau2],
-                        oracle[(id_, "trimfill.R0.DL")])
+            tally.check(
+                "trimfill",
+                f"{id_} trimfill R0 DL",
+                [tf.k0, tf.fit.estimate, tf.fit.se, tf.fit.tau2],
+                oracle[(id_, "trimfill.R0.DL")],
+            )
     tally.finish("regtest/ranktest/trimfill")
 
 
@@ -392,16 +484,32 @@ def test_subgroups(run, tally):
         if (id_, "subgroup.Q") not in oracle:
             continue
         s = subgroups(y, v, ex["grp"].tolist(), method="REML")
-        tally.check("subgroup", f"{id_} subgroup.est", [s.fits[g].estimate for g in s.order],
-                    oracle[(id_, "subgroup.est")])
-        tally.check("subgroup", f"{id_} subgroup.se", [s.fits[g].se for g in s.order],
-                    oracle[(id_, "subgroup.se")])
+        tally.check(
+            "subgroup",
+            f"{id_} subgroup.est",
+            [s.fits[g].estimate for g in s.order],
+            oracle[(id_, "subgroup.est")],
+        )
+        tally.check(
+            "subgroup",
+            f"{id_} subgroup.se",
+            [s.fits[g].se for g in s.order],
+            oracle[(id_, "subgroup.se")],
+        )
         tally.check("subgroup", f"{id_} subgroup.Q", s.q_between, oracle[(id_, "subgroup.Q")])
     tally.finish("subgroup")
 
 
-INF = {"rstudent": "rstudent", "dffits": "dffits", "cook.d": "cook_d", "cov.r": "cov_r",
-       "tau2.del": "tau2_del", "QE.del": "qe_del", "hat": "hat", "weight": "weight"}
+INF = {
+    "rstudent": "rstudent",
+    "dffits": "dffits",
+    "cook.d": "cook_d",
+    "cov.r": "cov_r",
+    "tau2.del": "tau2_del",
+    "QE.del": "qe_del",
+    "hat": "hat",
+    "weight": "weight",
+}
 
 
 def test_influence_diagnostics(run, tally):
@@ -411,8 +519,9 @@ def test_influence_diagnostics(run, tally):
             continue
         inf = influence(RMA("REML").fit(y, v))
         for rk, ours in INF.items():
-            tally.check("influence", f"{id_} inf.{rk}", getattr(inf, ours),
-                        oracle[(id_, f"inf.REML.{rk}")])
+            tally.check(
+                "influence", f"{id_} inf.{rk}", getattr(inf, ours), oracle[(id_, f"inf.REML.{rk}")]
+            )
     tally.finish("influence")
 
 
@@ -422,11 +531,14 @@ def test_mantel_haenszel_and_peto(run, tally):
     by: dict[str, list[dict[str, str]]] = defaultdict(list)
     for r in rows:
         by[r["grp"]].append(r)
-    cases = [(f"mh{g}", {c: np.array([float(r[c]) for r in rs]) for c in ("ai", "bi", "ci", "di")})
-             for g, rs in by.items()]
+    cases = [
+        (f"mh{g}", {c: np.array([float(r[c]) for r in rs]) for c in ("ai", "bi", "ci", "di")})
+        for g, rs in by.items()
+    ]
     e = {c: oracle[("egger2001", f"raw.{c}")] for c in ("ai", "n1i", "ci", "n2i")}
-    cases.append(("egger2001", dict(ai=e["ai"], bi=e["n1i"] - e["ai"], ci=e["ci"],
-                                    di=e["n2i"] - e["ci"])))
+    cases.append(
+        ("egger2001", dict(ai=e["ai"], bi=e["n1i"] - e["ai"], ci=e["ci"], di=e["n2i"] - e["ci"]))
+    )
     for id_, kw in cases:
         for m in ("OR", "RR", "RD"):
             ref = oracle.get((id_, f"mh.{m}"))
@@ -447,8 +559,10 @@ def test_total_values_compared(run, capsys):
     oracle, _ = run
     n = sum(TOTAL.values())
     with capsys.disabled():
-        print(f"\n  metafor oracle: {n} values compared in all "
-              f"({len(oracle)} result vectors from metafor)")
+        print(
+            f"\n  metafor oracle: {n} values compared in all "
+            f"({len(oracle)} result vectors from metafor)"
+        )
     if len(TOTAL) < 9:
         pytest.skip("run the whole module to count the values compared")
     assert n >= MIN_VALUES

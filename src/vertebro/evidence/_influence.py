@@ -53,8 +53,11 @@ class Influence:
     def to_dict(self) -> dict[str, Any]:
         return {
             "studies": [
-                {"study": s, **{f: float(getattr(self, f)[i]) for f in FIELDS},
-                 "influential": bool(self.influential[i])}
+                {
+                    "study": s,
+                    **{f: float(getattr(self, f)[i]) for f in FIELDS},
+                    "influential": bool(self.influential[i]),
+                }
                 for i, s in enumerate(self.slab)
             ]
         }

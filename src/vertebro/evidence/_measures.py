@@ -226,7 +226,7 @@ def escalc(
     if m == "IRR":
         a, ta = _arr(x1i, "x1i"), _arr(t1i, "t1i")
         c, tc = _arr(x2i, "x2i"), _arr(t2i, "t2i")
-        corr = np.where((a == 0) | (c == 0), add, 0.0) if to == "only0" else add
+        corr = np.where((a == 0) | (c == 0), add, 0.0) if to == "only0" else np.full_like(a, add)
         a, c = a + corr, c + corr
         with np.errstate(divide="ignore"):
             return Effects(np.log(a / ta) - np.log(c / tc), 1 / a + 1 / c, m, None)

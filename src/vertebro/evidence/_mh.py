@@ -101,8 +101,19 @@ def _finish(
     qp = float(stats.chi2.sf(q, kq - 1)) if kq > 1 else 1.0
     zval = beta / se
     return TableModel(
-        method, measure, k, beta, se, zval, float(2 * stats.norm.sf(abs(zval))),
-        beta - z * se, beta + z * se, q, max(kq - 1, 0), qp, level,
+        method,
+        measure,
+        k,
+        beta,
+        se,
+        zval,
+        float(2 * stats.norm.sf(abs(zval))),
+        beta - z * se,
+        beta + z * se,
+        q,
+        max(kq - 1, 0),
+        qp,
+        level,
     )
 
 
@@ -133,7 +144,8 @@ def mantel_haenszel(
         sr, ss = R.sum(), S.sum()
         beta = math.log(sr / ss)
         se = math.sqrt(
-            0.5 * (np.sum(P * R) / sr**2 + np.sum(P * S + Q * R) / (sr * ss) + np.sum(Q * S) / ss**2)
+            0.5
+            * (np.sum(P * R) / sr**2 + np.sum(P * S + Q * R) / (sr * ss) + np.sum(Q * S) / ss**2)
         )
     elif m == "RR":
         sr, ss = float(np.sum(a * n2 / n)), float(np.sum(c * n1 / n))
@@ -144,7 +156,9 @@ def mantel_haenszel(
     else:
         den = float(np.sum(n1 * n2 / n))
         beta = float(np.sum(a * n2 / n - c * n1 / n)) / den
-        num = beta * float(np.sum(c * (n1 / n) ** 2 - a * (n2 / n) ** 2 + n1 * n2 * (n2 - n1) / (2 * n**2)))
+        num = beta * float(
+            np.sum(c * (n1 / n) ** 2 - a * (n2 / n) ** 2 + n1 * n2 * (n2 - n1) / (2 * n**2))
+        )
         num += float(np.sum(a * (n2 - c) / n + c * (n1 - a) / n)) / 2
         se = math.sqrt(num / den**2)
     yi, vi = _study_effects(m, a, b, c, d)
@@ -174,7 +188,17 @@ def peto(
     kq = int(np.sum(~(((a == 0) & (c == 0)) | ((b == 0) & (d == 0)))))
     zval = beta / se
     return TableModel(
-        "Peto", "OR", int(a.size), beta, se, zval, float(2 * stats.norm.sf(abs(zval))),
-        beta - z * se, beta + z * se, q, max(kq - 1, 0),
-        float(stats.chi2.sf(q, kq - 1)) if int(pos.sum()) > 1 and kq > 1 else 1.0, level,
+        "Peto",
+        "OR",
+        int(a.size),
+        beta,
+        se,
+        zval,
+        float(2 * stats.norm.sf(abs(zval))),
+        beta - z * se,
+        beta + z * se,
+        q,
+        max(kq - 1, 0),
+        float(stats.chi2.sf(q, kq - 1)) if int(pos.sum()) > 1 and kq > 1 else 1.0,
+        level,
     )

@@ -328,7 +328,7 @@ def _r2_common(y: FloatArray, v: FloatArray, X: FloatArray) -> float:
     tss = float(np.sum(w * (y - mu) ** 2))
     k, p = X.shape
     adj = 1 - (rss / (k - p)) / (tss / (k - 1))
-    return max(0.0, 100 * adj)
+    return float(max(0.0, 100 * adj))
 
 
 def _nan_to_none(x: float) -> float | None:
