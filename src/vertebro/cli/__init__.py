@@ -5,23 +5,106 @@ result. Errors are mapped to exit codes here, in one place: :class:`~vertebro.er
 exits 2 (every problem listed on stderr, grouped by cause), as does a
 :class:`~vertebro.errors.DatabaseError` (one line); any other
 :class:`~vertebro.errors.VertebroError` exits 1.
+
+Start-up: each group module registers its commands on a Typer of its own; the root lists them
+all for ``--help`` from their names and help texts, and turns only the command that runs into
+a Click command (Typer otherwise converts all of them, about 50 signatures, on every run).
+Heavy libraries are imported by the commands that use them (``_lazy.py``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from importlib import import_module
+from inspect import getdoc
+from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
+from typer.models import CommandInfo, DefaultPlaceholder, TyperInfo
 
+from vertebro._version import __version__
 from vertebro.errors import DatabaseError, InvalidInput, VertebroError
 
 from ._output import err_console
 
 __all__ = ["app", "main"]
 
+# each module owns its groups (or top-level commands), registered in this order
+_MODULES = ("_assess", "_score", "_rules", "_evidence", "_registry", "_analytics", "_serve")
+
+
+def _typer(**settings: Any) -> typer.Typer:
+    # Plain Click help: it wraps to any width, pipes without padding or box drawing, and
+    # shows no type for a flag (Typer's rich help prints <bool> beside every one).
+    return typer.Typer(
+        pretty_exceptions_enable=False, add_completion=False, rich_markup_mode=None, **settings
+    )
+
+
+def _entries() -> dict[str, CommandInfo | TyperInfo]:
+    """Every top-level command and group by name, as the modules register them."""
+    found: dict[str, CommandInfo | TyperInfo] = {}
+    for module in _MODULES:
+        holder = _typer()
+        import_module(f"{__name__}.{module}").register(holder)
+        infos: list[CommandInfo | TyperInfo] = [
+            *holder.registered_commands, *holder.registered_groups
+        ]
+        for info in infos:
+            assert isinstance(info.name, str), f"{module}: register every command with its name"
+            found[info.name] = info
+    return found
+
+
+def _given(value: Any) -> str | None:
+    return None if isinstance(value, DefaultPlaceholder) else value
+
+
+def _summary(text: str | None) -> str | None:
+    """The first paragraph of a help text, whole: Click would cut it at the column with "..."."""
+    return " ".join(text.split("\n\n")[0].split()) if text else None
+
+
+def _listing(name: str, info: CommandInfo | TyperInfo) -> TyperCommand:
+    """What ``vertebro --help`` shows of a command: its name and help, nothing parsed."""
+    if isinstance(info, TyperInfo):
+        assert info.typer_instance is not None
+        text = _given(info.help) or _given(info.typer_instance.info.help)
+    else:
+        text = info.help or getdoc(info.callback)
+    return TyperCommand(name=name, help=text, short_help=_summary(text))
+
+
+def _whole_summaries(command: Any) -> None:
+    for sub in getattr(command, "commands", {}).values():
+        sub.short_help = sub.short_help or _summary(sub.help)
+        _whole_summaries(sub)
+
+
+def _build(info: CommandInfo | TyperInfo) -> Any:
+    """The Click command of one entry, converted by Typer on its own."""
+    holder = _typer()
+    if isinstance(info, TyperInfo):
+        holder.registered_groups.append(info)
+    else:
+        holder.registered_commands.append(info)
+    command = typer.main.get_group(holder).commands[str(info.name)]
+    _whole_summaries(command)
+    return command
+
 
 class _Group(TyperGroup):
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self._entries = _entries()
+        self.commands = {n: _listing(n, info) for n, info in self._entries.items()}
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and isinstance(self.commands.get(args[0]), TyperCommand):
+            self.commands[args[0]] = _build(self._entries[args[0]])
+        return super().resolve_command(ctx, args)
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
@@ -47,7 +130,7 @@ class _Group(TyperGroup):
             raise typer.Exit(2) from None
 
 
-app = typer.Typer(
+app = _typer(
     cls=_Group,
     name="vertebro",
     help=(
@@ -56,25 +139,27 @@ app = typer.Typer(
         "not a medical device and not a decision."
     ),
     no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
+    # help as wide as the terminal (Click stops at 80 by default), up to a readable 120
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120},
 )
 
 
-def _register() -> None:
-    # Imported here so that `vertebro --help` lists every group; each module owns one group.
-    from . import _analytics, _assess, _evidence, _registry, _rules, _score, _serve
-
-    _assess.register(app)
-    _score.register(app)
-    _rules.register(app)
-    _evidence.register(app)
-    _registry.register(app)
-    _analytics.register(app)
-    _serve.register(app)
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"vertebro {__version__}\n")
+        raise typer.Exit()
 
 
-_register()
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """The root's options (its help is the Typer's above)."""
 
 
 def main() -> None:

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vertebro._atomic import atomic_open
-from vertebro.assess import AssessmentInput, assess, render_text, report_renderable, validate_json
 from vertebro.errors import FieldError, InvalidInput
 
+from ._lazy import lazy_module
 from ._output import Format, console, dumps, err_console, print_json
+
+if TYPE_CHECKING:
+    import vertebro.assess as engine
+else:  # the engine is built when a patient is assessed, not for `vertebro --help`
+    engine = lazy_module("vertebro.assess")
 
 __all__ = ["register"]
 
@@ -28,13 +33,13 @@ def _read(path: Path) -> bytes:
 
 
 def _batch(src: Path, out: Path, guideline: str | None, max_levels: int | None) -> None:
-    patients: list[tuple[int, AssessmentInput]] = []
+    patients: list[tuple[int, engine.AssessmentInput]] = []
     errors: list[FieldError] = []
     for n, line in enumerate(_read(src).decode("utf-8", errors="replace").splitlines(), 1):
         if not line.strip():
             continue
         try:
-            patients.append((n, validate_json(line, where=f"line {n}")))
+            patients.append((n, engine.validate_json(line, where=f"line {n}")))
         except InvalidInput as exc:
             errors.extend(exc.errors)
     if errors:
@@ -55,7 +60,7 @@ def _batch(src: Path, out: Path, guideline: str | None, max_levels: int | None) 
         task = progress.add_task("assess", total=len(patients))
         for n, inp in patients:
             try:
-                result = assess(inp, guideline=guideline, max_levels_per_session=max_levels)
+                result = engine.assess(inp, guideline=guideline, max_levels_per_session=max_levels)
             except InvalidInput as exc:
                 raise InvalidInput(
                     [FieldError(e.field, e.reason, f"line {n}") for e in exc.errors]
@@ -112,11 +117,13 @@ def register(app: typer.Typer) -> None:
             raise InvalidInput.field(
                 "PATIENT", "give a patient JSON file (or --batch FILE --out FILE)"
             )
-        inp = validate_json(_read(patient), where=str(patient))
-        result = assess(inp, guideline=guideline, max_levels_per_session=max_levels_per_session)
+        inp = engine.validate_json(_read(patient), where=str(patient))
+        result = engine.assess(
+            inp, guideline=guideline, max_levels_per_session=max_levels_per_session
+        )
         if format is Format.json:
             print_json(result)
         elif width:
-            sys.stdout.write(render_text(result, width=width))
+            sys.stdout.write(engine.render_text(result, width=width))
         else:
-            console().print(report_renderable(result))
+            console().print(engine.report_renderable(result))
