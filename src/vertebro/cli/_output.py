@@ -6,11 +6,14 @@ import json
 import sys
 from enum import StrEnum
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-__all__ = ["Format", "console", "dumps", "err_console", "print_json"]
+from vertebro.errors import InvalidInput
+
+__all__ = ["Format", "console", "dumps", "err_console", "output_path", "print_json"]
 
 
 class Format(StrEnum):
@@ -37,3 +40,19 @@ def console() -> Console:
 @cache
 def err_console() -> Console:
     return Console(stderr=True, highlight=False)
+
+
+def output_path(path: Path, option: str = "--out", *, folder_ok: bool = False) -> Path:
+    """An output path, checked before any work is done: the folder it goes in must exist.
+
+    vertebro never creates folders for its output (``--out``, ``--plot``, ``--forest``, ...):
+    a mistyped path is an error (exit 2, nothing written), not a new directory tree. A path
+    that is an existing folder is refused unless the command writes into one (``folder_ok``).
+    """
+    if not path.parent.is_dir():
+        raise InvalidInput.field(
+            option, f"folder {str(path.parent)!r} does not exist (create it first)"
+        )
+    if path.is_dir() and not folder_ok:
+        raise InvalidInput.field(option, f"{str(path)!r} is a folder; give a file name")
+    return path
