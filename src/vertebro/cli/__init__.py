@@ -15,6 +15,7 @@ Heavy libraries are imported by the commands that use them (``_lazy.py``).
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from importlib import import_module
 from inspect import getdoc
 from typing import Annotated, Any
@@ -30,8 +31,17 @@ from ._output import err_console
 
 __all__ = ["app", "main"]
 
-# each module owns its groups (or top-level commands), registered in this order
-_MODULES = ("_assess", "_score", "_rules", "_evidence", "_registry", "_analytics", "_serve")
+# Each module owns its groups (or top-level commands), listed in this order. A command that
+# runs needs only its own module; ``--help`` imports them all (tests/cli keeps this in step).
+_MODULES = {
+    "_assess": ("assess",),
+    "_score": ("score",),
+    "_rules": ("rules",),
+    "_evidence": ("evidence",),
+    "_registry": ("registry", "db", "demo"),
+    "_analytics": ("analytics",),
+    "_serve": ("serve",),
+}
 
 
 def _typer(**settings: Any) -> typer.Typer:
@@ -42,10 +52,10 @@ def _typer(**settings: Any) -> typer.Typer:
     )
 
 
-def _entries() -> dict[str, CommandInfo | TyperInfo]:
-    """Every top-level command and group by name, as the modules register them."""
+def _entries(modules: Iterable[str] = _MODULES) -> dict[str, CommandInfo | TyperInfo]:
+    """The top-level commands and groups of ``modules`` by name, as they register them."""
     found: dict[str, CommandInfo | TyperInfo] = {}
-    for module in _MODULES:
+    for module in modules:
         holder = _typer()
         import_module(f"{__name__}.{module}").register(holder)
         infos: list[CommandInfo | TyperInfo] = [
@@ -97,12 +107,30 @@ def _build(info: CommandInfo | TyperInfo) -> Any:
 class _Group(TyperGroup):
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
-        self._entries = _entries()
-        self.commands = {n: _listing(n, info) for n, info in self._entries.items()}
+        self._loaded: dict[str, CommandInfo | TyperInfo] = {}
+        self._built: set[str] = set()
+
+    def _load(self, modules: Iterable[str]) -> None:
+        todo = [m for m in modules if not set(_MODULES[m]) <= self._loaded.keys()]
+        self._loaded.update(_entries(todo))
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [name for names in _MODULES.values() for name in names]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        # for --help and typo suggestions: every module, listed by name and help only
+        if cmd_name not in self.commands:
+            self._load(_MODULES)
+            for name, info in self._loaded.items():
+                self.commands.setdefault(name, _listing(name, info))
+        return self.commands.get(cmd_name)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        if args and isinstance(self.commands.get(args[0]), TyperCommand):
-            self.commands[args[0]] = _build(self._entries[args[0]])
+        module = next((m for m, names in _MODULES.items() if args and args[0] in names), None)
+        if module is not None and args[0] not in self._built:
+            self._load([module])
+            self.commands[args[0]] = _build(self._loaded[args[0]])
+            self._built.add(args[0])
         return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:

@@ -10,7 +10,6 @@ import typer
 
 from vertebro.errors import InvalidInput
 
-from ._batch import default_jobs, run_batch
 from ._lazy import lazy_module
 from ._output import Format, console, err_console, output_path, print_json
 
@@ -81,6 +80,8 @@ def register(app: typer.Typer) -> None:
             if out is None:
                 raise InvalidInput.field("--out", "required with --batch")
             output_path(out)
+            from ._batch import default_jobs, run_batch  # multiprocessing: only for a batch
+
             n = run_batch(
                 _read(batch).decode("utf-8", errors="replace"),
                 out,

@@ -7,11 +7,12 @@ import sys
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from vertebro.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["Format", "console", "dumps", "err_console", "output_path", "print_json"]
 
@@ -32,13 +33,18 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(dumps(obj) + "\n")
 
 
+# rich.console is imported on first output: `vertebro --help` is printed by Click without it
 @cache
 def console() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False)
 
 
 @cache
 def err_console() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False)
 
 
