@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from vertebro.errors import InvalidInput
 
 from ._lazy import lazy_module
-from ._output import Format, console, print_json
+from ._output import Format, console, print_json, print_table
 
 if TYPE_CHECKING:
     import vertebro.assess as engine
@@ -47,13 +46,11 @@ def register(app: typer.Typer) -> None:
         if format is Format.json:
             print_json({"rulebook_version": rb.version, "rules": [r.as_dict() for r in chosen]})
             return
-        table = Table(title=f"rulebook {rb.version}: {len(chosen)} rules", title_justify="left")
-        table.add_column("id", no_wrap=True, overflow="fold")
-        table.add_column("effect")
-        table.add_column("source")
-        for r in chosen:
-            table.add_row(r.id, r.effect_text(), f"{r.source.id}, {r.section}")
-        console().print(table)
+        print_table(
+            ["id", "effect", "source"],
+            [[r.id, r.effect_text(), f"{r.source.id}, {r.section}"] for r in chosen],
+            title=f"rulebook {rb.version}: {len(chosen)} rules",
+        )
 
     @rules.command("show")
     def show_cmd(
