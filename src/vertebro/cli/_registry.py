@@ -18,10 +18,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from vertebro.errors import InvalidInput
 
-from ._output import Format, console, err_console, plain, print_json, print_table
+from ._output import Format, console, emit, err_console, plain, print_json, print_table
 
 __all__ = ["register"]
 
@@ -583,13 +584,12 @@ def summary(as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) -> None:
         def per_tech(d: dict[str, Any], fmt: Callable[[Any], str]) -> str:
             return ", ".join(f"{fmt(v)} {short.get(t, t)}" for t, v in d.items()) or "none"
 
-        console().print(
+        emit(Text(
             f"{o['patients']} patients; procedures: {per_tech(o['procedures'], str)}; "
             f"procedures with cement leakage: "
             f"{per_tech(o['cement_leakage'], lambda v: f'{100 * v:.1f}%')}; "
-            f"with symptomatic leakage: {per_tech(o['symptomatic_leakage'], str)}",
-            markup=False,
-        )
+            f"with symptomatic leakage: {per_tech(o['symptomatic_leakage'], str)}"
+        ))
         heads = {"preop": "preop", "lt4w": "<4 wk", "le6w": "≤6 wk", "lt6m": "<6 mo",
                  "lt1y": "<1 y", "ge1y": "≥1 y"}
         print_table(
