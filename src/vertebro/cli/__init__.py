@@ -104,11 +104,28 @@ def _build(info: CommandInfo | TyperInfo) -> Any:
     return command
 
 
+# Commands that write (a file or the registry): only their refusals say "nothing was written".
+_WRITE_OPTIONS = {"--out", "--batch", "--plot", "--forest", "--funnel"}
+_WRITE_COMMANDS = {
+    "registry": {"add-site", "add-user", "set-password", "add-patient", "assess",
+                 "add-procedure", "add-complication", "add-follow-up", "import"},
+    "db": {"init", "upgrade", "backup", "restore"},
+    "demo": {"seed"},
+}
+
+
+def _writes(args: list[str]) -> bool:
+    if _WRITE_OPTIONS.intersection(a.split("=", 1)[0] for a in args):
+        return True
+    return len(args) > 1 and args[1] in _WRITE_COMMANDS.get(args[0], ())
+
+
 class _Group(TyperGroup):
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
         self._loaded: dict[str, CommandInfo | TyperInfo] = {}
         self._built: set[str] = set()
+        self._args: list[str] = []
 
     def _load(self, modules: Iterable[str]) -> None:
         todo = [m for m in modules if not set(_MODULES[m]) <= self._loaded.keys()]
@@ -126,6 +143,7 @@ class _Group(TyperGroup):
         return self.commands.get(cmd_name)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        self._args = list(args)
         module = next((m for m, names in _MODULES.items() if args and args[0] in names), None)
         if module is not None and args[0] not in self._built:
             self._load([module])
@@ -137,7 +155,8 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except InvalidInput as exc:
-            err_console().print("[bold red]invalid input[/] (nothing was written):")
+            note = " (nothing was written)" if _writes(self._args) else ""
+            err_console().print(f"[bold red]invalid input[/]{note}:")
             for line in exc.grouped():
                 err_console().print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None

@@ -22,7 +22,16 @@ from rich.text import Text
 
 from vertebro.errors import InvalidInput
 
-from ._output import Format, console, emit, err_console, plain, print_json, print_table
+from ._output import (
+    Format,
+    console,
+    emit,
+    err_console,
+    output_path,
+    plain,
+    print_json,
+    print_table,
+)
 
 __all__ = ["register"]
 
@@ -645,6 +654,7 @@ def export_cmd(
     """Export every record you may see."""
     from vertebro.registry import io
 
+    output_path(out, folder_ok=True)  # a missing folder: exit 2 before any work (as --plot)
     with _registry(db) as reg, _progress("export") as progress:
         written = io.export(reg, as_, fmt.value, out, research=research, progress=progress)
     console().print(f"exported {written} to {out}", markup=False)

@@ -95,6 +95,9 @@ def register(app: typer.Typer) -> None:
         ],
     ) -> None:
         """Validate a rulebook folder (e.g. a reviewer's edited copy); exit 1 if invalid."""
+        if not directory.is_dir():
+            what = "is a file, not a folder" if directory.exists() else "no such folder"
+            raise InvalidInput.field("DIRECTORY", f"{str(directory)!r}: {what}")
         rb = engine.load_rulebook(directory)
         console().print(
             f"rulebook {rb.version}: {len(rb.rules)} rules from {len(rb.sources)} sources, valid"
