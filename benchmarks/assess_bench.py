@@ -158,6 +158,30 @@ def _output_floor(patients: list[dict[str, Any]], repeats: int) -> tuple[float, 
     return _time(AssessmentInput.model_validate, patients, repeats), build
 
 
+def _burn(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def machine_speed_up(jobs: int, n: int = 5_000_000) -> float:
+    """What ``jobs`` processes gain over one on pure Python arithmetic right now: the most a
+    batch can gain on this machine at this load (a shared VM may give fewer cores than it
+    lists)."""
+    import multiprocessing
+
+    t0 = time.perf_counter()
+    for _ in range(jobs):
+        _burn(n)
+    serial = time.perf_counter() - t0
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        t0 = time.perf_counter()
+        pool.map(_burn, [n] * jobs)
+        parallel = time.perf_counter() - t0
+    return round(serial / parallel, 2)
+
+
 def batch_rates(n: int, seed: int, jobs: int, repeats: int) -> dict[str, Any]:
     """Patients per second of ``vertebro assess --batch`` with 1 and ``jobs`` processes."""
     from vertebro.cli._batch import run_batch
@@ -178,6 +202,7 @@ def batch_rates(n: int, seed: int, jobs: int, repeats: int) -> dict[str, Any]:
         assert outputs[1] == outputs[jobs], "the output must not depend on --jobs"
     one, many = rates["batch_1_process_per_s"], rates[f"batch_{jobs}_process_per_s"]
     rates["batch_speed_up"] = round(many / one, 2)
+    rates["control_cpu_speed_up"] = machine_speed_up(jobs)
     return rates
 
 
