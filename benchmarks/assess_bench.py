@@ -12,7 +12,14 @@ as constants) is compiled, and calling it is timed. That is the least work CPyth
 build the output's dicts and lists, with no decision made at all; (validation + that) /
 validation is the ratio an engine doing zero work would score.
 
+Batch throughput (issue 13.6): the same kind of patients, ``--batch-patients`` of them (20,000)
+as a JSONL file, through the code behind ``vertebro assess --batch --out FILE`` with one process
+and with two (``--jobs``): read, validate, assess, write the results atomically; the command's
+own start-up is excluded, the worker processes' start is included. Reported as patients per
+second, the two-process rate beside the one-process rate (goal: >= 5,000/s with 2).
+
     python benchmarks/assess_bench.py [--patients 100000] [--repeats 3] [--seed 2026]
+    python benchmarks/assess_bench.py --only batch [--batch-patients 20000] [--jobs 2]
 """
 
 from __future__ import annotations
@@ -21,8 +28,10 @@ import argparse
 import json
 import platform
 import random
+import tempfile
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from vertebro import assess
@@ -149,13 +158,67 @@ def _output_floor(patients: list[dict[str, Any]], repeats: int) -> tuple[float, 
     return _time(AssessmentInput.model_validate, patients, repeats), build
 
 
+def _burn(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def machine_speed_up(jobs: int, n: int = 5_000_000) -> float:
+    """What ``jobs`` processes gain over one on pure Python arithmetic right now: the most a
+    batch can gain on this machine at this load (a shared VM may give fewer cores than it
+    lists)."""
+    import multiprocessing
+
+    t0 = time.perf_counter()
+    for _ in range(jobs):
+        _burn(n)
+    serial = time.perf_counter() - t0
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        t0 = time.perf_counter()
+        pool.map(_burn, [n] * jobs)
+        parallel = time.perf_counter() - t0
+    return round(serial / parallel, 2)
+
+
+def batch_rates(n: int, seed: int, jobs: int, repeats: int) -> dict[str, Any]:
+    """Patients per second of ``vertebro assess --batch`` with 1 and ``jobs`` processes."""
+    from vertebro.cli._batch import run_batch
+
+    text = "".join(json.dumps(p) + "\n" for p in generate(n, seed))
+    rates: dict[str, Any] = {"batch_patients": n}
+    with tempfile.TemporaryDirectory() as tmp:
+        outputs = {}
+        for j in (1, jobs):
+            out = Path(tmp) / f"results-{j}.jsonl"
+            best = float("inf")
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                run_batch(text, out, source="bench", guideline=None, max_levels=None, jobs=j)
+                best = min(best, time.perf_counter() - t0)
+            rates[f"batch_{j}_process_per_s"] = round(n / best)
+            outputs[j] = out.read_bytes()
+        assert outputs[1] == outputs[jobs], "the output must not depend on --jobs"
+    one, many = rates["batch_1_process_per_s"], rates[f"batch_{jobs}_process_per_s"]
+    rates["batch_speed_up"] = round(many / one, 2)
+    rates["control_cpu_speed_up"] = machine_speed_up(jobs)
+    return rates
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, default=100_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--floor-sample", type=int, default=5000, help="patients for the floor")
+    ap.add_argument("--batch-patients", type=int, default=20_000)
+    ap.add_argument("--jobs", type=int, default=2, help="processes for the batch comparison")
+    ap.add_argument("--only", choices=["engine", "batch"], help="run one part only")
     args = ap.parse_args()
+    if args.only == "batch":
+        print(json.dumps(batch_rates(args.batch_patients, args.seed, args.jobs, 1), indent=2))
+        return
     patients = generate(args.patients, args.seed)
     assess(patients[0])  # load and compile the rulebook outside the timing
     validate = _time(AssessmentInput.model_validate, patients, args.repeats)
@@ -178,6 +241,8 @@ def main() -> None:
         "floor_ratio_zero_work_engine": round((floor_validate + floor_build) / floor_validate, 2),
         "dispositions_first_5000": dict(sorted(mix.items())),
     }
+    if args.only is None:
+        report.update(batch_rates(args.batch_patients, args.seed, args.jobs, 1))
     print(json.dumps(report, indent=2))
 
 

@@ -52,7 +52,7 @@ def test_batch_writes_one_result_per_patient(tmp_path: Path) -> None:
     patients[0]["contraindications"]["spinal_infection"] = True
     src = tmp_path / "cohort.jsonl"
     src.write_text("\n".join(json.dumps(p) for p in patients) + "\n\n")
-    out = tmp_path / "out" / "results.jsonl"
+    out = tmp_path / "results.jsonl"  # its folder must exist (tests/cli/test_batch.py)
     result = runner.invoke(app, ["assess", "--batch", str(src), "--out", str(out)])
     assert result.exit_code == 0, result.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]

@@ -67,6 +67,7 @@ def test_cli_end_to_end(db_url: str, other_db_url: str, tmp_path: Path) -> None:
 
     for fmt in ("csv", "redcap", "fhir"):
         target = tmp_path / f"out-{fmt}" / ("x" if fmt == "redcap" else f"x.{fmt}")
+        target.parent.mkdir()  # vertebro never creates the folder an output goes in
         code, out, err = run("registry", "export", "--format", fmt, "--out", str(target),
                              "--as", "admin", *db)
         assert code == 0, err

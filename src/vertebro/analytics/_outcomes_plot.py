@@ -8,12 +8,14 @@ Agg canvas, like the audit's funnel plot; the PNG carries no software or date st
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ._outcomes import MEASURES, OutcomesReport
+from ._paired import MeanCI
 from ._plot import check_plot_path, save_png
 from ._pooled import SORENSEN_SOURCE
 
@@ -23,6 +25,11 @@ _COLOURS = {"vertebroplasty": "tab:blue", "kyphoplasty": "tab:orange"}
 _SHORT = {"vertebroplasty": "PVP", "kyphoplasty": "KP"}
 _OFFSET = {"vertebroplasty": -0.1, "kyphoplasty": 0.1}  # side by side, so intervals don't hide
 _SCALE = {"nrs": (0.0, 10.0), "odi": (0.0, 100.0), "kps": (0.0, 100.0)}
+
+
+def kept(levels: list[MeanCI | None]) -> list[MeanCI]:
+    """The intervals with a value."""
+    return [lv for lv in levels if lv is not None]
 
 
 def outcomes_figure(report: OutcomesReport) -> Figure:
@@ -42,8 +49,11 @@ def outcomes_figure(report: OutcomesReport) -> Figure:
             dx = _OFFSET.get(t.technique, 0.0)
             xs = [i + dx for i, lv in enumerate(levels) if lv is not None]
             ys = [lv.mean for lv in levels if lv is not None]
-            lo = [lv.mean - lv.ci95[0] if lv.ci95 else 0.0 for lv in levels if lv is not None]
-            hi = [lv.ci95[1] - lv.mean if lv.ci95 else 0.0 for lv in levels if lv is not None]
+            # a t interval can pass the scale's end (a KPS mean of 92 with n=5); the scale is
+            # where the values can be, so the bar stops there (the text report has the interval)
+            low, high = _SCALE[name]
+            lo = [lv.mean - max(lv.ci95[0], low) if lv.ci95 else 0.0 for lv in kept(levels)]
+            hi = [min(lv.ci95[1], high) - lv.mean if lv.ci95 else 0.0 for lv in kept(levels)]
             if xs:
                 ax.errorbar(
                     xs,
@@ -56,14 +66,16 @@ def outcomes_figure(report: OutcomesReport) -> Figure:
                     ms=6,
                     label=f"{_SHORT[t.technique]}, this registry: mean, 95% CI",
                 )
-                for x, y, lv in zip(xs, ys, [lv for lv in levels if lv is not None], strict=True):
-                    ax.annotate(
+                # the counts in a band along the panel's foot, under their points: never on a
+                # marker, an interval or the reference (the values sit well above the foot)
+                band = 0.04 if dx < 0 else 0.1
+                for x, lv in zip(xs, kept(levels), strict=True):
+                    ax.text(
+                        x,
+                        band,
                         f"n={lv.n}",
-                        (x, y),
-                        # PVP's counts to the left of its points, KP's to the right
-                        xytext=(-6 if dx < 0 else 6, -12),
-                        textcoords="offset points",
-                        ha="right" if dx < 0 else "left",
+                        transform=ax.get_xaxis_transform(),
+                        ha="center",
                         fontsize=6.5,
                         color=colour,
                     )
@@ -112,11 +124,15 @@ def outcomes_figure(report: OutcomesReport) -> Figure:
         f"{SORENSEN_SOURCE} pooled means as reference",
         fontsize=11,
     )
+    notes = (
+        "Means of every patient with the measure in the interval (one value a patient, index "
+        "procedure; no imputation); 95% CI Student t, drawn within the scale.",
+        f"Reference: {SORENSEN_SOURCE}, study means weighted by N, other cohorts (KPS pooled "
+        "over PVP and KP; pain as VAS 0-10): context, not a target.",
+    )
+    # wrapped to the figure's width (8 in of 7 pt text): the layout does not narrow it
     fig.supxlabel(
-        f"Means of every patient with the measure in the interval (one value a patient, index "
-        f"procedure; no imputation); 95% CI Student t.\nReference: {SORENSEN_SOURCE}, study "
-        "means weighted by N, other cohorts (KPS pooled over PVP and KP; pain as VAS 0-10): "
-        "context, not a target.",
+        "\n".join(line for note in notes for line in textwrap.wrap(note, 125)),
         fontsize=7,
         color="0.3",
     )

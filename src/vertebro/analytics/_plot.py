@@ -7,6 +7,7 @@ and servers; the PNG carries no software or date stamp, so the same audit gives 
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -149,11 +150,22 @@ def funnel_figure(report: AuditReport) -> Figure:
     ax.grid(True, color="0.9")
     ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
     # supxlabel, unlike free text, gets its own space in the constrained layout
+    # wrapped to the figure's width (about 120 characters of 7.5 pt on 8 in): the layout gives
+    # the footnote its height, not its width, so one long line would be cut at both edges
     fig.supxlabel(
-        "Control limits: exact binomial around the threshold (Spiegelhalter, Stat Med "
-        "2005), drawn interpolated; each status is from the exact tail of its whole count, "
-        "so a point just above a line may be within.\nAn alert prompts a review of local "
-        "practice (SNIS-2014); it is not a verdict. Few procedures give wide limits.",
+        "\n".join(
+            textwrap.wrap(
+                "Control limits: exact binomial around the threshold (Spiegelhalter, Stat Med "
+                "2005), drawn interpolated; each status is from the exact tail of its whole "
+                "count, so a point just above a line may be within.",
+                120,
+            )
+            + textwrap.wrap(
+                "An alert prompts a review of local practice (SNIS-2014); it is not a verdict. "
+                "Few procedures give wide limits.",
+                120,
+            )
+        ),
         fontsize=7.5,
         color="0.3",
     )

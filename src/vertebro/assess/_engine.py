@@ -89,6 +89,10 @@ class _Compiled:
     indications: dict[str, tuple[Rule, ...]]
     plan_patient: tuple[Rule, ...]
     plan_level: tuple[Rule, ...]
+    # per profile, the plan rules that apply, patient rules first: offers, then the others
+    # (evaluated apart, since the others may read level.needs_workup, which the offers set)
+    plan_offers: dict[str, tuple[Rule, ...]]
+    plan_others: dict[str, tuple[Rule, ...]]
     slots: dict[str, tuple[Rule, ...]]  # by priority, highest first
     action_order: dict[str, int]
     max_levels: int
@@ -104,6 +108,17 @@ def _compile(rb: Rulebook) -> _Compiled:
         for s in _SLOTS
     }
     general = [r for r in plan if not any(getattr(r.then, s) for s in _SLOTS)]
+    ordered = [r for r in general if r.scope == "patient"] + [
+        r for r in general if r.scope == "level"
+    ]
+
+    def plan_rules(profile: str, offers: bool) -> tuple[Rule, ...]:
+        return tuple(
+            r
+            for r in ordered
+            if bool(r.then.offer) == offers and (not r.profiles or profile in r.profiles)
+        )
+
     return _Compiled(
         rb=rb,
         outcomes=load_outcomes(),
@@ -113,6 +128,8 @@ def _compile(rb: Rulebook) -> _Compiled:
         indications={p: tuple(r for r in rb.rules if r.then.indicates == p) for p in rb.profiles},
         plan_patient=tuple(r for r in general if r.scope == "patient"),
         plan_level=tuple(r for r in general if r.scope == "level"),
+        plan_offers={p: plan_rules(p, offers=True) for p in rb.profiles},
+        plan_others={p: plan_rules(p, offers=False) for p in rb.profiles},
         slots=slots,
         action_order={code: i for i, code in enumerate(rb.actions)},
         max_levels=rb.parameter("max_levels_per_session").value,
@@ -303,17 +320,10 @@ class _Run:
                     self._add_action(r, lvl, code)
 
         self.intervening: tuple[Rule, int] | None = None
-        evals = [
-            (r, i, v)
-            for r, i, v in self._each(c.plan_patient) + self._each(c.plan_level)
-            if not (r.profiles and self.profile not in r.profiles)
-        ]
         # Offers first: a level's work-up is asked only if it is in the plan or could be.
         open_rules: list[tuple[Rule, int | None]] = []
         offer_open: set[int] = set()
-        for r, i, v in evals:
-            if not r.then.offer:
-                continue
+        for r, i, v in self._each(c.plan_offers[self.profile]):
             if v is True:
                 self._apply(r, i)
             elif v is None:
@@ -325,9 +335,7 @@ class _Run:
             lf.facts["level.needs_workup"] = (
                 index is not False or k in self.offers or k in offer_open
             )
-        for r, i, v in self._each(c.plan_patient) + self._each(c.plan_level):
-            if r.then.offer or (r.profiles and self.profile not in r.profiles):
-                continue
+        for r, i, v in self._each(c.plan_others[self.profile]):
             if v is None:
                 open_rules.append((r, i))
             elif v is True:

@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
+from ._rulebook import load_yaml
 
 __all__ = ["Outcomes", "load_outcomes", "wilson_interval"]
 
@@ -55,9 +55,7 @@ def _series(block: dict[str, Any], intervals: list[str], note: str | None = None
 
 @cache
 def load_outcomes() -> Outcomes:
-    data = yaml.safe_load(
-        resources.files("vertebro.rulebook").joinpath("outcomes.yaml").read_bytes()
-    )
+    data = load_yaml(resources.files("vertebro.rulebook").joinpath("outcomes.yaml").read_bytes())
     intervals = data["intervals"]
     kps = _series(data["kps"], intervals, "pooled over vertebroplasty and kyphoplasty")
     by_technique: dict[str, dict[str, Any]] = {}

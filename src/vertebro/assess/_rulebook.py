@@ -268,13 +268,23 @@ def _kind(spec: RuleSpec, index: IndexSpec) -> Kind:
     return "plan"
 
 
+# libyaml's parser when PyYAML was built with it (the wheels are): the same documents and
+# errors as yaml.safe_load, about ten times faster, which is most of `vertebro assess`'s start.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(raw: bytes | str) -> Any:
+    """``yaml.safe_load`` with libyaml's parser when it is available."""
+    return yaml.load(raw, Loader=_SafeLoader)
+
+
 def _read(base: Traversable, name: str) -> tuple[Any, bytes]:
     node = base.joinpath(name)
     if not node.is_file():
         raise RulebookError(f"rulebook file {name} is missing")
     raw = node.read_bytes()
     try:
-        return yaml.safe_load(raw), raw
+        return load_yaml(raw), raw
     except yaml.YAMLError as exc:
         raise RulebookError(f"{name}: not valid YAML: {exc}") from None
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from vertebro._atomic import atomic_open
-from vertebro.assess import AssessmentInput, assess, render_text, report_renderable, validate_json
-from vertebro.errors import FieldError, InvalidInput
+from vertebro.errors import InvalidInput
 
-from ._output import Format, console, dumps, err_console, print_json
+from ._lazy import lazy_module
+from ._output import Format, console, err_console, output_path, print_json
+
+if TYPE_CHECKING:
+    import vertebro.assess as engine
+else:  # the engine is built when a patient is assessed, not for `vertebro --help`
+    engine = lazy_module("vertebro.assess")
 
 __all__ = ["register"]
 
@@ -25,47 +28,6 @@ def _read(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise InvalidInput.field(str(path), f"cannot read: {exc.strerror}") from None
-
-
-def _batch(src: Path, out: Path, guideline: str | None, max_levels: int | None) -> None:
-    patients: list[tuple[int, AssessmentInput]] = []
-    errors: list[FieldError] = []
-    for n, line in enumerate(_read(src).decode("utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            patients.append((n, validate_json(line, where=f"line {n}")))
-        except InvalidInput as exc:
-            errors.extend(exc.errors)
-    if errors:
-        raise InvalidInput(errors)
-    if not patients:
-        raise InvalidInput.field(str(src), "no patients in the file (one JSON object per line)")
-    # Assess everything before writing anything; then write atomically, so a failure leaves
-    # no partial results file behind.
-    results = []
-    with Progress(
-        TextColumn("assessing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console(),
-        transient=True,
-    ) as progress:
-        task = progress.add_task("assess", total=len(patients))
-        for n, inp in patients:
-            try:
-                result = assess(inp, guideline=guideline, max_levels_per_session=max_levels)
-            except InvalidInput as exc:
-                raise InvalidInput(
-                    [FieldError(e.field, e.reason, f"line {n}") for e in exc.errors]
-                ) from None
-            results.append(dumps({"line": n, **result}, indent=None))
-            progress.advance(task)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_open(out, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(results) + "\n")
-    err_console().print(f"assessed {len(results)} patients -> {out}")
 
 
 def register(app: typer.Typer) -> None:
@@ -90,7 +52,18 @@ def register(app: typer.Typer) -> None:
         batch: Annotated[
             Path | None, typer.Option(help="Assess a JSONL cohort, one patient per line.")
         ] = None,
-        out: Annotated[Path | None, typer.Option(help="Results JSONL for --batch.")] = None,
+        out: Annotated[
+            Path | None,
+            typer.Option(help="Results JSONL for --batch (its folder must exist)."),
+        ] = None,
+        jobs: Annotated[
+            int | None,
+            typer.Option(
+                min=1,
+                help="Processes for --batch (default: the number of CPUs). The output is the "
+                "same whatever the number.",
+            ),
+        ] = None,
         width: Annotated[
             int | None, typer.Option(help="Text report width (default: the terminal's).")
         ] = None,
@@ -106,17 +79,32 @@ def register(app: typer.Typer) -> None:
                 )
             if out is None:
                 raise InvalidInput.field("--out", "required with --batch")
-            _batch(batch, out, guideline, max_levels_per_session)
+            output_path(out)
+            from ._batch import default_jobs, run_batch  # multiprocessing: only for a batch
+
+            n = run_batch(
+                _read(batch).decode("utf-8", errors="replace"),
+                out,
+                source=str(batch),
+                guideline=guideline,
+                max_levels=max_levels_per_session,
+                jobs=jobs or default_jobs(),
+            )
+            err_console().print(f"assessed {n} patients -> {out}", markup=False)
             return
+        if jobs is not None:
+            raise InvalidInput.field("--jobs", "only with --batch")
         if patient is None:
             raise InvalidInput.field(
                 "PATIENT", "give a patient JSON file (or --batch FILE --out FILE)"
             )
-        inp = validate_json(_read(patient), where=str(patient))
-        result = assess(inp, guideline=guideline, max_levels_per_session=max_levels_per_session)
+        inp = engine.validate_json(_read(patient), where=str(patient))
+        result = engine.assess(
+            inp, guideline=guideline, max_levels_per_session=max_levels_per_session
+        )
         if format is Format.json:
             print_json(result)
         elif width:
-            sys.stdout.write(render_text(result, width=width))
+            sys.stdout.write(engine.render_text(result, width=width))
         else:
-            console().print(report_renderable(result))
+            console().print(engine.report_renderable(result))

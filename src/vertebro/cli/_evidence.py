@@ -12,19 +12,26 @@ import datetime as dt
 import io
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
-import numpy as np
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from vertebro import evidence as ev
 from vertebro._atomic import atomic_open
 from vertebro.errors import EvidenceError, FieldError, InvalidInput
 
+from ._lazy import lazy_module
 from ._output import Format, console, dumps, err_console, print_json
 from ._registry import AsOpt, DbOpt, _registry
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from vertebro import evidence as ev
+else:  # loaded by the first evidence command that runs, not at start-up
+    np = lazy_module("numpy")
+    ev = lazy_module("vertebro.evidence")
 
 __all__ = ["register"]
 

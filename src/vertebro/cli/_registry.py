@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -16,13 +17,21 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Column, Table
+from rich.text import Text
 
 from vertebro.errors import InvalidInput
 
-from ._output import Format, console, err_console, print_json
+from ._output import (
+    Format,
+    console,
+    emit,
+    err_console,
+    output_path,
+    plain,
+    print_json,
+    print_table,
+)
 
 __all__ = ["register"]
 
@@ -79,9 +88,7 @@ def _out(fmt: Format, data: Any, text: Callable[[Any], None]) -> None:
 
 def _kv(data: dict[str, Any]) -> None:
     for k, v in data.items():
-        if isinstance(v, list | dict):
-            v = json.dumps(v)
-        console().print(f"{k:>22}: {v}", markup=False)
+        console().print(f"{k:>22}: {plain(v)}", markup=False, soft_wrap=True)
 
 
 def _date(value: str | None, field: str) -> dt.date | None:
@@ -546,12 +553,19 @@ def show(patient: str, as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) 
 
     def text(o: dict[str, Any]) -> None:
         head = {k: v for k, v in o.items() if k != "events"}
-        console().print(" ".join(f"{k}={v}" for k, v in head.items()), markup=False)
-        table = Table("when", "event", "details")
-        for e in o["events"]:
-            when = e["date"] if "date" in e else f"day {e.get('day')}"
-            table.add_row(str(when), e["event"], _describe(e))
-        console().print(table)
+        console().print(
+            "; ".join(f"{k.replace('_', ' ')} {plain(v)}" for k, v in head.items()),
+            markup=False,
+            soft_wrap=True,
+        )
+        print_table(
+            ["when", "event", "details"],
+            [
+                [str(e["date"] if "date" in e else f"day {e.get('day')}"), e["event"],
+                 _describe(e)]
+                for e in o["events"]
+            ],
+        )
 
     _out(fmt, out, text)
 
@@ -565,14 +579,11 @@ def list_patients(as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) -> No
         # a researcher's rows carry the age at the index procedure, never the birth year
         age = bool(rows) and "age_at_index" in rows[0]
         key = "age_at_index" if age else "birth_year"
-        # a pseudonym is never cut: it is how a researcher names the patient
-        table = Table("site", Column("patient", no_wrap=True),
-                      "age at index" if age else "birth year", "sex", "primary cancer")
-        for r in rows:
-            value = r.get(key)
-            table.add_row(r["site"], r["patient"], "" if value is None else str(value),
-                          r["sex"] or "", r["primary_cancer"] or "")
-        console().print(table)
+        print_table(
+            ["site", "patient", "age at index" if age else "birth year", "sex", "primary cancer"],
+            [[r["site"], r["patient"], "" if r.get(key) is None else str(r[key]), r["sex"] or "",
+              r["primary_cancer"] or ""] for r in rows],
+        )
 
     _out(fmt, out, text)
 
@@ -591,12 +602,20 @@ def due(
     def text(rows: list[dict[str, Any]]) -> None:
         from vertebro.registry.vocab import INTERVAL_LABELS
 
-        table = Table("site", "patient", "interval", "status", "target", "days since procedure")
-        for r in rows:
-            table.add_row(r["site"], r["patient"], INTERVAL_LABELS[r["interval"]], r["status"],
-                          r.get("target_date", ""), str(r["days_since_procedure"]))
-        console().print(table)
-        console().print(f"{len(rows)} follow-up(s) due or overdue")
+        print_table(
+            ["site", "patient", "interval", "status", "target", "days since procedure"],
+            [[r["site"], r["patient"], INTERVAL_LABELS[r["interval"]], r["status"],
+              r.get("target_date", ""), str(r["days_since_procedure"])] for r in rows],
+            right=[5],
+        )
+        # the count by status: a missed interval (--all) is not one that is still due
+        counts = Counter(r["status"] for r in rows)
+        console().print(
+            "follow-ups: "
+            + (", ".join(f"{counts[s]} {s}" for s in ("due", "overdue", "missed") if counts[s])
+               or "none"),
+            markup=False,
+        )
 
     _out(fmt, out, text)
 
@@ -615,24 +634,26 @@ def summary(as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) -> None:
         def per_tech(d: dict[str, Any], fmt: Callable[[Any], str]) -> str:
             return ", ".join(f"{fmt(v)} {short.get(t, t)}" for t, v in d.items()) or "none"
 
-        console().print(
+        emit(Text(
             f"{o['patients']} patients; procedures: {per_tech(o['procedures'], str)}; "
             f"procedures with cement leakage: "
             f"{per_tech(o['cement_leakage'], lambda v: f'{100 * v:.1f}%')}; "
-            f"with symptomatic leakage: {per_tech(o['symptomatic_leakage'], str)}",
-            markup=False,
-        )
+            f"with symptomatic leakage: {per_tech(o['symptomatic_leakage'], str)}"
+        ))
         heads = {"preop": "preop", "lt4w": "<4 wk", "le6w": "≤6 wk", "lt6m": "<6 mo",
                  "lt1y": "<1 y", "ge1y": "≥1 y"}
-        table = Table("", "", *(Column(heads[i], justify="right") for i in INTERVALS),
-                      box=box.SIMPLE_HEAD,
-                      title="mean (N) by interval (PVP vertebroplasty, KP kyphoplasty)")
-        for name, by_tech in o["outcomes"].items():
-            for tech, cells in by_tech.items():
-                table.add_row(name.upper(), short.get(tech, tech), *(
+        print_table(
+            ["", "", *(heads[i] for i in INTERVALS)],
+            [
+                [name.upper(), short.get(tech, tech), *(
                     f"{c['mean']:.2f}\n({c['n']})" if (c := cells.get(i)) else "-"
-                    for i in INTERVALS))
-        console().print(table)
+                    for i in INTERVALS)]
+                for name, by_tech in o["outcomes"].items()
+                for tech, cells in by_tech.items()
+            ],
+            title="mean (N) by interval (PVP vertebroplasty, KP kyphoplasty)",
+            right=range(2, 2 + len(INTERVALS)),
+        )
 
     _out(fmt, out, text)
 
@@ -643,18 +664,23 @@ def audit_cmd(patient: str, as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.t
     out = _call(db, "audit_trail", as_, patient)
 
     def text(rows: list[dict[str, Any]]) -> None:
-        table = Table("at", "who", "action", "table", "row", "change")
-        for r in rows:
-            if r["action"] == "update":
-                change = {k: [r["before"][k], v] for k, v in r["after"].items()
-                          if r["before"].get(k) != v}
-            else:
-                change = r["after"] or r["before"]
-            table.add_row(r["at"][:19], r["actor"], r["action"], r["table"], str(r["row_id"]),
-                          json.dumps(change)[:160])
-        console().print(table)
+        print_table(
+            ["at", "who", "action", "table", "row", "change"],
+            [[r["at"][:19].replace("T", " "), r["actor"], r["action"], r["table"],
+              str(r["row_id"]), _change(r)] for r in rows],
+        )
 
     _out(fmt, out, text)
+
+
+def _change(r: dict[str, Any]) -> str:
+    """An audit row's change in words: ``field: before -> after`` for an update, the fields
+    of an insert or delete; every field, nothing cut."""
+    before, after = r["before"] or {}, r["after"] or {}
+    if r["action"] == "update":
+        return "; ".join(f"{k}: {plain(before.get(k))} -> {plain(v)}"
+                         for k, v in after.items() if before.get(k) != v) or "(no change)"
+    return plain(after or before)
 
 
 @registry_app.command("export")
@@ -670,6 +696,7 @@ def export_cmd(
     from vertebro.registry import io
 
     # io.export refuses (unknown user, researcher without --research) before touching `out`
+    output_path(out, folder_ok=True)  # a missing folder: exit 2 before any work (as --plot)
     with _registry(db) as reg, _progress("export") as progress:
         written = io.export(reg, as_, fmt.value, out, research=research, progress=progress)
     console().print(f"exported {written} to {out}", markup=False)
@@ -705,3 +732,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(registry_app, name="registry")
     app.add_typer(db_app, name="db")
     app.add_typer(demo_app, name="demo")
+
+
+# `db grant` lives in its own module and joins db_app when this one is imported (the lazy
+# root imports only the module that owns a group).
+from . import _db_roles  # noqa: E402, F401

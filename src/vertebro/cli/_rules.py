@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
-from vertebro.assess import default_rulebook, load_rulebook
 from vertebro.errors import InvalidInput
 
-from ._output import Format, console, print_json
+from ._lazy import lazy_module
+from ._output import Format, console, print_json, print_table
+
+if TYPE_CHECKING:
+    import vertebro.assess as engine
+else:  # the rulebook is loaded by the rules commands, not for `vertebro --help`
+    engine = lazy_module("vertebro.assess")
 
 __all__ = ["register"]
 
@@ -33,7 +37,7 @@ def register(app: typer.Typer) -> None:
         format: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
     ) -> None:
         """List every rule: id, what it does, its source."""
-        rb = default_rulebook()
+        rb = engine.default_rulebook()
         chosen = [r for r in rb.rules if source is None or r.source.id.lower() == source.lower()]
         if source is not None and not chosen:
             raise InvalidInput.field(
@@ -42,13 +46,11 @@ def register(app: typer.Typer) -> None:
         if format is Format.json:
             print_json({"rulebook_version": rb.version, "rules": [r.as_dict() for r in chosen]})
             return
-        table = Table(title=f"rulebook {rb.version}: {len(chosen)} rules", title_justify="left")
-        table.add_column("id", no_wrap=True, overflow="fold")
-        table.add_column("effect")
-        table.add_column("source")
-        for r in chosen:
-            table.add_row(r.id, r.effect_text(), f"{r.source.id}, {r.section}")
-        console().print(table)
+        print_table(
+            ["id", "effect", "source"],
+            [[r.id, r.effect_text(), f"{r.source.id}, {r.section}"] for r in chosen],
+            title=f"rulebook {rb.version}: {len(chosen)} rules",
+        )
 
     @rules.command("show")
     def show_cmd(
@@ -61,7 +63,7 @@ def register(app: typer.Typer) -> None:
         format: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
     ) -> None:
         """Show one rule in full: condition, effect, statement and source."""
-        rb = default_rulebook()
+        rb = engine.default_rulebook()
         try:
             r = rb.rule(rule_id)
         except KeyError:
@@ -93,7 +95,10 @@ def register(app: typer.Typer) -> None:
         ],
     ) -> None:
         """Validate a rulebook folder (e.g. a reviewer's edited copy); exit 1 if invalid."""
-        rb = load_rulebook(directory)
+        if not directory.is_dir():
+            what = "is a file, not a folder" if directory.exists() else "no such folder"
+            raise InvalidInput.field("DIRECTORY", f"{str(directory)!r}: {what}")
+        rb = engine.load_rulebook(directory)
         console().print(
             f"rulebook {rb.version}: {len(rb.rules)} rules from {len(rb.sources)} sources, valid"
         )

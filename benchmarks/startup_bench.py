@@ -1,0 +1,88 @@
+"""Benchmark: start-up of the ``vertebro`` command against the floor of its own libraries.
+
+Times, as wall clock from a shell, ``vertebro --help`` and ``vertebro assess FILE`` beside the
+floor ``python -c "import pydantic, typer, rich"`` (the interpreter and the three libraries
+every command needs, doing nothing). The commands are run in turns, round-robin, so a change
+in the machine's load touches all of them alike; the median of the runs is reported, with the
+ratio to the floor's median (goal of issue 13.5: <= 1.5).
+
+    python benchmarks/startup_bench.py [--runs 15] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "aospine_case.json"
+
+
+def _commands() -> dict[str, list[str]]:
+    vertebro = Path(sys.executable).with_name("vertebro")
+    if not vertebro.exists():
+        sys.exit(f"no {vertebro}: run `make install` first")
+    return {
+        "floor: python -c 'import pydantic, typer, rich'": [
+            sys.executable,
+            "-c",
+            "import pydantic, typer, rich",
+        ],
+        "vertebro --help": [str(vertebro), "--help"],
+        "vertebro assess examples/aospine_case.json": [str(vertebro), "assess", str(EXAMPLE)],
+    }
+
+
+def _once(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = ap.parse_args()
+    commands = _commands()
+    for cmd in commands.values():  # warm the file cache and the bytecode
+        _once(cmd)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(args.runs):
+        for name, cmd in commands.items():
+            times[name].append(_once(cmd))
+    floor = statistics.median(next(iter(times.values())))
+    rows = [
+        {
+            "command": name,
+            "median_s": round(statistics.median(ts), 3),
+            "min_s": round(min(ts), 3),
+            "ratio_to_floor": round(statistics.median(ts) / floor, 2),
+        }
+        for name, ts in times.items()
+    ]
+    report = {
+        "runs": args.runs,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None,
+        "rows": rows,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"start-up, median of {args.runs} runs each (Python {report['python']}, "
+          f"{report['cpus']} CPUs, load {report['load_average_1min']})")
+    for r in rows:
+        print(f"  {r['median_s']:6.3f} s  {r['ratio_to_floor']:5.2f}x  {r['command']}")
+
+
+if __name__ == "__main__":
+    main()

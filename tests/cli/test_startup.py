@@ -1,0 +1,66 @@
+"""Start-up (issue 13.5): the light commands never import the heavy libraries.
+
+Each command runs in a fresh interpreter, as from a shell; afterwards the test reads which
+modules were really loaded (a module bound lazily, ``cli/_lazy.py``, but never used does not
+count). Timing is benchmarks/startup_bench.py's job, not a test's.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "aospine_case.json"
+HEAVY = ("scipy", "statsmodels", "matplotlib", "sqlalchemy", "numpy", "pandas", "alembic",
+         "fastapi", "uvicorn", "jinja2", "weasyprint")
+
+_PROBE = """
+import json, sys
+heavy = set(json.loads(sys.argv[2]))
+sys.argv = ["vertebro", *json.loads(sys.argv[1])]
+from vertebro.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+finally:
+    loaded = sorted(
+        name for name, module in list(sys.modules.items())
+        if name.split(".")[0] in heavy and type(module).__name__ != "_LazyModule"
+    )
+    sys.__stderr__.write("\\nLOADED " + json.dumps(loaded) + "\\n")
+"""
+
+
+def _loaded(*args: str) -> tuple[list[str], str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(args), json.dumps(HEAVY)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    marker = proc.stderr.rsplit("LOADED ", 1)
+    assert len(marker) == 2, proc.stderr
+    return json.loads(marker[1]), proc.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--help",), ("-h",), ("--version",), ("assess", str(EXAMPLE)),
+     ("assess", str(EXAMPLE), "--format", "json"), ("rules", "list"), ("score", "kps", "70"),
+     ("registry", "--help"), ("evidence", "--help")],
+)
+def test_light_commands_import_no_heavy_library(args: tuple[str, ...]) -> None:
+    loaded, out = _loaded(*args)
+    assert out, "the command printed something"
+    roots = sorted({m.split(".")[0] for m in loaded})
+    assert loaded == [], f"vertebro {' '.join(args)} imported {roots}"
+
+
+def test_the_probe_sees_a_heavy_import() -> None:
+    # the same probe on a command that needs SciPy: it must report it, or the test above
+    # would pass for the wrong reason
+    loaded, _ = _loaded("evidence", "reproduce", "--format", "json")
+    assert "scipy" in loaded
