@@ -76,3 +76,11 @@ def test_key_value_output_has_no_json(db: str, columns: int) -> None:
                        "--db", db)
     assert code == 0, out
     _check(out, columns)
+
+
+def test_assess_report_piped(columns: int) -> None:
+    # the text report to a pipe: wrapped to the terminal's width, no rich padding at line ends
+    code, out, _ = run("assess", "examples/aospine_case.json")
+    assert code == 0
+    _check(out, columns)
+    assert "DISPOSITION: CANDIDATE" in out

@@ -104,7 +104,8 @@ def register(app: typer.Typer) -> None:
         )
         if format is Format.json:
             print_json(result)
-        elif width:
-            sys.stdout.write(engine.render_text(result, width=width))
+        elif width or not sys.stdout.isatty():
+            # piped or redirected: plain text, lines without rich's trailing padding
+            sys.stdout.write(engine.render_text(result, width=width or console().width))
         else:
             console().print(engine.report_renderable(result))
