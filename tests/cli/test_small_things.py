@@ -45,7 +45,8 @@ def db(tmp_path: Path) -> str:
 def test_export_and_plot_into_a_missing_folder_behave_alike(db: str, tmp_path: Path) -> None:
     missing = tmp_path / "no" / "such"
     code_export, _, err_export = run("registry", "export", "--format", "csv", "--out",
-                                     str(missing / "r.csv"), "--as", "researcher", "--db", db)
+                                     str(missing / "r.csv"), "--as", "researcher", "--research",
+                                     "--db", db)
     code_plot, _, err_plot = run("analytics", "audit", "--plot", str(missing / "f.png"),
                                  "--as", "researcher", "--db", db)
     assert code_export == code_plot == 2

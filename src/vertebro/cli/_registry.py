@@ -694,11 +694,15 @@ def export_cmd(
 ) -> None:
     """Export every record you may see."""
     from vertebro.registry import io
+    from vertebro.registry.transfer import check_export
 
-    # io.export refuses (unknown user, researcher without --research) before touching `out`
-    output_path(out, folder_ok=True)  # a missing folder: exit 2 before any work (as --plot)
-    with _registry(db) as reg, _progress("export") as progress:
-        written = io.export(reg, as_, fmt.value, out, research=research, progress=progress)
+    with _registry(db) as reg:
+        # a refusal (unknown user, researcher without --research) first, exit 1; then a
+        # missing folder, exit 2 (as --plot); nothing touched in either case
+        check_export(reg, as_, research=research)
+        output_path(out, folder_ok=True)
+        with _progress("export") as progress:
+            written = io.export(reg, as_, fmt.value, out, research=research, progress=progress)
     console().print(f"exported {written} to {out}", markup=False)
 
 
