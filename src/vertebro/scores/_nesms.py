@@ -50,8 +50,8 @@ def nesms(
     References
     ----------
     Ghori AK et al. Spine J 2015;15(11):2345-50; Schoenfeld AJ et al. Spine J
-    2016;16(4):482-90; Schoenfeld AJ et al. (prospective validation) Spine J 2020,
-    doi:10.1016/j.spinee.2020.02.009.
+    2016;16(4):482-90; Schoenfeld AJ et al. (prospective validation) Spine J
+    2021;21(1):28-36, doi:10.1016/j.spinee.2020.02.009.
     """
     spec = prognosis_data()["nesms"]
     errors: list[FieldError] = []
