@@ -154,3 +154,21 @@ def test_unknowns_widen_to_a_range_containing_the_truth(full: dict, hidden: set)
         lo, hi = whole.range
         assert part.range[0] <= lo <= hi <= part.range[1]
         assert {b.code for b in whole.bands} <= {b.code for b in part.bands}
+
+
+def test_nesms_unknown_opens_only_the_bands_a_completion_reaches() -> None:
+    # the modified-Bauer item is worth 2 (Ghori 2015): with ambulation and albumin scoring 0,
+    # an unknown visceral status gives NESMS 0 or 2, never 1
+    r = nesms(primary="breast", visceral_metastases=None, extraspinal_bone_metastases=3,
+              spinal_metastases=3, ambulatory=False, albumin_g_dl=3.0)
+    assert r.range == (0, 2)
+    assert [b.code for b in r.bands] == ["nesms_0", "nesms_2"]
+
+
+def test_tomita_unknown_primary_reaches_only_its_growth_classes() -> None:
+    # slow 1, moderate 2, rapid 4 (Tomita 2001): no visceral 0 + multiple bone 2 gives 3, 4 or 6
+    r = tomita(primary=None, visceral_metastases="none", spinal_metastases=2)
+    assert r.range == (3, 6)
+    assert [b.code for b in r.bands] == [
+        "long_term_local_control", "middle_term_local_control", "short_term_palliation"
+    ]

@@ -34,6 +34,7 @@ from ._performance import (
 from ._prognosis import (
     FRANKEL_GRADES,
     VISCERAL_STATES,
+    OddsRatio,
     PrognosticBand,
     PrognosticScore,
     prognosis_data,
@@ -69,6 +70,7 @@ __all__ = [
     "Genant",
     "KpsEcogTable",
     "MCIDThreshold",
+    "OddsRatio",
     "PrognosticBand",
     "PrognosticScore",
     "ecog_by_table",

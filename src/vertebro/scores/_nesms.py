@@ -7,6 +7,8 @@ Schoenfeld AJ et al. Spine J 2016;16(4):482-90; bands in ``data/prognosis.yaml``
 
 from __future__ import annotations
 
+import itertools
+
 from vertebro.errors import FieldError
 
 from ._bauer import modified_bauer
@@ -77,17 +79,18 @@ def nesms(
         else ((b, b) if albumin >= spec["albumin_threshold_g_dl"] else (0, 0)),
     }
     cap = spec["ceiling"]
-    total = (
-        min(cap, sum(p[0] for p in points.values())),
-        min(cap, sum(p[1] for p in points.values())),
-    )
+    # the Bauer item moves by 2, so 0-2 may skip 1: list the totals the unknowns can give
+    reachable = {
+        min(cap, sum(combo))
+        for combo in itertools.product(*({lo_, hi_} for lo_, hi_ in points.values()))
+    }
     unknown = list(mb.unknown) if bauer[0] != bauer[1] else []
     unknown += [n for n, v in (("ambulatory", walks), ("albumin_g_dl", albumin)) if v is None]
     return build(
         "nesms",
         points,
         unknown,
-        total=total,
+        reachable=reachable,
         notes=(f"modified Bauer {_range(mb.range)}",),
     )
 

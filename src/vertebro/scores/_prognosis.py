@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib.resources import files
 from typing import Any, Final
@@ -23,6 +23,7 @@ from vertebro.errors import FieldError, InvalidInput
 __all__ = [
     "FRANKEL_GRADES",
     "VISCERAL_STATES",
+    "OddsRatio",
     "PrognosticBand",
     "PrognosticScore",
     "prognosis_data",
@@ -50,6 +51,8 @@ class PrognosticBand:
 
     ``months`` is the survival the band stands for, ``(low, high)`` with ``None`` for an
     open end, or ``None`` when the source gives no survival for the band (Tomita, NESMS).
+    ``odds_ratio`` is a published effect of the band against a reference band (NESMS:
+    Schoenfeld 2020), ``None`` when the source prints none.
     """
 
     code: str
@@ -59,6 +62,17 @@ class PrognosticBand:
     months: tuple[float, float | None] | None
     treatment: str | None
     statistic: str | None = None  # "mean" when months is a cohort mean, else a prediction
+    odds_ratio: OddsRatio | None = None
+
+
+@dataclass(frozen=True)
+class OddsRatio:
+    """An odds ratio of ``outcome`` in a band against the band ``versus``, with its 95% CI."""
+
+    outcome: str
+    versus: str
+    estimate: float
+    ci95: tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,9 @@ class PrognosticScore:
                     "months": list(b.months) if b.months is not None else None,
                     "statistic": b.statistic,
                     "treatment": b.treatment,
+                    "odds_ratio": {**asdict(b.odds_ratio), "ci95": list(b.odds_ratio.ci95)}
+                    if b.odds_ratio
+                    else None,
                 }
                 for b in self.bands
             ],
@@ -126,6 +143,7 @@ def bands_of(spec: Mapping[str, Any]) -> tuple[PrognosticBand, ...]:
     out = []
     for b in spec["bands"]:
         months = b.get("months")
+        orr = b.get("odds_ratio")
         out.append(
             PrognosticBand(
                 code=b["code"],
@@ -135,6 +153,14 @@ def bands_of(spec: Mapping[str, Any]) -> tuple[PrognosticBand, ...]:
                 months=(months[0], months[1]) if months is not None else None,
                 treatment=b.get("treatment"),
                 statistic=b.get("statistic"),
+                odds_ratio=None
+                if orr is None
+                else OddsRatio(
+                    outcome=orr["outcome"],
+                    versus=orr["versus"],
+                    estimate=float(orr["estimate"]),
+                    ci95=(float(orr["ci95"][0]), float(orr["ci95"][1])),
+                ),
             )
         )
     return tuple(out)
@@ -145,14 +171,24 @@ def build(
     points: dict[str, Points],
     unknown: Iterable[str],
     *,
-    total: Points | None = None,
+    reachable: Iterable[int] | None = None,
     notes: Sequence[str] = (),
 ) -> PrognosticScore:
-    """The score ``key`` of ``data/prognosis.yaml`` from its item ranges (summed unless
-    ``total`` is given, e.g. for a ceiling)."""
+    """The score ``key`` of ``data/prognosis.yaml`` from its item ranges (summed).
+
+    ``reachable`` is the set of totals the unknowns can actually give, for a score whose
+    items move in steps larger than one (Tomita's 1/2/4, NESMS's 2-point Bauer item and
+    ceiling): the range is its ends, and only bands holding one of them are reported, so an
+    unknown never opens a band no completion of the inputs reaches.
+    """
     spec = prognosis_data()[key]
-    lo, hi = total or (sum(p[0] for p in points.values()), sum(p[1] for p in points.values()))
-    bands = tuple(b for b in _bands(key) if b.max >= lo and b.min <= hi)
+    if reachable is not None:
+        totals = sorted(set(reachable))
+        lo, hi = totals[0], totals[-1]
+        bands = tuple(b for b in _bands(key) if any(b.min <= t <= b.max for t in totals))
+    else:
+        lo, hi = sum(p[0] for p in points.values()), sum(p[1] for p in points.values())
+        bands = tuple(b for b in _bands(key) if b.max >= lo and b.min <= hi)
     return PrognosticScore(
         score=key,
         name=spec["name"],

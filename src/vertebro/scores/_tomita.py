@@ -6,6 +6,8 @@ al. Spine 2001;26(3):298-306; unknown inputs give ranges (``_prognosis``).
 
 from __future__ import annotations
 
+import itertools
+
 from vertebro.errors import FieldError
 
 from ._prognosis import (
@@ -69,16 +71,19 @@ def tomita(
         notes.append(f"primary {primary!r} is not classified by Tomita 2001: scored as unknown")
     solitary = solitary_skeletal(extra, spinal)
     bone = spec["bone_points"]
-    points = {
-        "primary": span(table[key]) if key in table else span((1, 2, 4)),
-        "visceral_metastases": span(
+    # each item's possible points: the growth classes are 1/2/4 and visceral 0/2/4, so the
+    # totals an unknown can give have gaps (build() reports only bands they reach)
+    values = {
+        "primary": set(table[key]) if key in table else {p for ps in table.values() for p in ps},
+        "visceral_metastases": {
             spec["visceral_points"][v] for v in ((visc,) if visc else VISCERAL_STATES)
-        ),
-        "bone_metastases": span(
+        },
+        "bone_metastases": {
             bone["solitary" if s else "multiple"]
             for s in ((solitary,) if solitary is not None else (True, False))
-        ),
+        },
     }
+    points = {item: span(v) for item, v in values.items()}
     unknown = [
         n
         for n, v in (
@@ -96,4 +101,5 @@ def tomita(
             )
             if v is None
         ]
-    return build("tomita", points, unknown, notes=notes)
+    reachable = (sum(c) for c in itertools.product(*values.values()))
+    return build("tomita", points, unknown, reachable=reachable, notes=notes)
