@@ -34,6 +34,7 @@ from ._compare import (
     KMCurve,
     SurvivalComparison,
     compare,
+    fracture_or_death,
     iptw_weights,
     kaplan_meier,
     propensity_scores,
@@ -41,6 +42,7 @@ from ._compare import (
     truncate_weights,
     weighted_difference,
 )
+from ._compare_cif import CIFCurve, cumulative_incidence
 from ._compare_data import CompareRecord, compare_records, compare_settings
 from ._compare_plot import km_figure, love_figure, write_km_plot, write_love_plot
 from ._compare_report import render_compare_text
@@ -119,6 +121,7 @@ __all__ = [
     "STATUSES",
     "AuditReport",
     "Balance",
+    "CIFCurve",
     "CompareRecord",
     "CompareReport",
     "Completeness",
@@ -156,9 +159,11 @@ __all__ = [
     "compare",
     "compare_records",
     "compare_settings",
+    "cumulative_incidence",
     "default_thresholds",
     "exceedance_p",
     "first_flagged",
+    "fracture_or_death",
     "funnel_figure",
     "funnel_limit",
     "funnel_limits",
