@@ -81,8 +81,9 @@ class PrognosticScore:
 
     ``total`` is set only when every item is known (or the unknowns cannot change it);
     ``range`` is (lowest, highest) possible total; ``points`` is the range of each item;
-    ``unknown`` names the inputs that are not known; ``bands`` are every band the range
-    reaches, so a single band means the unknowns cannot change the prognostic group.
+    ``unknown`` names the inputs that are not known; ``bands`` are every band some
+    completion of the unknowns reaches, so a single band means the unknowns cannot change the
+    prognostic group.
     """
 
     score: str
