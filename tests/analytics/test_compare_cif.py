@@ -20,6 +20,7 @@ from vertebro.analytics import (
     cumulative_incidence,
     fracture_or_death,
     kaplan_meier,
+    km_figure,
     render_compare_text,
 )
 from vertebro.registry import Registry, demo
@@ -149,3 +150,10 @@ def test_report_shows_the_competing_risk_estimate_beside_kaplan_meier(seeded: Re
     assert "1 - Kaplan-Meier overstates the risk of a new fracture" in text
     data = report.to_dict()
     assert data["new_fracture_incidence"] and "Aalen" in data["method"]["new_fracture_incidence"]
+    # the plot's new-fracture panel draws 1 - incidence dashed beside each Kaplan-Meier curve
+    fig = km_figure(report, [0, 90, 180, 365])
+    (ax,) = [a for a in fig.axes if a.get_title().startswith("Free of a recorded new fracture")]
+    dashed = {ln.get_label(): ln for ln in ax.get_lines() if ln.get_linestyle() == "--"}
+    for c in report.new_fracture_incidence:
+        (line,) = [ln for label, ln in dashed.items() if label.startswith(c.group + ":")]
+        assert list(line.get_ydata()) == pytest.approx([1.0, *(1 - v for v in c.incidence)])

@@ -1,5 +1,7 @@
 """Plots of the comparative-effectiveness report: the love plot (balance before and after
-weighting) and the Kaplan-Meier curves with numbers at risk.
+weighting) and the Kaplan-Meier curves with numbers at risk; on the new-fracture panel, dashed
+in the same colour, 1 minus the cumulative incidence with death competing (Aalen-Johansen),
+which Kaplan-Meier's censoring at death lies below.
 
 matplotlib's object API on the Agg canvas (no pyplot state), written atomically without a
 software or date stamp, like the other analytics plots (``_plot.save_png``).
@@ -15,6 +17,7 @@ from matplotlib.figure import Figure
 from vertebro.errors import InvalidInput
 
 from ._compare import CompareReport, SurvivalComparison
+from ._compare_cif import CIFCurve
 from ._plot import save_png
 
 __all__ = ["km_figure", "love_figure", "write_km_plot", "write_love_plot"]
@@ -59,13 +62,26 @@ def love_figure(report: CompareReport) -> Figure:
     return fig
 
 
-def _panel(fig: Figure, row: int, rows: int, comp: SurvivalComparison, days: list[int]) -> None:
+def _panel(
+    fig: Figure,
+    row: int,
+    rows: int,
+    comp: SurvivalComparison,
+    days: list[int],
+    incidence: tuple[CIFCurve, ...] = (),
+) -> None:
     ax = fig.add_subplot(rows, 1, row)
+    competing = {c.group: c for c in incidence}
     for curve in comp.curves:
         times = [0.0, *curve.times]
         surv = [1.0, *curve.survival]
-        ax.step(times, surv, where="post", label=f"{curve.group} (n={curve.n}, "
-                f"{curve.events} events)")
+        (line,) = ax.step(times, surv, where="post", label=f"{curve.group} (n={curve.n}, "
+                          f"{curve.events} events)")
+        if (cif := competing.get(curve.group)) is not None:
+            ax.step([0.0, *cif.times], [1.0, *(1 - v for v in cif.incidence)], where="post",
+                    ls="--", color=line.get_color(),
+                    label=f"{curve.group}: 1 - incidence, death competing "
+                    f"({cif.competing} deaths first)")
     ax.set_ylim(0, 1.02)
     ax.set_xlim(0, max(max(days), *(c.times[-1] for c in comp.curves if c.times)))
     ax.set_xticks(days)
@@ -93,7 +109,8 @@ def km_figure(report: CompareReport, days: list[int]) -> Figure:
     fig = Figure(figsize=(7.5, 4.2 * len(comps)))
     FigureCanvasAgg(fig)
     for k, comp in enumerate(comps, 1):
-        _panel(fig, k, len(comps), comp, days)
+        cif = report.new_fracture_incidence if comp.outcome == "new_fracture" else ()
+        _panel(fig, k, len(comps), comp, days, cif)
     fig.subplots_adjust(hspace=0.75, bottom=0.08, top=0.97, left=0.1, right=0.97)
     return fig
 
