@@ -122,6 +122,8 @@ def test_nesms_validation_odds_ratios(row: dict[str, Any]) -> None:
     assert band.odds_ratio.ci95 == pytest.approx(tuple(row["ci95"]), abs=TOL["odds_ratio"])
     lo, hi = band.odds_ratio.ci95
     assert lo < band.odds_ratio.estimate < hi
+    # the label the report prints says the same numbers
+    assert f"{row['estimate']:.2f} (95% CI {lo:.2f}-{hi:.2f})" in band.label
 
 
 def test_nesms_reference_and_zero_bands_carry_no_odds_ratio() -> None:
