@@ -290,6 +290,12 @@ def report(stages: list[Stage], baseline: dict[str, Baseline]) -> list[str]:
               f"(at {worst.concurrency} concurrent) -> {_verdict(ratio <= GOAL_CPU)}")
         if ratio > GOAL_CPU:
             failed.append(f"cpu {name}")
+        if floor:
+            # what any server built on this stack must spend: the fixed cost of a request
+            # plus encoding this answer, on top of the service work itself
+            least = (floor[0].server_cpu_ms + b.json_ms + b.cpu_ms) / b.cpu_ms
+            print(f"    least ratio this HTTP stack allows ({FLOOR.name} floor + JSON + "
+                  f"service) / service: about {least:.2f}x")
     for s in stages:
         if s.concurrency == TAIL_AT and s.endpoint in baseline:
             tail = s.p99_ms / s.p50_ms
@@ -323,7 +329,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
                     help="concurrent clients per stage, comma-separated (1,8,32)")
     ap.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     args = ap.parse_args(argv)
-    args.seconds = args.duration or (1.2 if args.quick else 5.0)
+    args.seconds = args.duration if args.duration is not None else (1.2 if args.quick else 5.0)
     try:
         args.levels = [int(c) for c in args.concurrency.split(",")]
     except ValueError:
@@ -359,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         url = f"sqlite:///{Path(tmp) / 'registry.db'}"
         reg = Registry.create(url)
         try:
-            stages, baseline = _run(args, reg, url, Path(tmp))
+            stages, baseline, server_pid = _run(args, reg, url, Path(tmp))
         finally:
             reg.close()
     failed = report(stages, baseline)
@@ -368,12 +374,12 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({
             "stages": [asdict(s) | {"throughput": s.throughput} for s in stages],
             "baseline": {k: asdict(v) for k, v in baseline.items()},
-            "failed": failed}, indent=2))
+            "failed": failed, "server_pid": server_pid}, indent=2))
     return 1 if failed else 0
 
 
 def _run(args: argparse.Namespace, reg: Registry, url: str, tmp: Path
-         ) -> tuple[list[Stage], dict[str, Baseline]]:
+         ) -> tuple[list[Stage], dict[str, Baseline], int]:
     seed(reg, 300, sites=3, seed=1)  # the synthetic demo cohort
     accounts = Accounts(reg)
     token = accounts.create_token(USER, "web_bench")
@@ -429,7 +435,7 @@ def _run(args: argparse.Namespace, reg: Registry, url: str, tmp: Path
                              in_process_ms(patients_work, spend),
                              in_process_ms(lambda: _json_bytes({"patients": rows}), spend / 2)),
     }
-    return stages, baseline
+    return stages, baseline, proc.pid
 
 
 def _version(dist: str) -> str:
