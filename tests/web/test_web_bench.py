@@ -61,5 +61,5 @@ def test_a_run_is_bounded(argv: list[str], capsys: pytest.CaptureFixture[str]) -
 
 def test_the_default_and_quick_runs_fit_in_a_minute() -> None:
     bench = _bench()
-    assert bench._args([]).seconds == 5.0
+    assert bench._args([]).seconds == 4.0
     assert bench._args(["--quick"]).seconds < 2
