@@ -194,12 +194,11 @@ async def _drive(client: httpx.AsyncClient, ep: Endpoint, concurrency: int, seco
             try:
                 r = await client.request(ep.method, ep.path, content=ep.body,
                                          headers=ep.headers)
-                ok = r.status_code == 200
-                why = f"HTTP {r.status_code}: {r.text[:200]}"
+                why = None if r.status_code == 200 else f"HTTP {r.status_code}: {r.text[:200]}"
             except httpx.HTTPError as exc:
-                ok, why = False, f"{type(exc).__name__}: {exc}"
+                why = f"{type(exc).__name__}: {exc}"
             latencies.append(time.perf_counter() - t0)
-            if not ok:
+            if why is not None:
                 errors += 1
                 if len(samples) < 3:
                     samples.append(why)
