@@ -13,7 +13,7 @@ See ``docs/evidence.md`` for the CSV formats, the method notes and the command l
 """
 
 from ._batch import BatchResult, rma_batch
-from ._bias import Egger, TrimFill, egger, trimfill
+from ._bias import Egger, PetPeese, RankTest, TrimFill, egger, pet_peese, ranktest, trimfill
 from ._dataset import data_text, load_curated
 from ._grade import (
     AHA_CLASSES,
@@ -26,7 +26,9 @@ from ._grade import (
     render_html,
     render_markdown,
 )
+from ._influence import Influence, influence
 from ._measures import MEASURES, Effects, escalc
+from ._mh import TableModel, mantel_haenszel, peto
 from ._plots import forest_plot, funnel_plot, save_figure
 from ._prisma import PrismaCounts, load_prisma, parse_prisma, prisma_diagram
 from ._reproduce import (
@@ -71,12 +73,16 @@ __all__ = [
     "Check",
     "Effects",
     "Egger",
+    "Influence",
     "MetaforData",
     "Outcome",
+    "PetPeese",
     "PrismaCounts",
+    "RankTest",
     "StudyRow",
     "Subgroups",
     "SummaryOfFindings",
+    "TableModel",
     "TrimFill",
     "WeightedMean",
     "back_transform",
@@ -91,20 +97,25 @@ __all__ = [
     "forest_plot",
     "format_studies",
     "funnel_plot",
+    "influence",
     "ipft",
     "is_metafor_header",
     "leave_one_out",
     "load_curated",
     "load_prisma",
     "load_sof",
+    "mantel_haenszel",
     "parse_metafor_csv",
     "parse_prisma",
     "parse_sof",
     "parse_studies",
+    "pet_peese",
+    "peto",
     "pft",
     "pooled_by_interval",
     "prisma_diagram",
     "q_gen",
+    "ranktest",
     "read_metafor_csv",
     "read_studies",
     "read_study_files",

@@ -184,8 +184,9 @@ def rma_batch(
         q=q,
         i2=i2,
         h2=h2,
-        pi_lb=mu - crit * pse,
-        pi_ub=mu + crit * pse,
+        # no prediction interval for a common-effect model (as RMA and metafor's predict)
+        pi_lb=np.full_like(mu, np.nan) if m_ in ("EE", "FE") else mu - crit * pse,
+        pi_ub=np.full_like(mu, np.nan) if m_ in ("EE", "FE") else mu + crit * pse,
         iterations=iterations,
     )
 

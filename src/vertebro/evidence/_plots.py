@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from matplotlib.transforms import blended_transform_factory
+from scipy import stats
 
 from vertebro.errors import EvidenceError, InvalidInput
 
@@ -169,8 +170,10 @@ def forest_plot(
     trans = blended_transform_factory(fig.transFigure, ax.transData)
 
     ni_all = fit.ni
-    lo_all = tr(fit.yi - 1.959963984540054 * np.sqrt(fit.vi), ni_all)
-    hi_all = tr(fit.yi + 1.959963984540054 * np.sqrt(fit.vi), ni_all)
+    # study intervals at the model's level (normal quantile, as metafor's forest())
+    zc = float(stats.norm.ppf(1 - (1 - fit.level / 100) / 2))
+    lo_all = tr(fit.yi - zc * np.sqrt(fit.vi), ni_all)
+    hi_all = tr(fit.yi + zc * np.sqrt(fit.vi), ni_all)
     est_all = tr(fit.yi, ni_all)
     if measure == "PFT":
         # a single study's back-transformation uses its own n (metafor: transf.ipft)
@@ -178,13 +181,13 @@ def forest_plot(
 
         assert ni_all is not None
         est_all = ipft(fit.yi, ni_all)
-        lo_all = ipft(fit.yi - 1.959963984540054 * np.sqrt(fit.vi), ni_all)
-        hi_all = ipft(fit.yi + 1.959963984540054 * np.sqrt(fit.vi), ni_all)
+        lo_all = ipft(fit.yi - zc * np.sqrt(fit.vi), ni_all)
+        hi_all = ipft(fit.yi + zc * np.sqrt(fit.vi), ni_all)
 
     # column headers
     hdr_y = -0.9
     col_x = {"study": 0.02, "data": 0.27, "est": 0.72, "w": 0.95}
-    est_head = _LABELS.get(measure, "Effect") + " [95% CI]"
+    est_head = _LABELS.get(measure, "Effect") + f" [{fit.level:g}% CI]"
     fig.text(col_x["study"], hdr_y, "Study", transform=trans, weight="bold", va="center")
     if dlab is not None:
         fig.text(
@@ -210,7 +213,8 @@ def forest_plot(
             xs.extend([lo, hi])
             ax.plot([lo, hi], [y, y], color="black", lw=1)
             size = 3.5 + 7 * math.sqrt(fit.weights[i] / wmax)
-            ax.plot([e], [y], marker="s", ms=size, color="#1f4e79", mec="#1f4e79")
+            # not clipped: a square at the axis edge (10/10 events) is drawn whole
+            ax.plot([e], [y], marker="s", ms=size, color="#1f4e79", mec="#1f4e79", clip_on=False)
             fig.text(
                 col_x["study"] + (0.015 if subgroups else 0),
                 y,

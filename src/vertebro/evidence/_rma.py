@@ -314,6 +314,23 @@ def tau2_qprofile(
     return bounds[0], bounds[1]
 
 
+def _r2_common(y: FloatArray, v: FloatArray, X: FloatArray) -> float:
+    """R^2 of a common-effect meta-regression as metafor 3.8 prints it: the adjusted R^2 of the
+    weighted least-squares fit (weights 1/v), in percent, floored at 0 (0 when all y are equal).
+    There is no tau^2 to explain here, so it measures explained variation of the effects."""
+    if np.ptp(y) == 0:
+        return 0.0
+    w = 1 / v
+    XtW = X.T * w
+    beta = np.linalg.solve(XtW @ X, XtW @ y)
+    rss = float(np.sum(w * (y - X @ beta) ** 2))
+    mu = float(np.sum(w * y) / np.sum(w))
+    tss = float(np.sum(w * (y - mu) ** 2))
+    k, p = X.shape
+    adj = 1 - (rss / (k - p)) / (tss / (k - 1))
+    return float(max(0.0, 100 * adj))
+
+
 def _nan_to_none(x: float) -> float | None:
     return None if (x is None or not math.isfinite(x)) else float(x)
 
@@ -414,6 +431,8 @@ class RMA:
         use_t = self.test == "knha" and df >= 1
         if use_t:
             r = y - X @ beta
+            # residuals at rounding level are 0 (identical effects: s^2 = 0, as metafor)
+            r[np.abs(r) <= 100 * np.finfo(float).eps * max(1.0, float(np.max(np.abs(y))))] = 0.0
             s2w = float(np.sum(w * r * r)) / df
             vb = vb * s2w
         self.s2w = s2w if use_t else 1.0
@@ -425,7 +444,9 @@ class RMA:
         self.crit = crit
         se = np.sqrt(np.diag(vb))
         self.beta, self.se_beta, self.vb = beta, se, vb
-        stat = beta / se
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # identical effects under Knapp-Hartung: s^2 = 0, se = 0, |stat| = inf (as metafor)
+            stat = beta / se
         pv = 2 * (stats.t.sf(np.abs(stat), df) if use_t else stats.norm.sf(np.abs(stat)))
         self.stat_beta, self.pval_beta = stat, pv
         self.ci_lb_beta, self.ci_ub_beta = beta - crit * se, beta + crit * se
@@ -461,12 +482,15 @@ class RMA:
 
         self.se_tau2 = _se_tau2(method, self.tau2, y, v, X)
 
-        # moderators: omnibus test of the slopes (QM) and pseudo R^2 (Raudenbush 1994, metafor)
+        # moderators: omnibus test of the slopes (QM) and pseudo R^2 (Raudenbush 1994, metafor);
+        # for a common-effect model metafor's R^2 is the adjusted R^2 of weighted least squares
         self.r2 = math.nan
         if p > 1:
             if method not in ("EE", "FE"):
                 tau2_re, _ = estimate_tau2(y, v, method)
                 self.r2 = max(0.0, 100 * (tau2_re - self.tau2) / tau2_re) if tau2_re > 0 else 0.0
+            else:
+                self.r2 = _r2_common(y, v, X)
             b = beta[1:]
             qm = float(b @ np.linalg.solve(vb[1:, 1:], b))
             if use_t:
@@ -488,6 +512,10 @@ class RMA:
         pse = math.sqrt(float(se[0]) ** 2 + self.tau2)
         self.pi_lb = float(beta[0]) - pcrit * pse
         self.pi_ub = float(beta[0]) + pcrit * pse
+        if method in ("EE", "FE"):
+            # a common-effect model assumes one true effect: no prediction interval (metafor's
+            # predict() gives none either)
+            self.pi_lb = self.pi_ub = math.nan
         self._fitted = True
         return self
 
@@ -544,7 +572,7 @@ class RMA:
             "scale": name,
             "estimate": float(vals[0]),
             "ci": [float(vals[1]), float(vals[2])],
-            "pi": [float(vals[3]), float(vals[4])],
+            "pi": [_nan_to_none(float(vals[3])), _nan_to_none(float(vals[4]))],
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -572,8 +600,8 @@ class RMA:
             "q": self.q,
             "q_df": self.q_df,
             "q_pval": _nan_to_none(self.q_pval),
-            "pi": [self.pi_lb, self.pi_ub],
-            "pi_dist": self.pi_dist,
+            "pi": [_nan_to_none(self.pi_lb), _nan_to_none(self.pi_ub)],
+            "pi_dist": self.pi_dist if math.isfinite(self.pi_lb) else None,
         }
         if self.p > 1:
             out["coefficients"] = [
@@ -623,7 +651,9 @@ class RMA:
             )
         if self.p > 1:
             lines.append(f"Test of moderators: QM = {self.qm:.4f}, {_p_eq(self.qm_pval)}")
-            if math.isfinite(self.r2):
+            if math.isfinite(self.r2) and self.method in ("EE", "FE"):
+                lines.append(f"R^2 (adjusted, weighted least squares; metafor) = {self.r2:.2f}%")
+            elif math.isfinite(self.r2):
                 lines.append(f"R^2 (heterogeneity accounted for) = {self.r2:.2f}%")
         lines.append("")
         stat = "t" if self.dist.startswith("t") else "z"
@@ -636,12 +666,17 @@ class RMA:
                 f"{_fmt_p(float(self.pval_beta[j])):>9}{self.ci_lb_beta[j]:>10.4f}{self.ci_ub_beta[j]:>10.4f}"
             )
         lines.append("")
-        lines.append(f"Prediction interval ({self.pi_dist}): [{self.pi_lb:.4f}, {self.pi_ub:.4f}]")
+        has_pi = math.isfinite(self.pi_lb)
+        if has_pi:
+            lines.append(
+                f"Prediction interval ({self.pi_dist}): [{self.pi_lb:.4f}, {self.pi_ub:.4f}]"
+            )
         tr = self.transformed if self.measure != "PFT" or self.ni is not None else None
         if tr is not None:
+            pi = f", PI [{tr['pi'][0]:.4f}, {tr['pi'][1]:.4f}]" if has_pi else ""
             lines.append(
                 f"Back-transformed ({tr['scale']}): {tr['estimate']:.4f} "
-                f"[{tr['ci'][0]:.4f}, {tr['ci'][1]:.4f}], PI [{tr['pi'][0]:.4f}, {tr['pi'][1]:.4f}]"
+                f"[{tr['ci'][0]:.4f}, {tr['ci'][1]:.4f}]{pi}"
             )
         return "\n".join(lines)
 
