@@ -137,7 +137,9 @@ battery <- function(id, d, full) {
       l1 <- tryCatch(leave1out(r), error = function(e) NULL)
       if (!is.null(l1)) for (f in c("estimate", "se", "zval", "pval", "ci.lb", "ci.ub", "Q",
                                     "Qp", "tau2", "I2", "H2"))
-        put(id, paste0("l1o.", pre, ".", f), l1[[f]])
+        # under test = "knha" metafor names the statistic tval
+        put(id, paste0("l1o.", pre, ".", f),
+            if (f == "zval" && is.null(l1$zval)) l1$tval else l1[[f]])
       cu <- tryCatch(cumul(rs), error = function(e) NULL)
       if (!is.null(cu)) for (f in c("estimate", "se", "ci.lb", "ci.ub", "tau2", "I2", "H2",
                                     "Q"))
@@ -153,9 +155,11 @@ battery <- function(id, d, full) {
     }
     rk <- tryCatch(ranktest(r), error = function(e) NULL)
     if (!is.null(rk)) put(id, "ranktest", c(rk$tau, rk$pval))
-    # trimfill's own refit of the filled data uses metafor's default threshold: the filled data
-    # (tf$yi, tf$vi) are refitted here with the tight control
-    tf <- tryCatch(trimfill(r), error = function(e) NULL)
+    # trimfill passes its ... to every rma.uni it calls (the side's regression, each trimmed
+    # refit whose estimate centres the filled studies, the final fit): without the tight
+    # control the filled values carry metafor's default 1e-5 threshold (~1e-6 relative off).
+    # The filled data (tf$yi, tf$vi) are refitted with fit_rma, as every other REML fit here.
+    tf <- tryCatch(trimfill(r, control = CON), error = function(e) NULL)
     if (!is.null(tf)) {
       rf <- fit_rma(as.numeric(tf$yi), tf$vi, "REML", "z")
       put(id, "trimfill", c(tf$k0, rf$beta, rf$se, rf$tau2, rf$ci.lb, rf$ci.ub))

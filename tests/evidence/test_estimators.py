@@ -148,3 +148,22 @@ def test_batch_equals_single(bcg, method, test):
             assert abs(ours - single) < TOL["batch"], (name, i)
         assert abs(b.i2[i] - f.i2) < 1e-6  # percent scale: 100 * tau2/(vt + tau2)
         assert abs(b.q[i] - f.q) < TOL["batch"]
+
+
+@pytest.mark.parametrize("value", [0.1, -2.7, 1234.5678])
+def test_knapp_hartung_identical_effects_is_infinite(value):
+    """Identical effects: the KH s^2 is exactly 0, so se = 0 and |t| = inf (metafor: Inf), in
+    the single fit and in the batch (leave-one-out of the oracle's dataset r7 gave 1.5e16 from
+    the weighted mean's rounding before)."""
+    # variances whose weighted mean of equal values does not round back exactly
+    v = np.array([0.013, 0.71, 0.0021, 0.37, 0.09])
+    y = np.full(5, value)
+    f = RMA("DL", "knha").fit(y, v)
+    b = rma_batch(y[None, :], v[None, :], "DL", "knha")
+    for se, stat, lb, ub in (
+        (f.se, f.zval, f.ci_lb, f.ci_ub),
+        (b.se[0], b.zval[0], b.ci_lb[0], b.ci_ub[0]),
+    ):
+        assert se == 0.0
+        assert stat == math.copysign(math.inf, value)
+        assert lb == ub == pytest.approx(value, rel=1e-15)

@@ -314,6 +314,18 @@ def tau2_qprofile(
     return bounds[0], bounds[1]
 
 
+def kh_residuals(r: FloatArray, y: FloatArray) -> FloatArray:
+    """Residuals for the Knapp-Hartung s^2, those at rounding level set to exactly 0.
+
+    With identical effects the weighted mean equals them and s^2 = 0, so se = 0 and the test
+    statistic is +-inf, as metafor reports; the mean's rounding (~1e-17) would otherwise give
+    se ~ 1e-17 and a huge finite statistic (1.5e16) that claims a precision nobody measured.
+    Rows of a 2-D ``y`` (the batch) are scaled each by their own largest |y|.
+    """
+    scale = np.maximum(1.0, np.max(np.abs(y), axis=-1, keepdims=True))
+    return np.where(np.abs(r) <= 100 * np.finfo(float).eps * scale, 0.0, r)
+
+
 def _r2_common(y: FloatArray, v: FloatArray, X: FloatArray) -> float:
     """R^2 of a common-effect meta-regression as metafor 3.8 prints it: the adjusted R^2 of the
     weighted least-squares fit (weights 1/v), in percent, floored at 0 (0 when all y are equal).
@@ -430,9 +442,7 @@ class RMA:
         self.df = df
         use_t = self.test == "knha" and df >= 1
         if use_t:
-            r = y - X @ beta
-            # residuals at rounding level are 0 (identical effects: s^2 = 0, as metafor)
-            r[np.abs(r) <= 100 * np.finfo(float).eps * max(1.0, float(np.max(np.abs(y))))] = 0.0
+            r = kh_residuals(y - X @ beta, y)
             s2w = float(np.sum(w * r * r)) / df
             vb = vb * s2w
         self.s2w = s2w if use_t else 1.0
