@@ -22,6 +22,8 @@ def _g(x: float) -> str:
 
 def meta_rows(n: int = N_META, seed: int = SEED) -> list[dict[str, str]]:
     rng = np.random.default_rng(seed)
+    # a three-level factor for formula moderators, from its own stream (the others unchanged)
+    lvl_rng = np.random.default_rng(seed + 2)
     ks = [2, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 30]
     taus = [0.0, 0.0, 0.01, 0.1, 0.5, 1.0, 25.0]
     rows: list[dict[str, str]] = []
@@ -36,6 +38,7 @@ def meta_rows(n: int = N_META, seed: int = SEED) -> list[dict[str, str]]:
             yi[:] = yi[0]
         x = rng.uniform(0, 10, k)
         year = rng.integers(1990, 2020, k)
+        lvl = lvl_rng.choice(["low", "mid", "high"], k)
         for j in range(k):
             rows.append(
                 {
@@ -44,6 +47,7 @@ def meta_rows(n: int = N_META, seed: int = SEED) -> list[dict[str, str]]:
                     "vi": _g(vi[j]),
                     "x": _g(x[j]),
                     "grp": "ab"[j % 2],
+                    "lvl": str(lvl[j]),
                     "year": str(int(year[j])),
                     "full": str(int(i < N_FULL)),
                 }

@@ -181,6 +181,39 @@ battery <- function(id, d, full) {
     put(id, "subgroup.se", se)
     put(id, "subgroup.Q", rma(est, sei = se, method = "EE")$QE)
   }
+  # moderators as a formula: a numeric column and a three-level factor (treatment contrasts
+  # as model.matrix builds them, which is what rma does with mods = ~ x + factor(lvl))
+  if (!is.null(d$lvl) && k >= 8 && length(unique(d$lvl)) == 3) {
+    mm <- model.matrix(~ x + factor(lvl), data = d)[, -1]
+    for (mt in c("EE.z", "REML.z", "REML.knha", "DL.knha")) {
+      m <- sub("[.].*", "", mt); test <- sub(".*[.]", "", mt)
+      key <- paste("form", m, test, sep = ".")
+      r <- fit_rma(yi, vi, m, test, mods = mm)
+      if (is.null(r)) fail(id, key) else put_fit(id, key, r)
+    }
+  }
+  # permutation tests, exact where metafor makes them exact (2^k or k!/prod(n_j!) <= 1000):
+  # p-values, QMp, the number of refits that failed in metafor (left out of its p-values)
+  perm <- function(key, r) {
+    pt <- tryCatch(permutest(r, progbar = FALSE, retpermdist = TRUE), error = function(e) NULL)
+    if (!is.null(pt)) put(id, key, c(pt$pval, pt$QMp, sum(is.na(pt$QM.perm)),
+                                     length(pt$QM.perm)))
+  }
+  if (k >= 3 && k <= 8) for (mt in c("DL.z", "REML.knha")) {
+    m <- sub("[.].*", "", mt); test <- sub(".*[.]", "", mt)
+    r <- fit_rma(yi, vi, m, test)
+    if (!is.null(r)) perm(paste("perm.int", mt, sep = "."), r)
+  }
+  if (k == 5 && length(unique(d$x)) > 1) {  # 5! = 120 arrangements
+    r <- fit_rma(yi, vi, "DL", "z", mods = d$x)
+    if (!is.null(r)) perm("perm.x.DL.z", r)
+  }
+  if (!is.null(d$lvl) && k == 8 && length(unique(d$lvl)) >= 2) {
+    ways <- factorial(k) / prod(factorial(table(d$lvl)))
+    mm <- model.matrix(~ factor(lvl), data = d)[, -1, drop = FALSE]
+    r <- fit_rma(yi, vi, "REML", "z", mods = mm)
+    if (!is.null(r) && ways <= 1000) perm("perm.lvl.REML.z", r)
+  }
   # influence diagnostics
   if (k >= 3) for (m in c("REML")) {
     r <- fit_rma(yi, vi, m, "z")
@@ -216,6 +249,28 @@ for (m in c("RR", "OR", "RD")) {
   put("bcg", paste0("es.", m, ".yi"), es$yi); put("bcg", paste0("es.", m, ".vi"), es$vi)
 }
 classic("bcg", escalc("RR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = b), b$ablat)
+# bcg with a formula of a numeric and a factor moderator, as a metafor user writes it, and
+# permutation tests too large to be exact (1000 random permutations, seeded; compared within
+# Monte Carlo error)
+bd <- escalc("RR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = b)
+for (mt in c("EE.z", "REML.z", "REML.knha", "DL.knha", "ML.z")) {
+  m <- sub("[.].*", "", mt); test <- sub(".*[.]", "", mt)
+  r <- rma(yi, vi, mods = ~ ablat + factor(alloc), data = bd, method = m, test = test,
+           control = CON)
+  put_fit("bcg", paste("form", m, test, sep = "."), r)
+  put("bcg", paste("form", m, test, "QMdf", sep = "."), r$QMdf)
+}
+set.seed(20261203)
+for (spec in list(list("perm.rand.int.REML.z", NULL), list("perm.rand.ablat.REML.z", b$ablat),
+                  list("perm.rand.alloc.DL.knha", "alloc"))) {
+  mods <- spec[[2]]
+  r <- if (is.null(mods)) rma(yi, vi, data = bd, control = CON)
+       else if (is.character(mods)) rma(yi, vi, mods = ~ factor(alloc), data = bd, method = "DL",
+                                        test = "knha", control = CON)
+       else rma(yi, vi, mods = mods, data = bd, control = CON)
+  pt <- permutest(r, iter = 1000, progbar = FALSE, retpermdist = TRUE)
+  put("bcg", spec[[1]], c(pt$pval, pt$QMp, sum(is.na(pt$QM.perm)), length(pt$QM.perm)))
+}
 h <- dat.hackshaw1998
 raw("hackshaw", h, c("yi", "vi"))
 classic("hackshaw", h)

@@ -15,6 +15,8 @@ newer than the R script and the dataset module (for working on the Python side).
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import os
 import shutil
@@ -28,11 +30,13 @@ import pytest
 from vertebro.evidence import (
     RMA,
     cumulative,
+    data_text,
     egger,
     escalc,
     influence,
     leave_one_out,
     mantel_haenszel,
+    permutest,
     pet_peese,
     peto,
     ranktest,
@@ -166,6 +170,7 @@ def _datasets(oracle: Oracle) -> dict[str, tuple[np.ndarray, np.ndarray, dict[st
         extra = {
             "x": np.array([float(r["x"]) for r in rs]),
             "grp": np.array([r["grp"] for r in rs]),
+            "lvl": np.array([r["lvl"] for r in rs]),
             "year": np.array([int(r["year"]) for r in rs]),
         }
         out[id_] = (
@@ -555,6 +560,106 @@ def test_mantel_haenszel_and_peto(run, tally):
     tally.finish("Mantel-Haenszel/Peto")
 
 
+def _bcg_columns() -> dict[str, list[str]]:
+    """dat.bcg's columns as vertebro ships them (alloc is text, which metafor's raw output
+    cannot carry); the rows are in dat.bcg's order."""
+    rows = list(csv.DictReader(io.StringIO(data_text("reference/bcg.csv"))))
+    return {c: [r[c] for r in rows] for c in rows[0]}
+
+
+def test_formula_moderators(run, tally):
+    """mods as a formula with a numeric and a factor term: every coefficient, QM (Wald chi^2,
+    or F(m, k - p) under Knapp-Hartung), QE, tau^2, R^2."""
+    oracle, failed = run
+    cases: list[tuple[str, np.ndarray, np.ndarray, str, dict[str, object]]] = []
+    for id_, (y, v, ex) in _datasets(oracle).items():
+        if "lvl" in ex:
+            cases.append((id_, y, v, "~ x + factor(lvl)", {"x": ex["x"], "lvl": ex["lvl"]}))
+    y, v = _classic_effects(oracle, "bcg")
+    cases.append(("bcg", y, v, "~ ablat + factor(alloc)", _bcg_columns()))  # type: ignore[arg-type]
+    for id_, y, v, formula, data in cases:
+        for mt in ("EE.z", "REML.z", "REML.knha", "DL.knha", "ML.z"):
+            key = f"form.{mt}"
+            if (id_, f"{key}.beta") not in oracle or (id_, key) in failed:
+                continue
+            m, test = mt.split(".")
+            if test == "knha" and np.ptp(y) == 0:
+                continue  # identical effects: slopes 0/0 under KH in both (test_meta_regression)
+            f = RMA(m, test).fit(y, v, mods=formula, data=data)  # type: ignore[arg-type]
+            tau2_re = oracle[(id_, f"{m}.z.tau2")][0] if (id_, f"{m}.z.tau2") in oracle else 1.0
+            for name, ours in _fit_values(f, False).items():
+                if name == "R2" and m != "EE" and tau2_re < 1e-6:
+                    continue  # 0/0, as in test_meta_regression
+                tally.check("formula", f"{id_} {key}.{name}", ours, oracle[(id_, f"{key}.{name}")])
+            if (id_, f"{key}.QMdf") in oracle:
+                # metafor's QMdf is (m, NA) for the chi^2 test, (m, k - p) for F
+                ours_df = [*f.qm_df, math.nan][:2]
+                tally.check("formula", f"{id_} {key}.QMdf", ours_df, oracle[(id_, f"{key}.QMdf")])
+    assert tally.counts["formula"] > 0
+    tally.finish("formula moderators")
+
+
+def _perm_cases(oracle: Oracle):  # type: ignore[no-untyped-def]
+    for id_, (y, v, ex) in _datasets(oracle).items():
+        for key, kw in (
+            ("perm.int.DL.z", {}),
+            ("perm.int.REML.knha", {}),
+            ("perm.x.DL.z", {"mods": ex["x"]}),
+            ("perm.lvl.REML.z", {"mods": "~ factor(lvl)", "data": {"lvl": ex.get("lvl")}}),
+        ):
+            if (id_, key) in oracle:
+                m, test = key.split(".")[-2:]
+                yield id_, key, RMA(m, test).fit(y, v, **kw)
+
+
+def test_permutest_exact(run, tally, capsys):
+    """Exact permutation tests (every sign pattern; every distinct arrangement of the design's
+    rows) against metafor's exact permutest. Where a refit failed inside metafor (it leaves
+    that permutation out, vertebro's global-maximum fit does not fail), the p-values cannot be
+    the same and the case is counted, not compared."""
+    oracle, _ = run
+    left_out = 0
+    for id_, key, f in _perm_cases(oracle):
+        ref = oracle[(id_, key)]
+        pt = permutest(f)
+        assert pt.exact and pt.iterations == ref[-1], (id_, key, pt.iterations, ref[-1])
+        if ref[-2] > 0:
+            left_out += 1
+            continue
+        tally.check("permutest", f"{id_} {key}", [*pt.pval, pt.qm_pval], ref[:-2])
+    with capsys.disabled():
+        print(f"\n  permutest: {left_out} case(s) with refits failed in metafor, not compared")
+    assert tally.counts["permutest"] >= 50
+    tally.finish("permutest (exact)")
+
+
+def test_permutest_random_within_monte_carlo_error(run):
+    """1000 random permutations in both programs (different generators): the p-values differ by
+    Monte Carlo error only, sd = sqrt(2 p (1 - p) / 1000); allowed 4.5 sd (+ 1/1000)."""
+    oracle, _ = run
+    y, v = _classic_effects(oracle, "bcg")
+    bcg = _bcg_columns()
+    fits = {
+        "perm.rand.int.REML.z": RMA("REML").fit(y, v),
+        "perm.rand.ablat.REML.z": RMA("REML").fit(y, v, mods=oracle[("bcg", "raw.ablat")]),
+        "perm.rand.alloc.DL.knha": RMA("DL", "knha").fit(
+            y,
+            v,
+            mods="~ factor(alloc)",
+            data=bcg,  # type: ignore[arg-type]
+        ),
+    }
+    for key, f in fits.items():
+        ref = oracle[("bcg", key)]
+        pt = permutest(f, seed=20261203)
+        assert not pt.exact and pt.iterations == 1000 == ref[-1]
+        ours = np.array([*pt.pval, pt.qm_pval])
+        theirs = ref[:-2]
+        p = (ours + theirs) / 2
+        allowed = 4.5 * np.sqrt(2 * p * (1 - p) / 1000) + 1e-3
+        assert np.all(np.abs(ours - theirs) <= allowed), (key, ours, theirs, allowed)
+
+
 def test_total_values_compared(run, capsys):
     oracle, _ = run
     n = sum(TOTAL.values())
@@ -563,6 +668,6 @@ def test_total_values_compared(run, capsys):
             f"\n  metafor oracle: {n} values compared in all "
             f"({len(oracle)} result vectors from metafor)"
         )
-    if len(TOTAL) < 9:
+    if len(TOTAL) < 11:
         pytest.skip("run the whole module to count the values compared")
     assert n >= MIN_VALUES

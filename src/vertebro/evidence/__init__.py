@@ -15,6 +15,7 @@ See ``docs/evidence.md`` for the CSV formats, the method notes and the command l
 from ._batch import BatchResult, rma_batch
 from ._bias import Egger, PetPeese, RankTest, TrimFill, egger, pet_peese, ranktest, trimfill
 from ._dataset import data_text, load_curated
+from ._formula import Design, model_matrix
 from ._grade import (
     AHA_CLASSES,
     AHA_LEVELS,
@@ -29,6 +30,7 @@ from ._grade import (
 from ._influence import Influence, influence
 from ._measures import MEASURES, Effects, escalc
 from ._mh import TableModel, mantel_haenszel, peto
+from ._permutest import PermTest, permutest
 from ._plots import forest_plot, funnel_plot, save_figure
 from ._prisma import PrismaCounts, load_prisma, parse_prisma, prisma_diagram
 from ._reproduce import (
@@ -71,11 +73,13 @@ __all__ = [
     "RMA",
     "BatchResult",
     "Check",
+    "Design",
     "Effects",
     "Egger",
     "Influence",
     "MetaforData",
     "Outcome",
+    "PermTest",
     "PetPeese",
     "PrismaCounts",
     "RankTest",
@@ -105,10 +109,12 @@ __all__ = [
     "load_prisma",
     "load_sof",
     "mantel_haenszel",
+    "model_matrix",
     "parse_metafor_csv",
     "parse_prisma",
     "parse_sof",
     "parse_studies",
+    "permutest",
     "pet_peese",
     "peto",
     "pft",

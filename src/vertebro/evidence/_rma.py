@@ -28,7 +28,7 @@ Q-profile interval, no moderators and no batch mode; it is used in the tests as 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -37,9 +37,10 @@ from scipy import optimize, stats
 
 from vertebro.errors import EvidenceError
 
+from ._formula import model_matrix
 from ._transform import back_transform, transform_name
 
-__all__ = ["METHODS", "RMA", "estimate_tau2", "q_gen"]
+__all__ = ["METHODS", "RMA", "coefficients", "estimate_tau2", "omnibus", "q_gen"]
 
 FloatArray = NDArray[np.float64]
 Method = Literal["EE", "FE", "DL", "HE", "HS", "SJ", "PM", "ML", "REML"]
@@ -314,6 +315,45 @@ def tau2_qprofile(
     return bounds[0], bounds[1]
 
 
+def coefficients(
+    y: FloatArray, v: FloatArray, X: FloatArray, tau2: float, knha: bool
+) -> tuple[FloatArray, FloatArray, float]:
+    """Weighted least squares at ``tau2``: (beta, its covariance, the Knapp-Hartung s^2).
+
+    Under Knapp-Hartung the covariance is multiplied by s^2 = Q_gen(tau^2)/(k - p), not
+    truncated at 1 (as metafor); s^2 is 1 otherwise.
+    """
+    w = 1 / (v + tau2)
+    XtW = X.T * w
+    vb = np.asarray(np.linalg.inv(XtW @ X), float)
+    beta = vb @ (XtW @ y)
+    s2w = 1.0
+    if knha:
+        r = kh_residuals(y - X @ beta, y)
+        s2w = float(np.sum(w * r * r)) / (X.shape[0] - X.shape[1])
+        vb = vb * s2w
+    return beta, vb, s2w
+
+
+def omnibus(beta: FloatArray, vb: FloatArray, df: int, knha: bool) -> tuple[float, float]:
+    """metafor's test of moderators (coefficients 2:p; the intercept alone when p = 1).
+
+    Wald QM = b' V^-1 b ~ chi^2(m); under Knapp-Hartung QM/m ~ F(m, k - p) as metafor prints
+    it (Knapp & Hartung, Stat Med 2003;22:2693).
+    """
+    sel = slice(1, None) if beta.shape[0] > 1 else slice(0, 1)
+    b = beta[sel]
+    m = b.shape[0]
+    try:
+        qm = float(b @ np.linalg.solve(vb[sel, sel], b))
+    except np.linalg.LinAlgError:  # se = 0 (identical effects under Knapp-Hartung)
+        qm = math.inf if np.any(b != 0) else math.nan
+    if knha:
+        f = qm / m
+        return f, float(stats.f.sf(f, m, df))
+    return qm, float(stats.chi2.sf(qm, m))
+
+
 def kh_residuals(r: FloatArray, y: FloatArray) -> FloatArray:
     """Residuals for the Knapp-Hartung s^2, those at rounding level set to exactly 0.
 
@@ -348,7 +388,7 @@ def _nan_to_none(x: float) -> float | None:
 
 
 class RMA:
-    """Fixed- or random-effects meta-analysis, optionally with one moderator (meta-regression).
+    """Fixed- or random-effects meta-analysis, optionally with moderators (meta-regression).
 
     Parameters
     ----------
@@ -398,12 +438,17 @@ class RMA:
         yi: ArrayLike,
         vi: ArrayLike,
         *,
-        mods: ArrayLike | None = None,
+        mods: ArrayLike | str | None = None,
+        data: Mapping[str, Sequence[object]] | None = None,
         measure: str = "GEN",
         ni: ArrayLike | None = None,
         slab: Sequence[str] | None = None,
     ) -> RMA:
-        """Fit the model to effects ``yi`` with sampling variances ``vi``; returns ``self``."""
+        """Fit the model to effects ``yi`` with sampling variances ``vi``; returns ``self``.
+
+        ``mods`` is an array of moderator values (one column per moderator) or an R formula
+        over the columns of ``data`` (``"~ ablat + factor(alloc)"``, see ``model_matrix``).
+        """
         y = np.atleast_1d(np.asarray(yi, float))
         v = np.atleast_1d(np.asarray(vi, float))
         if y.ndim != 1 or y.shape != v.shape:
@@ -416,8 +461,19 @@ class RMA:
         if np.any(v <= 0):
             raise EvidenceError("vi: sampling variances must be > 0")
         X = np.ones((k, 1))
+        names: tuple[str, ...] = ()
+        if isinstance(mods, str):
+            if data is None:
+                raise EvidenceError(f"mods: the formula {mods!r} needs data= (its columns)")
+            design = model_matrix(mods, data)
+            if design.X.shape[0] != k:
+                raise EvidenceError(
+                    f"data: columns have {design.X.shape[0]} rows, yi has {k} studies"
+                )
+            mods, names = design.X, design.names
         if mods is not None:
             x = np.asarray(mods, float).reshape(k, -1)
+            names = names or tuple(f"mod{j}" for j in range(1, x.shape[1] + 1))
             if not np.all(np.isfinite(x)):
                 raise EvidenceError("mods: moderator values must be finite")
             X = np.column_stack([X, x])
@@ -426,6 +482,7 @@ class RMA:
             raise EvidenceError(f"meta-regression needs more studies than coefficients (k = {k})")
 
         self.k, self.p = k, p
+        self.coef_names = ("intrcpt", *names)
         self.yi, self.vi, self.X = y, v, X
         self.measure = measure.upper()
         self.ni = None if ni is None else np.asarray(ni, float)
@@ -434,18 +491,10 @@ class RMA:
         method = self.method if k > 1 else "EE"
         self.tau2, self.iterations = estimate_tau2(y, v, method, X)
         w = 1 / (v + self.tau2)
-        XtW = X.T * w
-        A = XtW @ X
-        vb = np.linalg.inv(A)
-        beta = vb @ (XtW @ y)
         df = k - p
         self.df = df
         use_t = self.test == "knha" and df >= 1
-        if use_t:
-            r = kh_residuals(y - X @ beta, y)
-            s2w = float(np.sum(w * r * r)) / df
-            vb = vb * s2w
-        self.s2w = s2w if use_t else 1.0
+        beta, vb, self.s2w = coefficients(y, v, X, self.tau2, use_t)
         self.dist = f"t({df})" if use_t else "z"
         alpha = 1 - self.level / 100
         crit = (
@@ -501,16 +550,11 @@ class RMA:
                 self.r2 = max(0.0, 100 * (tau2_re - self.tau2) / tau2_re) if tau2_re > 0 else 0.0
             else:
                 self.r2 = _r2_common(y, v, X)
-            b = beta[1:]
-            qm = float(b @ np.linalg.solve(vb[1:, 1:], b))
-            if use_t:
-                self.qm = qm / (p - 1)
-                self.qm_pval = float(stats.f.sf(self.qm, p - 1, df))
-            else:
-                self.qm = qm
-                self.qm_pval = float(stats.chi2.sf(qm, p - 1))
+            self.qm, self.qm_pval = omnibus(beta, vb, df, use_t)
+            self.qm_df: tuple[int, ...] = (p - 1, df) if use_t else (p - 1,)
         else:
             self.qm = self.qm_pval = math.nan
+            self.qm_df = ()
 
         # prediction interval (for the intercept-only model, or at moderator value 0)
         if self.pi_df == "k-2" and k >= 3:
@@ -616,7 +660,7 @@ class RMA:
         if self.p > 1:
             out["coefficients"] = [
                 {
-                    "name": "intrcpt" if j == 0 else f"mod{j}",
+                    "name": self.coef_names[j],
                     "estimate": float(self.beta[j]),
                     "se": float(self.se_beta[j]),
                     "stat": float(self.stat_beta[j]),
@@ -626,6 +670,7 @@ class RMA:
                 for j in range(self.p)
             ]
             out["qm"] = self.qm
+            out["qm_df"] = list(self.qm_df)
             out["qm_pval"] = self.qm_pval
             out["r2"] = _nan_to_none(self.r2)
         tr = self.transformed if self.measure != "PFT" or self.ni is not None else None
@@ -660,7 +705,15 @@ class RMA:
                 f"Test for heterogeneity: Q({self.q_df}) = {self.q:.4f}, {_p_eq(self.q_pval)}"
             )
         if self.p > 1:
-            lines.append(f"Test of moderators: QM = {self.qm:.4f}, {_p_eq(self.qm_pval)}")
+            test = (
+                f"F(df1 = {self.qm_df[0]}, df2 = {self.qm_df[1]})"
+                if len(self.qm_df) == 2
+                else f"QM(df = {self.qm_df[0]})"
+            )
+            lines.append(
+                f"Test of moderators (coefficients 2:{self.p}): {test} = {self.qm:.4f}, "
+                f"{_p_eq(self.qm_pval)}"
+            )
             if math.isfinite(self.r2) and self.method in ("EE", "FE"):
                 lines.append(f"R^2 (adjusted, weighted least squares; metafor) = {self.r2:.2f}%")
             elif math.isfinite(self.r2):
@@ -668,11 +721,12 @@ class RMA:
         lines.append("")
         stat = "t" if self.dist.startswith("t") else "z"
         head = [("estimate", 10), ("se", 9), (stat + "val", 9), ("pval", 9), ("ci.lb", 10)]
-        lines.append(" " * 10 + "".join(f"{h:>{n}}" for h, n in head) + f"{'ci.ub':>10}")
+        width = max(10, 1 + max(len(n) for n in self.coef_names))
+        lines.append(" " * width + "".join(f"{h:>{n}}" for h, n in head) + f"{'ci.ub':>10}")
         for j in range(self.p):
-            name = "intrcpt" if j == 0 else f"mod{j}"
+            name = self.coef_names[j]
             lines.append(
-                f"{name:10}{self.beta[j]:>10.4f}{self.se_beta[j]:>9.4f}{self.stat_beta[j]:>9.4f}"
+                f"{name:{width}}{self.beta[j]:>10.4f}{self.se_beta[j]:>9.4f}{self.stat_beta[j]:>9.4f}"
                 f"{_fmt_p(float(self.pval_beta[j])):>9}{self.ci_lb_beta[j]:>10.4f}{self.ci_ub_beta[j]:>10.4f}"
             )
         lines.append("")
