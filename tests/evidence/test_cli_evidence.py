@@ -338,3 +338,34 @@ def test_influence_and_rank_test_options(tmp_path):
     out = json.loads(res.stdout)
     assert len(out["influence"]) == 13 and {"rstudent", "cook_d", "hat"} <= set(out["influence"][0])
     assert 0 <= out["ranktest"]["pval"] <= 1
+
+
+def test_pool_formula_moderators_and_permutest(tmp_path):
+    # metafor 3.8-1: rma(yi, vi, mods = ~ ablat + factor(alloc), data = dat.bcg, test = "knha")
+    # prints F(df1 = 3, df2 = 9) = 3.4471, p-val = 0.0650; ablat -0.0273, tval -2.8669
+    p = tmp_path / "bcg.csv"
+    assert runner.invoke(APP, ["evidence", "example", "bcg", "--out", str(p)]).exit_code == 0
+    args = ["evidence", "pool", str(p), "--measure", "RR", "--knha"]
+    res = runner.invoke(
+        APP, [*args, "--mods", "~ ablat + factor(alloc)", "--permutest", "--format", "json"]
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    mr = out["meta_regression"]
+    assert mr["qm_df"] == [3, 9]
+    assert abs(mr["qm"] - 3.4471) <= TOL["published_4dp"]
+    assert abs(mr["qm_pval"] - 0.0650) <= TOL["published_4dp"]
+    names = [c["name"] for c in mr["coefficients"]]
+    assert names == ["intrcpt", "ablat", "factor(alloc)random", "factor(alloc)systematic"]
+    assert abs(mr["coefficients"][1]["stat"] - -2.8669) <= TOL["published_4dp"]
+    pt = out["permutest"]
+    assert pt["exact"] is False and pt["iterations"] == 1000
+    assert set(pt["pval"]) == set(names)
+    for bad, says in (
+        ("~ ablat + factor(nope)", "'nope'"),
+        ("~ ablat:alloc", "not supported"),
+    ):
+        res = runner.invoke(APP, [*args, "--mods", bad])
+        assert res.exit_code == 2 and "--mods" in res.output and says in res.output
+    res = runner.invoke(APP, [*args, "--mods", "~ ablat", "--mod", "ablat"])
+    assert res.exit_code == 2 and "not both" in res.output

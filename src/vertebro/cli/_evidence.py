@@ -160,6 +160,22 @@ def pool_cmd(
         str | None,
         typer.Option("--mod", help="Meta-regression on one numeric column (e.g. year, ablat)."),
     ] = None,
+    mods_formula: Annotated[
+        str | None,
+        typer.Option(
+            "--mods",
+            help="Meta-regression on an R formula of columns, e.g. '~ ablat + factor(alloc)' "
+            "(numeric terms, factor(column); text columns enter as factors).",
+        ),
+    ] = None,
+    perm: Annotated[
+        bool,
+        typer.Option(
+            "--permutest",
+            help="Permutation test of the model (of the meta-regression with --mod/--mods): "
+            "exact when <= 1000 permutations, else 1000 seeded random ones (metafor's permutest).",
+        ),
+    ] = False,
     level: Annotated[float, typer.Option("--level", help="Confidence level, percent.")] = 95.0,
     forest: Annotated[
         Path | None, typer.Option("--forest", help="Write a forest plot (.svg and .png).")
@@ -197,7 +213,8 @@ def pool_cmd(
             files,
             {"outcome": outcome, "technique": technique, "unit": unit, "interval": interval,
              "population": population},
-            {"--measure": measure, "--by": by, "--mod": mod, "--forest": forest,
+            {"--measure": measure, "--by": by, "--mod": mod, "--mods": mods_formula,
+             "--permutest": perm or None, "--forest": forest,
              "--funnel": funnel, "--bias": bias or None, "--knha": knha or None,
              "--leave-one-out": loo or None, "--cumulative": cumul or None,
              "--influence": infl or None},
@@ -212,6 +229,9 @@ def pool_cmd(
     file = files[0]
     text, header = _read_csv(file)
     test = "knha" if knha else "z"
+    if mod is not None and mods_formula is not None:
+        raise InvalidInput.field("--mods", "give --mod or --mods, not both")
+    mod_data: dict[str, list[object]] | None = None
 
     groups: list[str] | None = None
     mods: list[float] | None = None
@@ -254,6 +274,8 @@ def pool_cmd(
             mods = _numeric_column(
                 [getattr(r, mod, None) for r in used], mod, [r.line for r in used]
             )
+        if mods_formula is not None:
+            mod_data = {c: [getattr(r, c, None) for r in used] for c in ev.COLUMNS}
     elif ev.is_metafor_header(header):
         if measure is None:
             if "yi" in header:
@@ -285,6 +307,8 @@ def pool_cmd(
             if mod not in header:
                 raise InvalidInput.field("--mod", f"{mod!r} is not a column of {file.name}")
             mods = _numeric_column([r.get(mod) for r in raw], mod, lines)
+        if mods_formula is not None:
+            mod_data = {c: [r.get(c) for r in raw] for c in header}
     else:
         raise InvalidInput(
             FieldError(
@@ -302,20 +326,34 @@ def pool_cmd(
             eff.yi, eff.vi, measure=m, ni=eff.ni, slab=labels
         )
         result: dict[str, Any] = fit.to_dict()
+        reg = None
         if mods is not None:
             reg = ev.RMA(method, test, level=level).fit(eff.yi, eff.vi, mods=mods, measure=m)
+        elif mods_formula is not None and mod_data is not None:
+            try:
+                ev.model_matrix(mods_formula, mod_data)
+            except EvidenceError as exc:
+                raise InvalidInput.field("--mods", str(exc).removeprefix("mods: ")) from None
+            reg = ev.RMA(method, test, level=level).fit(
+                eff.yi, eff.vi, mods=mods_formula, data=mod_data, measure=m
+            )
+        if reg is not None:
             result["meta_regression"] = {
-                "moderator": mod,
+                "moderator": mod if mod is not None else mods_formula,
                 "tau2": reg.tau2,
                 # pseudo R^2 (mixed effects) or weighted-least-squares adjusted R^2 (common
                 # effect), as metafor 3.8 prints them
                 "r2": None if not np.isfinite(reg.r2) else reg.r2,
                 "qm": reg.qm,
+                "qm_df": list(reg.qm_df),
                 "qm_pval": reg.qm_pval,
                 "qe": reg.q,
                 "qe_df": reg.q_df,
                 "coefficients": reg.to_dict()["coefficients"],
             }
+        if perm:
+            progress.add_task("Permutation test", total=None)
+            result["permutest"] = ev.permutest(reg if reg is not None else fit).to_dict()
         sg = None
         if groups is not None:
             sg = ev.subgroups(
@@ -377,12 +415,25 @@ def pool_cmd(
         out.print(sg.summary(), markup=False, highlight=False, soft_wrap=True)
     if "meta_regression" in result:
         mr = result["meta_regression"]
-        slope = mr["coefficients"][1]
+        if reg is not None and mods_formula is not None:
+            out.print(f"Meta-regression {mods_formula}", markup=False)
+            out.print(reg.summary(), markup=False, highlight=False, soft_wrap=True)
+        else:
+            slope = mr["coefficients"][1]
+            out.print(
+                f"Meta-regression on {mod}: slope {slope['estimate']:.4f} "
+                f"[{slope['ci'][0]:.4f}, {slope['ci'][1]:.4f}], QM = {mr['qm']:.4f}, "
+                f"p = {mr['qm_pval']:.4f}; residual tau^2 = {mr['tau2']:.4f}; "
+                + ("R^2 NA" if mr["r2"] is None else f"R^2 = {mr['r2']:.2f}%"),
+                markup=False,
+                soft_wrap=True,
+            )
+    if "permutest" in result:
+        pt = result["permutest"]
+        kind = "exact" if pt["exact"] else f"{pt['iterations']} random (seed 0)"
+        ps = ", ".join(f"{n} p = {p:.4f}" for n, p in pt["pval"].items())
         out.print(
-            f"Meta-regression on {mod}: slope {slope['estimate']:.4f} "
-            f"[{slope['ci'][0]:.4f}, {slope['ci'][1]:.4f}], QM = {mr['qm']:.4f}, "
-            f"p = {mr['qm_pval']:.4f}; residual tau^2 = {mr['tau2']:.4f}; "
-            + ("R^2 NA" if mr["r2"] is None else f"R^2 = {mr['r2']:.2f}%"),
+            f"Permutation test ({kind}): {ps}; omnibus p = {pt['qm_pval']:.4f}",
             markup=False,
             soft_wrap=True,
         )

@@ -730,13 +730,15 @@ class RMA:
                 f"{_fmt_p(float(self.pval_beta[j])):>9}{self.ci_lb_beta[j]:>10.4f}{self.ci_ub_beta[j]:>10.4f}"
             )
         lines.append("")
-        has_pi = math.isfinite(self.pi_lb)
+        # metafor prints no prediction interval or back-transform for a meta-regression (they
+        # would be at moderator values 0, which may be far outside the data)
+        has_pi = math.isfinite(self.pi_lb) and self.p == 1
         if has_pi:
             lines.append(
                 f"Prediction interval ({self.pi_dist}): [{self.pi_lb:.4f}, {self.pi_ub:.4f}]"
             )
         tr = self.transformed if self.measure != "PFT" or self.ni is not None else None
-        if tr is not None:
+        if tr is not None and self.p == 1:
             pi = f", PI [{tr['pi'][0]:.4f}, {tr['pi'][1]:.4f}]" if has_pi else ""
             lines.append(
                 f"Back-transformed ({tr['scale']}): {tr['estimate']:.4f} "
