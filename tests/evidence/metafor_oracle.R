@@ -271,6 +271,19 @@ for (spec in list(list("perm.rand.int.REML.z", NULL), list("perm.rand.ablat.REML
   pt <- permutest(r, iter = 1000, progbar = FALSE, retpermdist = TRUE)
   put("bcg", spec[[1]], c(pt$pval, pt$QMp, sum(is.na(pt$QM.perm)), length(pt$QM.perm)))
 }
+# contour-enhanced funnel (metafor's documented call): the points it plots, and its contour
+# bounds refline -/+ qnorm(alpha/2, lower.tail = FALSE) * se on a grid of se (funnel.rma)
+pdf(NULL)
+fr <- funnel(rma(yi, vi, data = bd, control = CON), level = c(90, 95, 99),
+             shade = c("white", "gray55", "gray75"), refline = 0)
+invisible(dev.off())
+put("bcg", "funnel.x", fr$x); put("bcg", "funnel.y", fr$y)
+se_grid <- seq(0, 0.8, length.out = 50)
+for (lv in c(90, 95, 99)) {
+  a <- (100 - lv) / 100
+  z <- qnorm(a / 2, lower.tail = FALSE)
+  put("bcg", paste0("funnel.contour.", lv), c(0 - z * se_grid, 0 + z * se_grid))
+}
 h <- dat.hackshaw1998
 raw("hackshaw", h, c("yi", "vi"))
 classic("hackshaw", h)

@@ -33,6 +33,7 @@ from vertebro.evidence import (
     data_text,
     egger,
     escalc,
+    funnel_contours,
     influence,
     leave_one_out,
     mantel_haenszel,
@@ -660,6 +661,22 @@ def test_permutest_random_within_monte_carlo_error(run):
         assert np.all(np.abs(ours - theirs) <= allowed), (key, ours, theirs, allowed)
 
 
+def test_contour_funnel(run, tally):
+    """The contour-enhanced funnel: the points metafor's funnel() plots (yi, sei) and its
+    contour bounds at 90/95/99% around refline 0 (the drawing itself is looked at, see
+    docs/evidence.md)."""
+    oracle, _ = run
+    y, v = _classic_effects(oracle, "bcg")
+    tally.check("funnel", "bcg funnel.x", y, oracle[("bcg", "funnel.x")])
+    tally.check("funnel", "bcg funnel.y", np.sqrt(v), oracle[("bcg", "funnel.y")])
+    se = np.linspace(0, 0.8, 50)
+    for lev, (lo, hi) in zip((90, 95, 99), funnel_contours(se, (90, 95, 99), 0.0), strict=True):
+        tally.check(
+            "funnel", f"bcg contour {lev}", np.r_[lo, hi], oracle[("bcg", f"funnel.contour.{lev}")]
+        )
+    tally.finish("contour funnel")
+
+
 def test_total_values_compared(run, capsys):
     oracle, _ = run
     n = sum(TOTAL.values())
@@ -668,6 +685,6 @@ def test_total_values_compared(run, capsys):
             f"\n  metafor oracle: {n} values compared in all "
             f"({len(oracle)} result vectors from metafor)"
         )
-    if len(TOTAL) < 11:
+    if len(TOTAL) < 12:
         pytest.skip("run the whole module to count the values compared")
     assert n >= MIN_VALUES

@@ -183,6 +183,14 @@ def pool_cmd(
     funnel: Annotated[
         Path | None, typer.Option("--funnel", help="Write a funnel plot (.svg and .png).")
     ] = None,
+    contours: Annotated[
+        bool,
+        typer.Option(
+            "--contours",
+            help="Contour-enhanced funnel (with --funnel): significance regions p < .10, .05, "
+            ".01 against 0, as metafor's funnel(level = c(90, 95, 99), refline = 0).",
+        ),
+    ] = False,
     bias: Annotated[
         bool, typer.Option("--bias", help="Egger's test, Begg's rank test and trim-and-fill.")
     ] = False,
@@ -208,13 +216,15 @@ def pool_cmd(
     fmt: FormatOption = Format.text,
 ) -> None:
     """Pool studies: fixed or random effects, subgroups, plots (metafor's definitions)."""
+    if contours and funnel is None:
+        raise InvalidInput.field("--contours", "draws on the funnel plot: give --funnel too")
     if n_weighted:
         _n_weighted_cmd(
             files,
             {"outcome": outcome, "technique": technique, "unit": unit, "interval": interval,
              "population": population},
             {"--measure": measure, "--by": by, "--mod": mod, "--mods": mods_formula,
-             "--permutest": perm or None, "--forest": forest,
+             "--permutest": perm or None, "--contours": contours or None, "--forest": forest,
              "--funnel": funnel, "--bias": bias or None, "--knha": knha or None,
              "--leave-one-out": loo or None, "--cumulative": cumul or None,
              "--influence": infl or None},
@@ -390,7 +400,9 @@ def pool_cmd(
             written += [str(p) for p in ev.save_figure(fig, forest)]
         if funnel is not None:
             progress.add_task("Drawing funnel plot", total=None)
-            fig = ev.funnel_plot(fit, trimfill=tf)
+            fig = ev.funnel_plot(
+                fit, trimfill=tf, contours=ev.CONTOUR_LEVELS if contours else None
+            )
             written += [str(p) for p in ev.save_figure(fig, funnel)]
     if written:
         result["files"] = written

@@ -31,7 +31,7 @@ from ._influence import Influence, influence
 from ._measures import MEASURES, Effects, escalc
 from ._mh import TableModel, mantel_haenszel, peto
 from ._permutest import PermTest, permutest
-from ._plots import forest_plot, funnel_plot, save_figure
+from ._plots import CONTOUR_LEVELS, forest_plot, funnel_contours, funnel_plot, save_figure
 from ._prisma import PrismaCounts, load_prisma, parse_prisma, prisma_diagram
 from ._reproduce import (
     Check,
@@ -66,6 +66,7 @@ __all__ = [
     "AHA_LEVELS",
     "CERTAINTY",
     "COLUMNS",
+    "CONTOUR_LEVELS",
     "DESIGNS",
     "INTERVALS",
     "MEASURES",
@@ -100,6 +101,7 @@ __all__ = [
     "estimate_tau2",
     "forest_plot",
     "format_studies",
+    "funnel_contours",
     "funnel_plot",
     "influence",
     "ipft",
