@@ -369,3 +369,26 @@ def test_pool_formula_moderators_and_permutest(tmp_path):
         assert res.exit_code == 2 and "--mods" in res.output and says in res.output
     res = runner.invoke(APP, [*args, "--mods", "~ ablat", "--mod", "ablat"])
     assert res.exit_code == 2 and "not both" in res.output
+    # a moderator constant in the studies pooled: refused with exit 2, not a traceback
+    const = tmp_path / "const.csv"
+    rows = p.read_text().splitlines()
+    head = rows[0].split(",")
+    j = head.index("ablat")
+    body = [",".join("7" if i == j else c for i, c in enumerate(r.split(","))) for r in rows[1:]]
+    const.write_text("\n".join([rows[0], *body]) + "\n")
+    for opt, val in (("--mod", "ablat"), ("--mods", "~ ablat")):
+        res = runner.invoke(APP, ["evidence", "pool", str(const), "--measure", "RR", opt, val])
+        assert res.exit_code == 2 and opt in res.output and "collinear" in res.output, res.output
+
+
+def test_pool_contour_funnel(tmp_path):
+    p = tmp_path / "bcg.csv"
+    assert runner.invoke(APP, ["evidence", "example", "bcg", "--out", str(p)]).exit_code == 0
+    res = runner.invoke(APP, ["evidence", "pool", str(p), "--measure", "RR", "--contours"])
+    assert res.exit_code == 2 and "--contours" in res.output and "--funnel" in res.output
+    out = tmp_path / "f.svg"
+    args = ["evidence", "pool", str(p), "--measure", "RR", "--funnel", str(out), "--contours"]
+    res = runner.invoke(APP, args)
+    assert res.exit_code == 0, res.output
+    svg = out.read_text()
+    assert "0.05 &lt; p" in svg and "Null (0)" in svg

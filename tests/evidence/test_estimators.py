@@ -167,3 +167,14 @@ def test_knapp_hartung_identical_effects_is_infinite(value):
         assert se == 0.0
         assert stat == math.copysign(math.inf, value)
         assert lb == ub == pytest.approx(value, rel=1e-15)
+
+
+def test_knapp_hartung_identical_effects_slope_is_unknown():
+    """With a moderator and identical effects the slope is 0 with se 0: its statistic is 0/0,
+    reported as NaN (unknown), not as an infinite t and p = 0."""
+    v = np.array([0.013, 0.71, 0.0021, 0.37, 0.09])
+    f = RMA("DL", "knha").fit(np.full(5, 0.1), v, mods=[1.0, 3.0, 2.0, 7.0, 5.0])
+    assert f.beta[1] == 0.0 and f.se_beta[1] == 0.0
+    assert math.isnan(f.stat_beta[1]) and math.isnan(f.pval_beta[1])
+    assert math.isnan(f.qm) and math.isnan(f.qm_pval)
+    assert f.stat_beta[0] == math.inf

@@ -338,15 +338,17 @@ def pool_cmd(
         result: dict[str, Any] = fit.to_dict()
         reg = None
         if mods is not None:
-            reg = ev.RMA(method, test, level=level).fit(eff.yi, eff.vi, mods=mods, measure=m)
+            try:
+                reg = ev.RMA(method, test, level=level).fit(eff.yi, eff.vi, mods=mods, measure=m)
+            except EvidenceError as exc:  # collinear, or too few studies: the input's fault
+                raise InvalidInput.field("--mod", str(exc).removeprefix("mods: ")) from None
         elif mods_formula is not None and mod_data is not None:
             try:
-                ev.model_matrix(mods_formula, mod_data)
+                reg = ev.RMA(method, test, level=level).fit(
+                    eff.yi, eff.vi, mods=mods_formula, data=mod_data, measure=m
+                )
             except EvidenceError as exc:
                 raise InvalidInput.field("--mods", str(exc).removeprefix("mods: ")) from None
-            reg = ev.RMA(method, test, level=level).fit(
-                eff.yi, eff.vi, mods=mods_formula, data=mod_data, measure=m
-            )
         if reg is not None:
             result["meta_regression"] = {
                 "moderator": mod if mod is not None else mods_formula,

@@ -332,6 +332,12 @@ def coefficients(
         r = kh_residuals(y - X @ beta, y)
         s2w = float(np.sum(w * r * r)) / (X.shape[0] - X.shape[1])
         vb = vb * s2w
+        if s2w == 0:
+            # an exact fit (identical effects): slopes at rounding level are 0, so their
+            # statistic is 0/0 = NaN (unknown), not the +-inf that the sign of the noise gives
+            # (a coefficient whose largest contribution to the fitted values is rounding)
+            tiny = 100 * np.finfo(float).eps * max(1.0, float(np.max(np.abs(y))))
+            beta = np.where(np.abs(beta) * np.max(np.abs(X), axis=0) <= tiny, 0.0, beta)
     return beta, vb, s2w
 
 
@@ -480,6 +486,11 @@ class RMA:
         p = X.shape[1]
         if k <= p and p > 1:
             raise EvidenceError(f"meta-regression needs more studies than coefficients (k = {k})")
+        if p > 1 and (rank := int(np.linalg.matrix_rank(X))) < p:
+            raise EvidenceError(
+                f"mods: the moderators are collinear ({p} coefficients, rank {rank}): one is "
+                "constant in these studies or a combination of the others"
+            )
 
         self.k, self.p = k, p
         self.coef_names = ("intrcpt", *names)
@@ -720,14 +731,29 @@ class RMA:
                 lines.append(f"R^2 (heterogeneity accounted for) = {self.r2:.2f}%")
         lines.append("")
         stat = "t" if self.dist.startswith("t") else "z"
-        head = [("estimate", 10), ("se", 9), (stat + "val", 9), ("pval", 9), ("ci.lb", 10)]
+        # columns as wide as their widest value (+ 1 space), at least metafor's widths
+        heads = ["estimate", "se", stat + "val", "pval", "ci.lb", "ci.ub"]
+        cells = [
+            [
+                f"{self.beta[j]:.4f}",
+                f"{self.se_beta[j]:.4f}",
+                f"{self.stat_beta[j]:.4f}",
+                _fmt_p(float(self.pval_beta[j])),
+                f"{self.ci_lb_beta[j]:.4f}",
+                f"{self.ci_ub_beta[j]:.4f}",
+            ]
+            for j in range(self.p)
+        ]
+        mins = (10, 9, 9, 9, 10, 10)
+        widths = [
+            max(mins[c], 1 + max(len(row[c]) for row in cells), 1 + len(heads[c]))
+            for c in range(len(heads))
+        ]
         width = max(10, 1 + max(len(n) for n in self.coef_names))
-        lines.append(" " * width + "".join(f"{h:>{n}}" for h, n in head) + f"{'ci.ub':>10}")
-        for j in range(self.p):
-            name = self.coef_names[j]
+        lines.append(" " * width + "".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True)))
+        for name, row in zip(self.coef_names, cells, strict=True):
             lines.append(
-                f"{name:{width}}{self.beta[j]:>10.4f}{self.se_beta[j]:>9.4f}{self.stat_beta[j]:>9.4f}"
-                f"{_fmt_p(float(self.pval_beta[j])):>9}{self.ci_lb_beta[j]:>10.4f}{self.ci_ub_beta[j]:>10.4f}"
+                f"{name:{width}}" + "".join(f"{c:>{w}}" for c, w in zip(row, widths, strict=True))
             )
         lines.append("")
         # metafor prints no prediction interval or back-transform for a meta-regression (they
