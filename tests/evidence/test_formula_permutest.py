@@ -99,3 +99,26 @@ def test_random_permutations_are_seeded(bcg, bcg_rows):
     np.testing.assert_array_equal(a.pval, b.pval)
     with pytest.raises(EvidenceError, match="iter"):
         permutest(f, iter=1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(-3, 3, allow_nan=False, allow_subnormal=False),
+            st.floats(0.01, 1.0, allow_nan=False, allow_subnormal=False),
+        ),
+        min_size=3,
+        max_size=6,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_exact_permutest_does_not_depend_on_study_order(studies, rnd):
+    y, v = (np.array(c) for c in zip(*studies, strict=True))
+    order = list(range(len(y)))
+    rnd.shuffle(order)
+    a = permutest(RMA("DL").fit(y, v))
+    b = permutest(RMA("DL").fit(y[order], v[order]))
+    assert a.exact and b.exact
+    assert a.pval[0] == pytest.approx(b.pval[0], abs=1e-12)
+    assert 0 < a.pval[0] <= 1 and 0 < a.qm_pval <= 1

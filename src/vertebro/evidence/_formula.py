@@ -5,7 +5,10 @@ The part of R's model formulae (Wilkinson & Rogers, Appl Stat 1973;22:392; R's
 column enters as it is; ``factor(col)``, or a column of text, enters as treatment contrasts (one
 0/1 column per level but the first, levels sorted as R sorts them: numerically for numbers,
 else alphabetically) named as R names them (``factor(alloc)random``). The intercept is always
-in the model, as metafor's default. Interactions, transformations and ``- 1`` are refused with
+in the model, as metafor's default. Text levels are sorted by code point, as R does in the C
+locale; R in another locale may order mixed-case labels ("b" < "C") differently, and with
+that choose another reference level (the fit is the same, the coefficients are contrasts
+against another level). Interactions, transformations and ``- 1`` are refused with
 a message instead of being read differently from R.
 """
 
