@@ -3,10 +3,15 @@
 One Rscript call (metafor_oracle.R) fits every dataset: metafor's classics (dat.bcg,
 dat.hackshaw1998, dat.normand1999, dat.molloy2014, dat.pritz1997, dat.hart1999, dat.egger2001)
 and the seeded random ones of _oracle_data.py (k = 2 to 30, tau^2 = 0 to 25, ties, Q = 0, one
-very precise study, zero cells). Each test below recomputes one family of results in vertebro
-and compares every value to 1e-6 relative, with an absolute floor of 1e-8 for values near 0
-(tau^2 on the boundary, p-values far in the tail). How many values each family compared is
-printed, and the module fails if fewer than 5,000 were compared in all.
+very precise study, zero cells, a three-level factor). Each test below recomputes one family
+of results in vertebro (estimators, tests and intervals, meta-regression on a numeric and on a
+formula with factors, leave-one-out, cumulative, batch, regtest/PEESE, ranktest, trim-and-fill,
+subgroups, influence, Mantel-Haenszel/Peto, exact and random permutation tests, the
+contour-enhanced funnel's points and contours) and compares every value to 1e-6 relative
+(the random permutation test: within Monte Carlo error, its generator is not R's), with an
+absolute floor of 1e-8 for values near 0 (tau^2 on the boundary, p-values far in the tail).
+How many values each family compared is printed, and the module fails if fewer than 5,000 were
+compared in all.
 
 Without Rscript or metafor the module skips with the reason; with VERTEBRO_REQUIRE_R=1 (CI) it
 fails instead. VERTEBRO_ORACLE_CACHE=DIR keeps metafor's output in DIR and reuses it while it is
