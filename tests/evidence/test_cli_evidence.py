@@ -267,3 +267,128 @@ def test_pool_meta_regression_on_one_moderator(tmp_path, bcg_rows):
     assert abs(mr["qm"] - 16.3582) <= TOL["published_4dp"]
     res = runner.invoke(APP, ["evidence", "pool", str(p), "--measure", "RR", "--mod", "nope"])
     assert res.exit_code == 2
+
+
+# ---- issue 10, point 4: friction found by a metafor user
+
+
+def test_example_bcg_is_accepted_by_pool(tmp_path):
+    p = tmp_path / "bcg.csv"
+    assert runner.invoke(APP, ["evidence", "example", "bcg", "--out", str(p)]).exit_code == 0
+    res = runner.invoke(APP, ["evidence", "pool", str(p), "--measure", "RR", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["k"] == 13 and abs(out["estimate"] - -0.7145) <= TOL["published_4dp"]
+    # labels from the author column, with the year
+    assert out["studies"][0]["study"] == "Aronson 1948"
+
+
+def test_level_reaches_leave_one_out_cumulative_and_header(tmp_path):
+    p = tmp_path / "bcg.csv"
+    runner.invoke(APP, ["evidence", "example", "bcg", "--out", str(p)])
+    args = ["evidence", "pool", str(p), "--measure", "RR", "--leave-one-out", "--cumulative"]
+    r95 = json.loads(runner.invoke(APP, [*args, "--format", "json"]).stdout)
+    r90 = json.loads(runner.invoke(APP, [*args, "--level", "90", "--format", "json"]).stdout)
+    for key in ("leave_one_out", "cumulative"):
+        for a, b in zip(r95[key], r90[key], strict=True):
+            assert a["estimate"] == pytest.approx(b["estimate"])
+            assert b["ci"][1] - b["ci"][0] < a["ci"][1] - a["ci"][0]  # narrower at 90%
+    text = runner.invoke(APP, [*args, "--level", "90"]).stdout
+    assert "90% CI" in text and "95% CI" not in text
+
+
+def test_missing_value_rows_omitted_with_note(tmp_path):
+    p = tmp_path / "m.csv"
+    p.write_text("study,xi,ni\nA,5,30\nB,NA,10\nC,2,\nD,3,12\n")
+    res = runner.invoke(APP, ["evidence", "pool", str(p), "--measure", "PLO", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["k"] == 2 and out["skipped_lines"] == [3, 4]
+    assert "lines 3, 4" in res.stderr and "missing value" in res.stderr
+
+
+def test_common_effect_has_no_prediction_interval(tmp_path, bcg_rows):
+    p = _bcg_metafor_csv(tmp_path, bcg_rows)
+    res = runner.invoke(APP, ["evidence", "pool", str(p), "--measure", "RR", "--method", "EE"])
+    assert res.exit_code == 0 and "Prediction interval" not in res.stdout
+    assert "PI [" not in res.stdout
+    js = json.loads(runner.invoke(
+        APP, ["evidence", "pool", str(p), "--measure", "RR", "--method", "EE", "--format", "json"]
+    ).stdout)
+    assert js["pi"] == [None, None]
+
+
+def test_common_effect_meta_regression_r2_as_metafor(tmp_path):
+    # metafor 3.8-1: rma(yi, vi, mods = ~ ablat, data = dat.bcg, method = "EE") prints
+    # "R^2 (amount of heterogeneity accounted for): 77.98%" (weighted least-squares adjusted R^2)
+    p = tmp_path / "bcg.csv"
+    runner.invoke(APP, ["evidence", "example", "bcg", "--out", str(p)])
+    res = runner.invoke(APP, ["evidence", "pool", str(p), "--measure", "RR", "--method", "EE",
+                              "--mod", "ablat", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert abs(json.loads(res.stdout)["meta_regression"]["r2"] - 77.98) <= TOL["published_2dp"]
+
+
+def test_influence_and_rank_test_options(tmp_path):
+    p = tmp_path / "bcg.csv"
+    runner.invoke(APP, ["evidence", "example", "bcg", "--out", str(p)])
+    res = runner.invoke(APP, ["evidence", "pool", str(p), "--measure", "RR", "--influence",
+                              "--bias", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert len(out["influence"]) == 13 and {"rstudent", "cook_d", "hat"} <= set(out["influence"][0])
+    assert 0 <= out["ranktest"]["pval"] <= 1
+
+
+def test_pool_formula_moderators_and_permutest(tmp_path):
+    # metafor 3.8-1: rma(yi, vi, mods = ~ ablat + factor(alloc), data = dat.bcg, test = "knha")
+    # prints F(df1 = 3, df2 = 9) = 3.4471, p-val = 0.0650; ablat -0.0273, tval -2.8669
+    p = tmp_path / "bcg.csv"
+    assert runner.invoke(APP, ["evidence", "example", "bcg", "--out", str(p)]).exit_code == 0
+    args = ["evidence", "pool", str(p), "--measure", "RR", "--knha"]
+    res = runner.invoke(
+        APP, [*args, "--mods", "~ ablat + factor(alloc)", "--permutest", "--format", "json"]
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    mr = out["meta_regression"]
+    assert mr["qm_df"] == [3, 9]
+    assert abs(mr["qm"] - 3.4471) <= TOL["published_4dp"]
+    assert abs(mr["qm_pval"] - 0.0650) <= TOL["published_4dp"]
+    names = [c["name"] for c in mr["coefficients"]]
+    assert names == ["intrcpt", "ablat", "factor(alloc)random", "factor(alloc)systematic"]
+    assert abs(mr["coefficients"][1]["stat"] - -2.8669) <= TOL["published_4dp"]
+    pt = out["permutest"]
+    assert pt["exact"] is False and pt["iterations"] == 1000
+    assert set(pt["pval"]) == set(names)
+    for bad, says in (
+        ("~ ablat + factor(nope)", "'nope'"),
+        ("~ ablat:alloc", "not supported"),
+    ):
+        res = runner.invoke(APP, [*args, "--mods", bad])
+        assert res.exit_code == 2 and "--mods" in res.output and says in res.output
+    res = runner.invoke(APP, [*args, "--mods", "~ ablat", "--mod", "ablat"])
+    assert res.exit_code == 2 and "not both" in res.output
+    # a moderator constant in the studies pooled: refused with exit 2, not a traceback
+    const = tmp_path / "const.csv"
+    rows = p.read_text().splitlines()
+    head = rows[0].split(",")
+    j = head.index("ablat")
+    body = [",".join("7" if i == j else c for i, c in enumerate(r.split(","))) for r in rows[1:]]
+    const.write_text("\n".join([rows[0], *body]) + "\n")
+    for opt, val in (("--mod", "ablat"), ("--mods", "~ ablat")):
+        res = runner.invoke(APP, ["evidence", "pool", str(const), "--measure", "RR", opt, val])
+        assert res.exit_code == 2 and opt in res.output and "collinear" in res.output, res.output
+
+
+def test_pool_contour_funnel(tmp_path):
+    p = tmp_path / "bcg.csv"
+    assert runner.invoke(APP, ["evidence", "example", "bcg", "--out", str(p)]).exit_code == 0
+    res = runner.invoke(APP, ["evidence", "pool", str(p), "--measure", "RR", "--contours"])
+    assert res.exit_code == 2 and "--contours" in res.output and "--funnel" in res.output
+    out = tmp_path / "f.svg"
+    args = ["evidence", "pool", str(p), "--measure", "RR", "--funnel", str(out), "--contours"]
+    res = runner.invoke(APP, args)
+    assert res.exit_code == 0, res.output
+    svg = out.read_text()
+    assert "0.05 &lt; p" in svg and "Null (0)" in svg

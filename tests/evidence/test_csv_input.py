@@ -62,14 +62,30 @@ def test_unknown_and_missing_columns():
 
 
 def test_metafor_csv_errors_listed():
-    text = "study,xi,ni\nA,5,3\nB,x,10\nC,2,0\nD,,10\n"
+    text = "study,xi,ni\nA,5,3\nB,x,10\nC,2,0\nD,,10\n"  # D: missing, omitted (not an error)
     with pytest.raises(InvalidInput) as info:
         parse_metafor_csv(text, "PLO", "m.csv")
     got = [str(e) for e in info.value.errors]
     assert "line 2: xi: 5 exceeds ni 3" in got
     assert "line 3: xi: 'x' is not a whole number" in got
     assert "line 4: ni: 0 is below 1" in got
-    assert "line 5: xi: is required" in got
+    assert not any("line 5" in m for m in got)
+
+
+def test_metafor_csv_missing_values_omitted_and_named():
+    # metafor's na.omit: rows with an empty or NA cell the measure needs are left out, named
+    d = parse_metafor_csv("author,xi,ni\nA,5,30\nB,NA,10\nC,2,\nD,3,12\n", "PLO", "m.csv")
+    assert d.omitted == [3, 4]
+    assert d.study == ["A", "D"] and len(d.effects) == 2
+    with pytest.raises(InvalidInput, match="no row without a missing value"):
+        parse_metafor_csv("xi,ni\nNA,10\n", "PLO")
+
+
+def test_metafor_csv_labels_from_slab_study_author():
+    for col in ("slab", "study", "author"):
+        d = parse_metafor_csv(f"{col},trial,xi,ni\nSmith,1,5,30\n", "PLO")
+        assert d.study == ["Smith"]
+    assert parse_metafor_csv("xi,ni\n5,30\n1,9\n", "PLO").study == ["1", "2"]
 
 
 def test_metafor_csv_wrong_columns_for_measure():
@@ -86,6 +102,10 @@ def test_metafor_csv_all_forms():
         ("m1i,sd1i,n1i,m2i,sd2i,n2i", "12,3,18,15,4,16", "SMD"),
         ("yi,vi", "-0.5,0.04", "GEN"),
         ("yi,sei", "-0.5,0.2", "GEN"),
+        ("xi,ti", "3,120.5", "IRLN"),
+        ("x1i,t1i,x2i,t2i", "3,120.5,6,100", "IRR"),
+        ("ri,ni", "0.3,40", "ZCOR"),
+        ("m1i,sd1i,n1i,m2i,sd2i,n2i", "12,3,18,15,4,16", "ROM"),
     ):
         d = parse_metafor_csv(
             f"study,year,subgroup,{header}\nA,2001,g1,{row}\nB,2002,g2,{row}\n", measure

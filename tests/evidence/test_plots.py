@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from vertebro.evidence import (
@@ -33,6 +34,24 @@ def test_forest_and_funnel(tmp_path, bcg, bcg_rows):
     tf = trimfill(bcg.yi, bcg.vi)
     files = save_figure(funnel_plot(fit, trimfill=tf), tmp_path / "funnel.png")
     assert files[1].read_bytes()[:4] == b"\x89PNG" and "trim-and-fill" in files[0].read_text()
+
+
+def test_contour_funnel_regions(tmp_path, bcg):
+    # Peters et al. 2008: a study on a contour has two-sided p = 1 - level/100 against 0
+    from scipy import stats
+
+    from vertebro.evidence import CONTOUR_LEVELS, funnel_contours
+
+    se = np.array([0.1, 0.5])
+    for lev, (lo, hi) in zip(CONTOUR_LEVELS, funnel_contours(se), strict=True):
+        np.testing.assert_allclose(2 * stats.norm.sf(hi / se), 1 - lev / 100, rtol=1e-12)
+        np.testing.assert_allclose(lo, -hi, rtol=1e-15)
+    fit = RMA("REML").fit(bcg.yi, bcg.vi, measure="RR")
+    svg = save_figure(funnel_plot(fit, contours=CONTOUR_LEVELS), tmp_path / "c.svg")[0].read_text()
+    for text in ("0.01 &lt; p", "0.05 &lt; p", "0.10 &lt; p", "Null (0)"):
+        assert text in svg
+    with pytest.raises(Exception, match="contours"):
+        funnel_contours(se, (95, 100))
 
 
 def test_forest_proportions_pft(tmp_path):

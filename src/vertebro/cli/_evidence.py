@@ -160,6 +160,22 @@ def pool_cmd(
         str | None,
         typer.Option("--mod", help="Meta-regression on one numeric column (e.g. year, ablat)."),
     ] = None,
+    mods_formula: Annotated[
+        str | None,
+        typer.Option(
+            "--mods",
+            help="Meta-regression on an R formula of columns, e.g. '~ ablat + factor(alloc)' "
+            "(numeric terms, factor(column); text columns enter as factors).",
+        ),
+    ] = None,
+    perm: Annotated[
+        bool,
+        typer.Option(
+            "--permutest",
+            help="Permutation test of the model (of the meta-regression with --mod/--mods): "
+            "exact when <= 1000 permutations, else 1000 seeded random ones (metafor's permutest).",
+        ),
+    ] = False,
     level: Annotated[float, typer.Option("--level", help="Confidence level, percent.")] = 95.0,
     forest: Annotated[
         Path | None, typer.Option("--forest", help="Write a forest plot (.svg and .png).")
@@ -167,7 +183,24 @@ def pool_cmd(
     funnel: Annotated[
         Path | None, typer.Option("--funnel", help="Write a funnel plot (.svg and .png).")
     ] = None,
-    bias: Annotated[bool, typer.Option("--bias", help="Egger's test and trim-and-fill.")] = False,
+    contours: Annotated[
+        bool,
+        typer.Option(
+            "--contours",
+            help="Contour-enhanced funnel (with --funnel): significance regions p < .10, .05, "
+            ".01 against 0, as metafor's funnel(level = c(90, 95, 99), refline = 0).",
+        ),
+    ] = False,
+    bias: Annotated[
+        bool, typer.Option("--bias", help="Egger's test, Begg's rank test and trim-and-fill.")
+    ] = False,
+    infl: Annotated[
+        bool,
+        typer.Option(
+            "--influence",
+            help="Influence diagnostics per study (rstudent, DFFITS, Cook's D, cov.r, ...).",
+        ),
+    ] = False,
     loo: Annotated[bool, typer.Option("--leave-one-out", help="Leave-one-out analysis.")] = False,
     cumul: Annotated[
         bool, typer.Option("--cumulative", help="Cumulative analysis by year.")
@@ -183,14 +216,18 @@ def pool_cmd(
     fmt: FormatOption = Format.text,
 ) -> None:
     """Pool studies: fixed or random effects, subgroups, plots (metafor's definitions)."""
+    if contours and funnel is None:
+        raise InvalidInput.field("--contours", "draws on the funnel plot: give --funnel too")
     if n_weighted:
         _n_weighted_cmd(
             files,
             {"outcome": outcome, "technique": technique, "unit": unit, "interval": interval,
              "population": population},
-            {"--measure": measure, "--by": by, "--mod": mod, "--forest": forest,
+            {"--measure": measure, "--by": by, "--mod": mod, "--mods": mods_formula,
+             "--permutest": perm or None, "--contours": contours or None, "--forest": forest,
              "--funnel": funnel, "--bias": bias or None, "--knha": knha or None,
-             "--leave-one-out": loo or None, "--cumulative": cumul or None},
+             "--leave-one-out": loo or None, "--cumulative": cumul or None,
+             "--influence": infl or None},
             fmt,
         )
         return
@@ -202,10 +239,14 @@ def pool_cmd(
     file = files[0]
     text, header = _read_csv(file)
     test = "knha" if knha else "z"
+    if mod is not None and mods_formula is not None:
+        raise InvalidInput.field("--mods", "give --mod or --mods, not both")
+    mod_data: dict[str, list[object]] | None = None
 
     groups: list[str] | None = None
     mods: list[float] | None = None
     skipped: list[int | str] = []
+    skip_why = ""
     years: list[int | None]
     data_labels: list[str] | None = None
     inputs: list[dict[str, Any]] | None = None
@@ -243,6 +284,8 @@ def pool_cmd(
             mods = _numeric_column(
                 [getattr(r, mod, None) for r in used], mod, [r.line for r in used]
             )
+        if mods_formula is not None:
+            mod_data = {c: [getattr(r, c, None) for r in used] for c in ev.COLUMNS}
     elif ev.is_metafor_header(header):
         if measure is None:
             if "yi" in header:
@@ -253,6 +296,9 @@ def pool_cmd(
                 )
         md = ev.parse_metafor_csv(text, measure, file.name)
         m = md.effects.measure
+        if md.omitted:
+            skipped = list(md.omitted)
+            skip_why = "have a missing value (NA or empty) in a cell the measure needs"
         eff, years = md.effects, md.year
         labels = [
             f"{s} {y}" if y is not None and str(y) not in s else s
@@ -262,13 +308,17 @@ def pool_cmd(
             if by != "subgroup" or md.subgroup is None:
                 raise InvalidInput.field("--by", "metafor-style CSVs group by a 'subgroup' column")
             groups = md.subgroup
-        raw = list(csv.DictReader(io.StringIO(text)))
+        lines = [i for i in range(2, 2 + len(md.study) + len(md.omitted)) if i not in md.omitted]
+        raw = [r for i, r in enumerate(csv.DictReader(io.StringIO(text)), start=2)
+               if i not in md.omitted]
         if m in ("PR", "PLO", "PAS", "PFT") and "xi" in md.columns:
             data_labels = [f"{r['xi'].strip()}/{r['ni'].strip()}" for r in raw]
         if mod is not None:
             if mod not in header:
                 raise InvalidInput.field("--mod", f"{mod!r} is not a column of {file.name}")
-            mods = _numeric_column([r.get(mod) for r in raw], mod, list(range(2, len(raw) + 2)))
+            mods = _numeric_column([r.get(mod) for r in raw], mod, lines)
+        if mods_formula is not None:
+            mod_data = {c: [r.get(c) for r in raw] for c in header}
     else:
         raise InvalidInput(
             FieldError(
@@ -286,17 +336,36 @@ def pool_cmd(
             eff.yi, eff.vi, measure=m, ni=eff.ni, slab=labels
         )
         result: dict[str, Any] = fit.to_dict()
+        reg = None
         if mods is not None:
-            reg = ev.RMA(method, test, level=level).fit(eff.yi, eff.vi, mods=mods, measure=m)
+            try:
+                reg = ev.RMA(method, test, level=level).fit(eff.yi, eff.vi, mods=mods, measure=m)
+            except EvidenceError as exc:  # collinear, or too few studies: the input's fault
+                raise InvalidInput.field("--mod", str(exc).removeprefix("mods: ")) from None
+        elif mods_formula is not None and mod_data is not None:
+            try:
+                reg = ev.RMA(method, test, level=level).fit(
+                    eff.yi, eff.vi, mods=mods_formula, data=mod_data, measure=m
+                )
+            except EvidenceError as exc:
+                raise InvalidInput.field("--mods", str(exc).removeprefix("mods: ")) from None
+        if reg is not None:
             result["meta_regression"] = {
-                "moderator": mod,
+                "moderator": mod if mod is not None else mods_formula,
                 "tau2": reg.tau2,
+                # pseudo R^2 (mixed effects) or weighted-least-squares adjusted R^2 (common
+                # effect), as metafor 3.8 prints them
+                "r2": None if not np.isfinite(reg.r2) else reg.r2,
                 "qm": reg.qm,
+                "qm_df": list(reg.qm_df),
                 "qm_pval": reg.qm_pval,
                 "qe": reg.q,
                 "qe_df": reg.q_df,
                 "coefficients": reg.to_dict()["coefficients"],
             }
+        if perm:
+            progress.add_task("Permutation test", total=None)
+            result["permutest"] = ev.permutest(reg if reg is not None else fit).to_dict()
         sg = None
         if groups is not None:
             sg = ev.subgroups(
@@ -308,25 +377,34 @@ def pool_cmd(
             if len(eff) < 3:
                 raise InvalidInput.field("--bias", "Egger's test and trim-and-fill need k >= 3")
             result["egger"] = ev.egger(eff.yi, eff.vi, method=method, test=test).to_dict()
+            result["ranktest"] = ev.ranktest(eff.yi, eff.vi).to_dict()
             tf = ev.trimfill(eff.yi, eff.vi, method=method, test=test)
             result["trimfill"] = tf.to_dict()
+        inf = None
+        if infl:
+            if len(eff) < 3:
+                raise InvalidInput.field("--influence", "needs k >= 3")
+            inf = ev.influence(fit)
+            result["influence"] = inf.to_dict()["studies"]
         if loo:
             if len(eff) < 2:
                 raise InvalidInput.field("--leave-one-out", "needs k >= 2")
-            res = ev.leave_one_out(eff.yi, eff.vi, method=method, test=test)
+            res = ev.leave_one_out(eff.yi, eff.vi, method=method, test=test, level=level)
             result["leave_one_out"] = _batch_rows(res, labels, "omitted")
         if cumul:
             order = [y if y is not None else 10**6 for y in years]
-            res, idx = ev.cumulative(eff.yi, eff.vi, order, method=method, test=test)
+            res, idx = ev.cumulative(eff.yi, eff.vi, order, method=method, test=test, level=level)
             result["cumulative"] = _batch_rows(res, [labels[i] for i in idx], "added")
         written: list[str] = []
         if forest is not None:
             progress.add_task("Drawing forest plot", total=None)
-            fig = ev.forest_plot(fit, subgroups=sg, data_labels=data_labels)
+            fig = ev.forest_plot(fit, subgroups=sg, data_labels=data_labels)  # fit carries level
             written += [str(p) for p in ev.save_figure(fig, forest)]
         if funnel is not None:
             progress.add_task("Drawing funnel plot", total=None)
-            fig = ev.funnel_plot(fit, trimfill=tf)
+            fig = ev.funnel_plot(
+                fit, trimfill=tf, contours=ev.CONTOUR_LEVELS if contours else None
+            )
             written += [str(p) for p in ev.save_figure(fig, funnel)]
     if written:
         result["files"] = written
@@ -334,7 +412,7 @@ def pool_cmd(
         result["inputs"] = inputs
     if skipped:
         result["skipped_lines"] = skipped
-        _note_skipped(skipped, f"lack the cells {m} needs")
+        _note_skipped(skipped, skip_why or f"lack the cells {m} needs")
 
     if fmt is Format.json:
         print_json(_clean(result))
@@ -351,11 +429,25 @@ def pool_cmd(
         out.print(sg.summary(), markup=False, highlight=False, soft_wrap=True)
     if "meta_regression" in result:
         mr = result["meta_regression"]
-        slope = mr["coefficients"][1]
+        if reg is not None and mods_formula is not None:
+            out.print(f"Meta-regression {mods_formula}", markup=False)
+            out.print(reg.summary(), markup=False, highlight=False, soft_wrap=True)
+        else:
+            slope = mr["coefficients"][1]
+            out.print(
+                f"Meta-regression on {mod}: slope {slope['estimate']:.4f} "
+                f"[{slope['ci'][0]:.4f}, {slope['ci'][1]:.4f}], QM = {mr['qm']:.4f}, "
+                f"p = {mr['qm_pval']:.4f}; residual tau^2 = {mr['tau2']:.4f}; "
+                + ("R^2 NA" if mr["r2"] is None else f"R^2 = {mr['r2']:.2f}%"),
+                markup=False,
+                soft_wrap=True,
+            )
+    if "permutest" in result:
+        pt = result["permutest"]
+        kind = "exact" if pt["exact"] else f"{pt['iterations']} random (seed 0)"
+        ps = ", ".join(f"{n} p = {p:.4f}" for n, p in pt["pval"].items())
         out.print(
-            f"Meta-regression on {mod}: slope {slope['estimate']:.4f} "
-            f"[{slope['ci'][0]:.4f}, {slope['ci'][1]:.4f}], QM = {mr['qm']:.4f}, "
-            f"p = {mr['qm_pval']:.4f}; residual tau^2 = {mr['tau2']:.4f}",
+            f"Permutation test ({kind}): {ps}; omnibus p = {pt['qm_pval']:.4f}",
             markup=False,
             soft_wrap=True,
         )
@@ -367,6 +459,13 @@ def pool_cmd(
             markup=False,
             soft_wrap=True,
         )
+        rk = result["ranktest"]
+        out.print(
+            f"Begg's rank correlation test: Kendall's tau = {rk['tau']:.4f}, p = {rk['pval']:.4f}"
+            + ("" if rk["exact"] else " (normal approximation: ties)"),
+            markup=False,
+            soft_wrap=True,
+        )
         t = result["trimfill"]
         out.print(
             f"Trim-and-fill ({t['estimator']}): {t['k0']} missing on the {t['side']} side; "
@@ -375,6 +474,9 @@ def pool_cmd(
             markup=False,
             soft_wrap=True,
         )
+    if inf is not None:
+        out.print("Influence diagnostics (* influential by metafor's criteria)", markup=False)
+        out.print(inf.summary(), markup=False, highlight=False, soft_wrap=True)
     for key, title in (("leave_one_out", "Leave-one-out"), ("cumulative", "Cumulative")):
         if key in result:
             tb = Table(title=title)
@@ -382,7 +484,7 @@ def pool_cmd(
                 "omitted" if key == "leave_one_out" else "added",
                 "k",
                 "estimate",
-                "95% CI",
+                f"{level:g}% CI",
                 "tau2",
                 "I2 %",
             ):
@@ -666,7 +768,10 @@ def grade_cmd(
 
 @evidence_app.command("reproduce")
 def reproduce_cmd(fmt: FormatOption = Format.text) -> None:
-    """Recompute the seed and reference numbers and show them beside the published ones."""
+    """Recompute the seed and reference numbers and show them beside the published ones.
+
+    The Sorensen-SpineJ-2019 Table 2 block is a consistency check of the curated copy (its rows
+    are the table's own cells), not a reproduction from study-level data."""
     with _progress() as progress:
         progress.add_task("Recomputing published numbers", total=None)
         checks = ev.reproduce()
@@ -683,7 +788,12 @@ def reproduce_cmd(fmt: FormatOption = Format.text) -> None:
         out.print(f"          vertebro:  {c.vertebro}", markup=False, soft_wrap=True)
     t2 = ev.sorensen_table2()
     out.print("")
-    out.print("Sorensen-SpineJ-2019 Table 2 rebuilt from study rows, mean (N):", markup=False)
+    out.print(
+        "Sorensen-SpineJ-2019 Table 2, the curated copy (a consistency check, not a "
+        "reproduction: the rows are the table's cells), mean (N):",
+        markup=False,
+        soft_wrap=True,
+    )
     head = f"{'':18}" + "".join(f"{lab:>16}" for lab in ev.INTERVALS.values())
     out.print(head, markup=False, soft_wrap=True)
     for (oc, tech), cells in t2.items():
@@ -716,6 +826,13 @@ def example_cmd(
     if name not in _EXAMPLES:
         raise InvalidInput.field("name", f"{name!r} is not one of {', '.join(_EXAMPLES)}")
     text = ev.data_text(_EXAMPLES[name])
+    if name == "bcg":
+        # metafor's dat.bcg names its cells tpos/tneg/cpos/cneg; write escalc's ai/bi/ci/di so
+        # that `evidence pool FILE --measure RR` reads the file as it is
+        head, _, body = text.partition("\n")
+        for old, new in (("tpos", "ai"), ("tneg", "bi"), ("cpos", "ci"), ("cneg", "di")):
+            head = head.replace(old, new)
+        text = head + "\n" + body
     if out is None:
         typer.echo(text, nl=False)
     else:

@@ -13,8 +13,9 @@ See ``docs/evidence.md`` for the CSV formats, the method notes and the command l
 """
 
 from ._batch import BatchResult, rma_batch
-from ._bias import Egger, TrimFill, egger, trimfill
+from ._bias import Egger, PetPeese, RankTest, TrimFill, egger, pet_peese, ranktest, trimfill
 from ._dataset import data_text, load_curated
+from ._formula import Design, model_matrix
 from ._grade import (
     AHA_CLASSES,
     AHA_LEVELS,
@@ -26,8 +27,11 @@ from ._grade import (
     render_html,
     render_markdown,
 )
+from ._influence import Influence, influence
 from ._measures import MEASURES, Effects, escalc
-from ._plots import forest_plot, funnel_plot, save_figure
+from ._mh import TableModel, mantel_haenszel, peto
+from ._permutest import PermTest, permutest
+from ._plots import CONTOUR_LEVELS, forest_plot, funnel_contours, funnel_plot, save_figure
 from ._prisma import PrismaCounts, load_prisma, parse_prisma, prisma_diagram
 from ._reproduce import (
     Check,
@@ -62,6 +66,7 @@ __all__ = [
     "AHA_LEVELS",
     "CERTAINTY",
     "COLUMNS",
+    "CONTOUR_LEVELS",
     "DESIGNS",
     "INTERVALS",
     "MEASURES",
@@ -69,14 +74,20 @@ __all__ = [
     "RMA",
     "BatchResult",
     "Check",
+    "Design",
     "Effects",
     "Egger",
+    "Influence",
     "MetaforData",
     "Outcome",
+    "PermTest",
+    "PetPeese",
     "PrismaCounts",
+    "RankTest",
     "StudyRow",
     "Subgroups",
     "SummaryOfFindings",
+    "TableModel",
     "TrimFill",
     "WeightedMean",
     "back_transform",
@@ -90,21 +101,29 @@ __all__ = [
     "estimate_tau2",
     "forest_plot",
     "format_studies",
+    "funnel_contours",
     "funnel_plot",
+    "influence",
     "ipft",
     "is_metafor_header",
     "leave_one_out",
     "load_curated",
     "load_prisma",
     "load_sof",
+    "mantel_haenszel",
+    "model_matrix",
     "parse_metafor_csv",
     "parse_prisma",
     "parse_sof",
     "parse_studies",
+    "permutest",
+    "pet_peese",
+    "peto",
     "pft",
     "pooled_by_interval",
     "prisma_diagram",
     "q_gen",
+    "ranktest",
     "read_metafor_csv",
     "read_studies",
     "read_study_files",

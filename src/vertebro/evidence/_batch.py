@@ -22,7 +22,7 @@ from scipy import stats
 
 from vertebro.errors import EvidenceError
 
-from ._rma import METHODS, tau2_grid
+from ._rma import METHODS, kh_residuals, tau2_grid
 
 __all__ = ["BatchResult", "rma_batch"]
 
@@ -143,6 +143,7 @@ def rma_batch(
         se = np.sqrt(1 / sw)
         alpha = 1 - level / 100
         if test == "knha":
+            r = kh_residuals(r, y)  # identical effects: s^2 = 0, |t| = inf (as metafor)
             s2w = np.where(multi, (w * r * r).sum(axis=1) / df, 1.0)
             se = se * np.sqrt(s2w)
             crit = np.where(
@@ -184,8 +185,9 @@ def rma_batch(
         q=q,
         i2=i2,
         h2=h2,
-        pi_lb=mu - crit * pse,
-        pi_ub=mu + crit * pse,
+        # no prediction interval for a common-effect model (as RMA and metafor's predict)
+        pi_lb=np.full_like(mu, np.nan) if m_ in ("EE", "FE") else mu - crit * pse,
+        pi_ub=np.full_like(mu, np.nan) if m_ in ("EE", "FE") else mu + crit * pse,
         iterations=iterations,
     )
 

@@ -5,6 +5,10 @@
   in Meta-Analysis, 2005). ``egger(model="lm")`` is the classic test of Egger et al. (BMJ
   1997;315:629): weighted least squares of yi on sei with weights 1/vi and a multiplicative
   dispersion, t test on k - 2 df; it is computed with statsmodels' WLS.
+* ``ranktest`` is Begg & Mazumdar's rank correlation test (Biometrics 1994;50:1088) as metafor's
+  ``ranktest``: Kendall's tau-b between the standardised deviates from the common-effect
+  estimate and the variances; exact p-value without ties, the normal approximation with ties
+  (R's ``cor.test``), computed with scipy's ``kendalltau``.
 * ``trimfill`` follows Duval & Tweedie (Biometrics 2000;56:455 and JASA 2000;95:89) as metafor's
   ``trimfill``: estimator L0 (default) or R0, side chosen from the sign of Egger's slope when not
   given, iterated until the number of missing studies k0 is stable, then the mirrored studies are
@@ -27,7 +31,8 @@ from vertebro.errors import EvidenceError
 
 from ._rma import RMA
 
-__all__ = ["Egger", "TrimFill", "egger", "trimfill"]
+__all__ = ["Egger", "PetPeese", "RankTest", "TrimFill", "egger", "pet_peese", "ranktest",
+           "trimfill"]
 
 
 @dataclass(frozen=True)
@@ -64,14 +69,18 @@ def egger(
     model: Literal["rma", "lm"] = "rma",
     method: str = "REML",
     test: str = "z",
+    predictor: Literal["sei", "vi"] = "sei",
 ) -> Egger:
-    """Regression test for funnel-plot asymmetry with the standard error as predictor."""
+    """Regression test for funnel-plot asymmetry with the standard error (or, ``predictor="vi"``,
+    the variance: PEESE) as predictor."""
     y = np.asarray(yi, float)
     v = np.asarray(vi, float)
     k = y.shape[0]
     if k < 3:
         raise EvidenceError("Egger's test needs at least 3 studies")
-    sei = np.sqrt(v)
+    if predictor not in ("sei", "vi"):
+        raise EvidenceError(f"predictor: {predictor!r} must be 'sei' or 'vi'")
+    sei = np.sqrt(v) if predictor == "sei" else v
     if model == "rma":
         fit = RMA(method, test).fit(y, v, mods=sei)
         return Egger(
@@ -99,6 +108,62 @@ def egger(
         limit=float(res.params[0]),
         limit_ci=(float(ci[0, 0]), float(ci[0, 1])),
     )
+
+
+@dataclass(frozen=True)
+class PetPeese:
+    """PET (the limit estimate with the standard error as predictor) and PEESE (with the
+    variance), and the one the conditional rule picks."""
+
+    pet: Egger
+    peese: Egger
+    chosen: str
+
+    @property
+    def estimate(self) -> float:
+        return self.peese.limit if self.chosen == "PEESE" else self.pet.limit
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pet": self.pet.to_dict(), "peese": self.peese.to_dict(), "chosen": self.chosen,
+                "estimate": self.estimate}
+
+
+def pet_peese(yi: ArrayLike, vi: ArrayLike, *, alpha: float = 0.05) -> PetPeese:
+    """PET-PEESE (Stanley & Doucouliagos, Res Synth Methods 2014;5:60): common-effect weighted
+    regressions of the effects on the standard error (PET) and on the variance (PEESE), as
+    metafor's ``regtest(model="rma", predictor=...)`` of an EE model. The conditional rule:
+    PEESE when PET's intercept differs from 0 (two-sided ``alpha``), else PET."""
+    pet = egger(yi, vi, method="EE", predictor="sei")
+    peese = egger(yi, vi, method="EE", predictor="vi")
+    fit = RMA("EE").fit(np.asarray(yi, float), np.asarray(vi, float), mods=np.sqrt(vi))
+    chosen = "PEESE" if float(fit.pval_beta[0]) < alpha else "PET"
+    return PetPeese(pet, peese, chosen)
+
+
+@dataclass(frozen=True)
+class RankTest:
+    """Begg's rank correlation test: Kendall's tau and its two-sided p-value."""
+
+    tau: float
+    pval: float
+    exact: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tau": self.tau, "pval": self.pval, "exact": self.exact}
+
+
+def ranktest(yi: ArrayLike, vi: ArrayLike) -> RankTest:
+    """Begg & Mazumdar's rank correlation test for funnel-plot asymmetry."""
+    y = np.asarray(yi, float)
+    v = np.asarray(vi, float)
+    if y.shape[0] < 3:
+        raise EvidenceError("the rank correlation test needs at least 3 studies")
+    w = 1 / v
+    theta = float(np.sum(w * y) / np.sum(w))
+    ystar = (y - theta) / np.sqrt(v - 1 / np.sum(w))
+    ties = len(np.unique(ystar)) < len(ystar) or len(np.unique(v)) < len(v)
+    res = stats.kendalltau(ystar, v, method="asymptotic" if ties else "exact")
+    return RankTest(float(res.statistic), float(res.pvalue), not ties)
 
 
 @dataclass

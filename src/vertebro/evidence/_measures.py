@@ -21,7 +21,16 @@ and a ``2(N - 3.94)`` variance denominator), so they do not reproduce metafor's 
 | MN | mi,sdi,ni | mean | sd^2/n |
 | MD | m1i,sd1i,n1i,m2i,sd2i,n2i | mean difference | sd1^2/n1 + sd2^2/n2 |
 | SMD | same | Hedges' g (exact correction) | 1/n1 + 1/n2 + g^2/(2(n1+n2)) |
+| IR | xi,ti | incidence rate | xi/ti^2 |
+| IRLN | xi,ti | log incidence rate | 1/xi |
+| IRR | x1i,t1i,x2i,t2i | log incidence rate ratio | 1/x1i + 1/x2i |
+| ROM | m1i,sd1i,n1i,m2i,sd2i,n2i | log ratio of means | sd1^2/(n1 m1^2) + sd2^2/(n2 m2^2) |
+| COR | ri,ni | correlation | (1 - r^2)^2/(n - 1) |
+| ZCOR | ri,ni | Fisher's z | 1/(n - 3) |
 | GEN | yi,vi or yi,sei | as given | as given |
+
+Incidence measures take the continuity correction on a zero count (``xi``; for IRR either
+group's). ROM is Hedges, Gurevitch & Curtis (Ecology 1999;80:1150); ZCOR is Fisher (1921).
 """
 
 from __future__ import annotations
@@ -38,7 +47,10 @@ from vertebro.errors import EvidenceError
 
 __all__ = ["MEASURES", "Effects", "Measure", "escalc"]
 
-Measure = Literal["RR", "OR", "RD", "PR", "PLO", "PAS", "PFT", "MN", "MD", "SMD", "GEN"]
+Measure = Literal[
+    "RR", "OR", "RD", "PR", "PLO", "PAS", "PFT", "IR", "IRLN", "IRR", "MN", "MD", "SMD", "ROM",
+    "COR", "ZCOR", "GEN",
+]
 
 #: Every measure code and the metafor argument names it needs (alternatives separated by "|").
 MEASURES: dict[str, tuple[str, ...]] = {
@@ -49,9 +61,15 @@ MEASURES: dict[str, tuple[str, ...]] = {
     "PLO": ("xi", "ni"),
     "PAS": ("xi", "ni"),
     "PFT": ("xi", "ni"),
+    "IR": ("xi", "ti"),
+    "IRLN": ("xi", "ti"),
+    "IRR": ("x1i", "t1i", "x2i", "t2i"),
     "MN": ("mi", "sdi", "ni"),
     "MD": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
     "SMD": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
+    "ROM": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
+    "COR": ("ri", "ni"),
+    "ZCOR": ("ri", "ni"),
     "GEN": ("yi", "vi|sei"),
 }
 
@@ -108,6 +126,12 @@ def escalc(
     yi: ArrayLike | None = None,
     vi: ArrayLike | None = None,
     sei: ArrayLike | None = None,
+    ti: ArrayLike | None = None,
+    ri: ArrayLike | None = None,
+    x1i: ArrayLike | None = None,
+    t1i: ArrayLike | None = None,
+    x2i: ArrayLike | None = None,
+    t2i: ArrayLike | None = None,
     add: float | None = None,
     to: Literal["only0", "all", "none"] = "only0",
 ) -> Effects:
@@ -116,7 +140,7 @@ def escalc(
     Parameters
     ----------
     measure
-        One of RR, OR, RD, PR, PLO, PAS, PFT, MN, MD, SMD, GEN.
+        One of RR, OR, RD, PR, PLO, PAS, PFT, IR, IRLN, IRR, MN, MD, SMD, ROM, COR, ZCOR, GEN.
     add, to
         Continuity correction: ``add`` (default 1/2, and 0 for PAS and PFT) is added to every cell
         of studies with a zero cell (``to="only0"``), of all studies (``"all"``) or never.
@@ -189,15 +213,46 @@ def escalc(
                 v = 1 / (4 * n + 2)
         return Effects(np.asarray(y, float), np.asarray(v, float), m, n_raw)
 
+    if m in ("IR", "IRLN"):
+        x, t = _arr(xi, "xi"), _arr(ti, "ti")
+        if np.any(x < 0) or np.any(t <= 0):
+            raise EvidenceError("xi, ti: events must be >= 0 and person-time > 0")
+        x = x + (np.where(x == 0, add, 0.0) if to == "only0" else add)
+        with np.errstate(divide="ignore"):
+            if m == "IR":
+                return Effects(x / t, x / t**2, m, None)
+            return Effects(np.log(x / t), 1 / x, m, None)
+
+    if m == "IRR":
+        a, ta = _arr(x1i, "x1i"), _arr(t1i, "t1i")
+        c, tc = _arr(x2i, "x2i"), _arr(t2i, "t2i")
+        corr = np.where((a == 0) | (c == 0), add, 0.0) if to == "only0" else np.full_like(a, add)
+        a, c = a + corr, c + corr
+        with np.errstate(divide="ignore"):
+            return Effects(np.log(a / ta) - np.log(c / tc), 1 / a + 1 / c, m, None)
+
+    if m in ("COR", "ZCOR"):
+        r, n = _arr(ri, "ri"), _arr(ni, "ni")
+        if np.any(np.abs(r) > 1):
+            raise EvidenceError("ri: correlations must lie between -1 and 1")
+        with np.errstate(divide="ignore"):
+            if m == "COR":
+                return Effects(r.copy(), (1 - r**2) ** 2 / (n - 1), m, n)
+            return Effects(np.arctanh(r), np.where(n > 3, 1 / (n - 3), np.nan), m, n)
+
     if m == "MN":
         mean, sd, n = _arr(mi, "mi"), _arr(sdi, "sdi"), _arr(ni, "ni")
         return Effects(mean.copy(), sd**2 / n, m, n)
 
-    if m in ("MD", "SMD"):
+    if m in ("MD", "SMD", "ROM"):
         a1, s1, n1 = _arr(m1i, "m1i"), _arr(sd1i, "sd1i"), _arr(n1i, "n1i")
         a2, s2, n2 = _arr(m2i, "m2i"), _arr(sd2i, "sd2i"), _arr(n2i, "n2i")
         if m == "MD":
             return Effects(a1 - a2, s1**2 / n1 + s2**2 / n2, m, n1 + n2)
+        if m == "ROM":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                y = np.log(a1 / a2)
+            return Effects(y, s1**2 / (n1 * a1**2) + s2**2 / (n2 * a2**2), m, n1 + n2)
         dfree = n1 + n2 - 2
         sdp = np.sqrt(((n1 - 1) * s1**2 + (n2 - 1) * s2**2) / dfree)
         g = _cmi(dfree) * (a1 - a2) / sdp

@@ -24,6 +24,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from matplotlib.transforms import blended_transform_factory
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
 
 from vertebro.errors import EvidenceError, InvalidInput
 
@@ -32,7 +34,15 @@ from ._rma import RMA
 from ._sensitivity import Subgroups
 from ._transform import back_transform, transform_name
 
-__all__ = ["forest_plot", "funnel_plot", "save_figure"]
+__all__ = [
+    "CONTOUR_LEVELS",
+    "forest_plot",
+    "funnel_contours",
+    "funnel_plot",
+    "save_figure",
+]
+
+FloatArray = NDArray[np.float64]
 
 _LABELS = {
     "RR": "Risk ratio",
@@ -169,8 +179,10 @@ def forest_plot(
     trans = blended_transform_factory(fig.transFigure, ax.transData)
 
     ni_all = fit.ni
-    lo_all = tr(fit.yi - 1.959963984540054 * np.sqrt(fit.vi), ni_all)
-    hi_all = tr(fit.yi + 1.959963984540054 * np.sqrt(fit.vi), ni_all)
+    # study intervals at the model's level (normal quantile, as metafor's forest())
+    zc = float(stats.norm.ppf(1 - (1 - fit.level / 100) / 2))
+    lo_all = tr(fit.yi - zc * np.sqrt(fit.vi), ni_all)
+    hi_all = tr(fit.yi + zc * np.sqrt(fit.vi), ni_all)
     est_all = tr(fit.yi, ni_all)
     if measure == "PFT":
         # a single study's back-transformation uses its own n (metafor: transf.ipft)
@@ -178,13 +190,13 @@ def forest_plot(
 
         assert ni_all is not None
         est_all = ipft(fit.yi, ni_all)
-        lo_all = ipft(fit.yi - 1.959963984540054 * np.sqrt(fit.vi), ni_all)
-        hi_all = ipft(fit.yi + 1.959963984540054 * np.sqrt(fit.vi), ni_all)
+        lo_all = ipft(fit.yi - zc * np.sqrt(fit.vi), ni_all)
+        hi_all = ipft(fit.yi + zc * np.sqrt(fit.vi), ni_all)
 
     # column headers
     hdr_y = -0.9
     col_x = {"study": 0.02, "data": 0.27, "est": 0.72, "w": 0.95}
-    est_head = _LABELS.get(measure, "Effect") + " [95% CI]"
+    est_head = _LABELS.get(measure, "Effect") + f" [{fit.level:g}% CI]"
     fig.text(col_x["study"], hdr_y, "Study", transform=trans, weight="bold", va="center")
     if dlab is not None:
         fig.text(
@@ -210,7 +222,8 @@ def forest_plot(
             xs.extend([lo, hi])
             ax.plot([lo, hi], [y, y], color="black", lw=1)
             size = 3.5 + 7 * math.sqrt(fit.weights[i] / wmax)
-            ax.plot([e], [y], marker="s", ms=size, color="#1f4e79", mec="#1f4e79")
+            # not clipped: a square at the axis edge (10/10 events) is drawn whole
+            ax.plot([e], [y], marker="s", ms=size, color="#1f4e79", mec="#1f4e79", clip_on=False)
             fig.text(
                 col_x["study"] + (0.015 if subgroups else 0),
                 y,
@@ -364,13 +377,45 @@ def _overall_weight(fit: RMA, i: int) -> float:
     return float(fit.weights[i])
 
 
+#: metafor's documented contour-enhanced funnel (funnel(res, level = c(90, 95, 99), shade =
+#: c("white", "gray55", "gray75"), refline = 0); the area past the widest contour is its
+#: ``back`` colour, lightgray). Peters et al., J Clin Epidemiol 2008;61:991.
+CONTOUR_LEVELS: tuple[float, ...] = (90.0, 95.0, 99.0)
+_CONTOUR_SHADES = ("#ffffff", "#8c8c8c", "#bfbfbf")
+_CONTOUR_BACK = "#d3d3d3"
+
+
+def funnel_contours(
+    se: ArrayLike, levels: Sequence[float] = CONTOUR_LEVELS, refline: float = 0.0
+) -> list[tuple[FloatArray, FloatArray]]:
+    """(lower, upper) effect at which a study of standard error ``se`` reaches two-sided
+    p = 1 - level/100 against ``refline``, per level (metafor's funnel, tau^2 not added)."""
+    s = np.asarray(se, float)
+    out = []
+    for lev in levels:
+        if not 0 < lev < 100:
+            raise EvidenceError(f"contours: {lev!r} must lie between 0 and 100 (percent)")
+        z = float(stats.norm.isf((1 - lev / 100) / 2))
+        out.append((refline - z * s, refline + z * s))
+    return out
+
+
 def funnel_plot(
     fit: RMA,
     *,
     trimfill: TrimFill | None = None,
     title: str | None = None,
+    contours: Sequence[float] | None = None,
+    refline: float = 0.0,
 ) -> Figure:
-    """Funnel plot: effects (analysis scale) against standard error, pseudo 95% region."""
+    """Funnel plot: effects (analysis scale) against standard error.
+
+    Without ``contours``, the pseudo 95% region around the pooled estimate. With ``contours``
+    (levels in percent, e.g. ``CONTOUR_LEVELS`` = 90, 95, 99), a contour-enhanced funnel
+    (Peters et al. 2008): regions of two-sided significance against ``refline`` (the null, 0
+    on the analysis scale of differences and log ratios), shaded as metafor's example, so that
+    missing studies in the regions of non-significance suggest publication bias.
+    """
     fig = Figure(figsize=(6.5, 5.2))
     ax = fig.add_subplot(1, 1, 1)
     sei = np.sqrt(fit.vi)
@@ -378,10 +423,41 @@ def funnel_plot(
     se_max = float(np.max(se_all)) * 1.08
     center = fit.estimate if trimfill is None else trimfill.fit.estimate
     se_grid = np.linspace(0, se_max, 100)
-    z = 1.959963984540054
-    ax.fill_betweenx(se_grid, center - z * se_grid, center + z * se_grid, color="#eeeeee", zorder=0)
-    ax.plot(center - z * se_grid, se_grid, color="#999999", lw=0.8, ls="--")
-    ax.plot(center + z * se_grid, se_grid, color="#999999", lw=0.8, ls="--")
+    if contours:
+        levels = sorted(float(c) for c in contours)
+        bounds = funnel_contours(se_grid, levels, refline)
+        shades = (
+            list(_CONTOUR_SHADES)
+            if len(levels) == 3
+            else [str(g) for g in np.linspace(1.0, 0.6, len(levels))]
+        )
+        ax.set_facecolor(_CONTOUR_BACK)
+        alphas = [1 - lev / 100 for lev in levels]
+        # widest first, so the narrower regions are drawn over it (as metafor)
+        for j in range(len(levels) - 1, -1, -1):
+            lo, hi = bounds[j]
+            upper = 1.0 if j == 0 else alphas[j - 1]
+            ax.fill_betweenx(
+                se_grid,
+                lo,
+                hi,
+                facecolor=shades[j],
+                edgecolor="#999999",
+                lw=0.4,
+                zorder=0,
+                label=f"{alphas[j]:.2f} < p \u2264 {upper:.2f}",
+            )
+            ax.plot(lo, se_grid, color="#666666", lw=0.6, ls=":", zorder=1)
+            ax.plot(hi, se_grid, color="#666666", lw=0.6, ls=":", zorder=1)
+        ax.fill_betweenx([], [], [], color=_CONTOUR_BACK, label=f"p \u2264 {alphas[-1]:.2f}")
+        ax.axvline(refline, color="#666666", lw=0.8, ls="--", label=f"Null ({refline:g})")
+    else:
+        z = 1.959963984540054
+        ax.fill_betweenx(
+            se_grid, center - z * se_grid, center + z * se_grid, color="#eeeeee", zorder=0
+        )
+        ax.plot(center - z * se_grid, se_grid, color="#999999", lw=0.8, ls="--")
+        ax.plot(center + z * se_grid, se_grid, color="#999999", lw=0.8, ls="--")
     ax.axvline(
         center,
         color="black",
@@ -407,7 +483,9 @@ def funnel_plot(
     for side in ("right", "top"):
         ax.spines[side].set_visible(False)
     handles, labels_ = ax.get_legend_handles_labels()
-    fig.legend(handles, labels_, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.legend(
+        handles, labels_, loc="lower center", ncol=3 if contours else 2, fontsize=8, frameon=False
+    )
     if title:
         ax.set_title(title, loc="left", weight="bold", fontsize=11)
     fig.tight_layout(rect=(0, 0.1, 1, 1))

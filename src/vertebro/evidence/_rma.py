@@ -28,7 +28,7 @@ Q-profile interval, no moderators and no batch mode; it is used in the tests as 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -37,9 +37,10 @@ from scipy import optimize, stats
 
 from vertebro.errors import EvidenceError
 
+from ._formula import model_matrix
 from ._transform import back_transform, transform_name
 
-__all__ = ["METHODS", "RMA", "estimate_tau2", "q_gen"]
+__all__ = ["METHODS", "RMA", "coefficients", "estimate_tau2", "omnibus", "q_gen"]
 
 FloatArray = NDArray[np.float64]
 Method = Literal["EE", "FE", "DL", "HE", "HS", "SJ", "PM", "ML", "REML"]
@@ -314,12 +315,86 @@ def tau2_qprofile(
     return bounds[0], bounds[1]
 
 
+def coefficients(
+    y: FloatArray, v: FloatArray, X: FloatArray, tau2: float, knha: bool
+) -> tuple[FloatArray, FloatArray, float]:
+    """Weighted least squares at ``tau2``: (beta, its covariance, the Knapp-Hartung s^2).
+
+    Under Knapp-Hartung the covariance is multiplied by s^2 = Q_gen(tau^2)/(k - p), not
+    truncated at 1 (as metafor); s^2 is 1 otherwise.
+    """
+    w = 1 / (v + tau2)
+    XtW = X.T * w
+    vb = np.asarray(np.linalg.inv(XtW @ X), float)
+    beta = vb @ (XtW @ y)
+    s2w = 1.0
+    if knha:
+        r = kh_residuals(y - X @ beta, y)
+        s2w = float(np.sum(w * r * r)) / (X.shape[0] - X.shape[1])
+        vb = vb * s2w
+        if s2w == 0:
+            # an exact fit (identical effects): slopes at rounding level are 0, so their
+            # statistic is 0/0 = NaN (unknown), not the +-inf that the sign of the noise gives
+            # (a coefficient whose largest contribution to the fitted values is rounding)
+            tiny = 100 * np.finfo(float).eps * max(1.0, float(np.max(np.abs(y))))
+            beta = np.where(np.abs(beta) * np.max(np.abs(X), axis=0) <= tiny, 0.0, beta)
+    return beta, vb, s2w
+
+
+def omnibus(beta: FloatArray, vb: FloatArray, df: int, knha: bool) -> tuple[float, float]:
+    """metafor's test of moderators (coefficients 2:p; the intercept alone when p = 1).
+
+    Wald QM = b' V^-1 b ~ chi^2(m); under Knapp-Hartung QM/m ~ F(m, k - p) as metafor prints
+    it (Knapp & Hartung, Stat Med 2003;22:2693).
+    """
+    sel = slice(1, None) if beta.shape[0] > 1 else slice(0, 1)
+    b = beta[sel]
+    m = b.shape[0]
+    try:
+        qm = float(b @ np.linalg.solve(vb[sel, sel], b))
+    except np.linalg.LinAlgError:  # se = 0 (identical effects under Knapp-Hartung)
+        qm = math.inf if np.any(b != 0) else math.nan
+    if knha:
+        f = qm / m
+        return f, float(stats.f.sf(f, m, df))
+    return qm, float(stats.chi2.sf(qm, m))
+
+
+def kh_residuals(r: FloatArray, y: FloatArray) -> FloatArray:
+    """Residuals for the Knapp-Hartung s^2, those at rounding level set to exactly 0.
+
+    With identical effects the weighted mean equals them and s^2 = 0, so se = 0 and the test
+    statistic is +-inf, as metafor reports; the mean's rounding (~1e-17) would otherwise give
+    se ~ 1e-17 and a huge finite statistic (1.5e16) that claims a precision nobody measured.
+    Rows of a 2-D ``y`` (the batch) are scaled each by their own largest |y|.
+    """
+    scale = np.maximum(1.0, np.max(np.abs(y), axis=-1, keepdims=True))
+    return np.where(np.abs(r) <= 100 * np.finfo(float).eps * scale, 0.0, r)
+
+
+def _r2_common(y: FloatArray, v: FloatArray, X: FloatArray) -> float:
+    """R^2 of a common-effect meta-regression as metafor 3.8 prints it: the adjusted R^2 of the
+    weighted least-squares fit (weights 1/v), in percent, floored at 0 (0 when all y are equal).
+    There is no tau^2 to explain here, so it measures explained variation of the effects."""
+    if np.ptp(y) == 0:
+        return 0.0
+    w = 1 / v
+    XtW = X.T * w
+    beta = np.linalg.solve(XtW @ X, XtW @ y)
+    rss = float(np.sum(w * (y - X @ beta) ** 2))
+    mu = float(np.sum(w * y) / np.sum(w))
+    tss = float(np.sum(w * (y - mu) ** 2))
+    k, p = X.shape
+    adj = 1 - (rss / (k - p)) / (tss / (k - 1))
+    return float(max(0.0, 100 * adj))
+
+
 def _nan_to_none(x: float) -> float | None:
     return None if (x is None or not math.isfinite(x)) else float(x)
 
 
 class RMA:
-    """Fixed- or random-effects meta-analysis, optionally with one moderator (meta-regression).
+    """Fixed- or random-effects meta-analysis, optionally with moderators (meta-regression).
 
     Parameters
     ----------
@@ -369,12 +444,17 @@ class RMA:
         yi: ArrayLike,
         vi: ArrayLike,
         *,
-        mods: ArrayLike | None = None,
+        mods: ArrayLike | str | None = None,
+        data: Mapping[str, Sequence[object]] | None = None,
         measure: str = "GEN",
         ni: ArrayLike | None = None,
         slab: Sequence[str] | None = None,
     ) -> RMA:
-        """Fit the model to effects ``yi`` with sampling variances ``vi``; returns ``self``."""
+        """Fit the model to effects ``yi`` with sampling variances ``vi``; returns ``self``.
+
+        ``mods`` is an array of moderator values (one column per moderator) or an R formula
+        over the columns of ``data`` (``"~ ablat + factor(alloc)"``, see ``model_matrix``).
+        """
         y = np.atleast_1d(np.asarray(yi, float))
         v = np.atleast_1d(np.asarray(vi, float))
         if y.ndim != 1 or y.shape != v.shape:
@@ -387,16 +467,33 @@ class RMA:
         if np.any(v <= 0):
             raise EvidenceError("vi: sampling variances must be > 0")
         X = np.ones((k, 1))
+        names: tuple[str, ...] = ()
+        if isinstance(mods, str):
+            if data is None:
+                raise EvidenceError(f"mods: the formula {mods!r} needs data= (its columns)")
+            design = model_matrix(mods, data)
+            if design.X.shape[0] != k:
+                raise EvidenceError(
+                    f"data: columns have {design.X.shape[0]} rows, yi has {k} studies"
+                )
+            mods, names = design.X, design.names
         if mods is not None:
             x = np.asarray(mods, float).reshape(k, -1)
+            names = names or tuple(f"mod{j}" for j in range(1, x.shape[1] + 1))
             if not np.all(np.isfinite(x)):
                 raise EvidenceError("mods: moderator values must be finite")
             X = np.column_stack([X, x])
         p = X.shape[1]
         if k <= p and p > 1:
             raise EvidenceError(f"meta-regression needs more studies than coefficients (k = {k})")
+        if p > 1 and (rank := int(np.linalg.matrix_rank(X))) < p:
+            raise EvidenceError(
+                f"mods: the moderators are collinear ({p} coefficients, rank {rank}): one is "
+                "constant in these studies or a combination of the others"
+            )
 
         self.k, self.p = k, p
+        self.coef_names = ("intrcpt", *names)
         self.yi, self.vi, self.X = y, v, X
         self.measure = measure.upper()
         self.ni = None if ni is None else np.asarray(ni, float)
@@ -405,18 +502,10 @@ class RMA:
         method = self.method if k > 1 else "EE"
         self.tau2, self.iterations = estimate_tau2(y, v, method, X)
         w = 1 / (v + self.tau2)
-        XtW = X.T * w
-        A = XtW @ X
-        vb = np.linalg.inv(A)
-        beta = vb @ (XtW @ y)
         df = k - p
         self.df = df
         use_t = self.test == "knha" and df >= 1
-        if use_t:
-            r = y - X @ beta
-            s2w = float(np.sum(w * r * r)) / df
-            vb = vb * s2w
-        self.s2w = s2w if use_t else 1.0
+        beta, vb, self.s2w = coefficients(y, v, X, self.tau2, use_t)
         self.dist = f"t({df})" if use_t else "z"
         alpha = 1 - self.level / 100
         crit = (
@@ -425,7 +514,9 @@ class RMA:
         self.crit = crit
         se = np.sqrt(np.diag(vb))
         self.beta, self.se_beta, self.vb = beta, se, vb
-        stat = beta / se
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # identical effects under Knapp-Hartung: s^2 = 0, se = 0, |stat| = inf (as metafor)
+            stat = beta / se
         pv = 2 * (stats.t.sf(np.abs(stat), df) if use_t else stats.norm.sf(np.abs(stat)))
         self.stat_beta, self.pval_beta = stat, pv
         self.ci_lb_beta, self.ci_ub_beta = beta - crit * se, beta + crit * se
@@ -461,22 +552,20 @@ class RMA:
 
         self.se_tau2 = _se_tau2(method, self.tau2, y, v, X)
 
-        # moderators: omnibus test of the slopes (QM) and pseudo R^2 (Raudenbush 1994, metafor)
+        # moderators: omnibus test of the slopes (QM) and pseudo R^2 (Raudenbush 1994, metafor);
+        # for a common-effect model metafor's R^2 is the adjusted R^2 of weighted least squares
         self.r2 = math.nan
         if p > 1:
             if method not in ("EE", "FE"):
                 tau2_re, _ = estimate_tau2(y, v, method)
                 self.r2 = max(0.0, 100 * (tau2_re - self.tau2) / tau2_re) if tau2_re > 0 else 0.0
-            b = beta[1:]
-            qm = float(b @ np.linalg.solve(vb[1:, 1:], b))
-            if use_t:
-                self.qm = qm / (p - 1)
-                self.qm_pval = float(stats.f.sf(self.qm, p - 1, df))
             else:
-                self.qm = qm
-                self.qm_pval = float(stats.chi2.sf(qm, p - 1))
+                self.r2 = _r2_common(y, v, X)
+            self.qm, self.qm_pval = omnibus(beta, vb, df, use_t)
+            self.qm_df: tuple[int, ...] = (p - 1, df) if use_t else (p - 1,)
         else:
             self.qm = self.qm_pval = math.nan
+            self.qm_df = ()
 
         # prediction interval (for the intercept-only model, or at moderator value 0)
         if self.pi_df == "k-2" and k >= 3:
@@ -488,6 +577,10 @@ class RMA:
         pse = math.sqrt(float(se[0]) ** 2 + self.tau2)
         self.pi_lb = float(beta[0]) - pcrit * pse
         self.pi_ub = float(beta[0]) + pcrit * pse
+        if method in ("EE", "FE"):
+            # a common-effect model assumes one true effect: no prediction interval (metafor's
+            # predict() gives none either)
+            self.pi_lb = self.pi_ub = math.nan
         self._fitted = True
         return self
 
@@ -544,7 +637,7 @@ class RMA:
             "scale": name,
             "estimate": float(vals[0]),
             "ci": [float(vals[1]), float(vals[2])],
-            "pi": [float(vals[3]), float(vals[4])],
+            "pi": [_nan_to_none(float(vals[3])), _nan_to_none(float(vals[4]))],
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -572,13 +665,13 @@ class RMA:
             "q": self.q,
             "q_df": self.q_df,
             "q_pval": _nan_to_none(self.q_pval),
-            "pi": [self.pi_lb, self.pi_ub],
-            "pi_dist": self.pi_dist,
+            "pi": [_nan_to_none(self.pi_lb), _nan_to_none(self.pi_ub)],
+            "pi_dist": self.pi_dist if math.isfinite(self.pi_lb) else None,
         }
         if self.p > 1:
             out["coefficients"] = [
                 {
-                    "name": "intrcpt" if j == 0 else f"mod{j}",
+                    "name": self.coef_names[j],
                     "estimate": float(self.beta[j]),
                     "se": float(self.se_beta[j]),
                     "stat": float(self.stat_beta[j]),
@@ -588,6 +681,7 @@ class RMA:
                 for j in range(self.p)
             ]
             out["qm"] = self.qm
+            out["qm_df"] = list(self.qm_df)
             out["qm_pval"] = self.qm_pval
             out["r2"] = _nan_to_none(self.r2)
         tr = self.transformed if self.measure != "PFT" or self.ni is not None else None
@@ -622,26 +716,59 @@ class RMA:
                 f"Test for heterogeneity: Q({self.q_df}) = {self.q:.4f}, {_p_eq(self.q_pval)}"
             )
         if self.p > 1:
-            lines.append(f"Test of moderators: QM = {self.qm:.4f}, {_p_eq(self.qm_pval)}")
-            if math.isfinite(self.r2):
+            test = (
+                f"F(df1 = {self.qm_df[0]}, df2 = {self.qm_df[1]})"
+                if len(self.qm_df) == 2
+                else f"QM(df = {self.qm_df[0]})"
+            )
+            lines.append(
+                f"Test of moderators (coefficients 2:{self.p}): {test} = {self.qm:.4f}, "
+                f"{_p_eq(self.qm_pval)}"
+            )
+            if math.isfinite(self.r2) and self.method in ("EE", "FE"):
+                lines.append(f"R^2 (adjusted, weighted least squares; metafor) = {self.r2:.2f}%")
+            elif math.isfinite(self.r2):
                 lines.append(f"R^2 (heterogeneity accounted for) = {self.r2:.2f}%")
         lines.append("")
         stat = "t" if self.dist.startswith("t") else "z"
-        head = [("estimate", 10), ("se", 9), (stat + "val", 9), ("pval", 9), ("ci.lb", 10)]
-        lines.append(" " * 10 + "".join(f"{h:>{n}}" for h, n in head) + f"{'ci.ub':>10}")
-        for j in range(self.p):
-            name = "intrcpt" if j == 0 else f"mod{j}"
+        # columns as wide as their widest value (+ 1 space), at least metafor's widths
+        heads = ["estimate", "se", stat + "val", "pval", "ci.lb", "ci.ub"]
+        cells = [
+            [
+                f"{self.beta[j]:.4f}",
+                f"{self.se_beta[j]:.4f}",
+                f"{self.stat_beta[j]:.4f}",
+                _fmt_p(float(self.pval_beta[j])),
+                f"{self.ci_lb_beta[j]:.4f}",
+                f"{self.ci_ub_beta[j]:.4f}",
+            ]
+            for j in range(self.p)
+        ]
+        mins = (10, 9, 9, 9, 10, 10)
+        widths = [
+            max(mins[c], 1 + max(len(row[c]) for row in cells), 1 + len(heads[c]))
+            for c in range(len(heads))
+        ]
+        width = max(10, 1 + max(len(n) for n in self.coef_names))
+        lines.append(" " * width + "".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True)))
+        for name, row in zip(self.coef_names, cells, strict=True):
             lines.append(
-                f"{name:10}{self.beta[j]:>10.4f}{self.se_beta[j]:>9.4f}{self.stat_beta[j]:>9.4f}"
-                f"{_fmt_p(float(self.pval_beta[j])):>9}{self.ci_lb_beta[j]:>10.4f}{self.ci_ub_beta[j]:>10.4f}"
+                f"{name:{width}}" + "".join(f"{c:>{w}}" for c, w in zip(row, widths, strict=True))
             )
         lines.append("")
-        lines.append(f"Prediction interval ({self.pi_dist}): [{self.pi_lb:.4f}, {self.pi_ub:.4f}]")
+        # metafor prints no prediction interval or back-transform for a meta-regression (they
+        # would be at moderator values 0, which may be far outside the data)
+        has_pi = math.isfinite(self.pi_lb) and self.p == 1
+        if has_pi:
+            lines.append(
+                f"Prediction interval ({self.pi_dist}): [{self.pi_lb:.4f}, {self.pi_ub:.4f}]"
+            )
         tr = self.transformed if self.measure != "PFT" or self.ni is not None else None
-        if tr is not None:
+        if tr is not None and self.p == 1:
+            pi = f", PI [{tr['pi'][0]:.4f}, {tr['pi'][1]:.4f}]" if has_pi else ""
             lines.append(
                 f"Back-transformed ({tr['scale']}): {tr['estimate']:.4f} "
-                f"[{tr['ci'][0]:.4f}, {tr['ci'][1]:.4f}], PI [{tr['pi'][0]:.4f}, {tr['pi'][1]:.4f}]"
+                f"[{tr['ci'][0]:.4f}, {tr['ci'][1]:.4f}]{pi}"
             )
         return "\n".join(lines)
 

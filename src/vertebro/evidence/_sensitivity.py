@@ -111,7 +111,7 @@ def subgroups(
 
 
 def leave_one_out(
-    yi: ArrayLike, vi: ArrayLike, *, method: str = "REML", test: str = "z"
+    yi: ArrayLike, vi: ArrayLike, *, method: str = "REML", test: str = "z", level: float = 95.0
 ) -> BatchResult:
     """Row i is the model fitted without study i (metafor's ``leave1out``)."""
     y = np.asarray(yi, float)
@@ -123,7 +123,7 @@ def leave_one_out(
     V = np.tile(v, (k, 1))
     np.fill_diagonal(Y, np.nan)
     np.fill_diagonal(V, np.nan)
-    return rma_batch(Y, V, method, test)
+    return rma_batch(Y, V, method, test, level)
 
 
 def cumulative(
@@ -133,6 +133,7 @@ def cumulative(
     *,
     method: str = "REML",
     test: str = "z",
+    level: float = 95.0,
 ) -> tuple[BatchResult, np.ndarray]:
     """Cumulative meta-analysis: row j pools the first j + 1 studies in ``order`` (e.g. year).
 
@@ -147,4 +148,4 @@ def cumulative(
     tri = np.tril(np.ones((k, k), bool))
     Y = np.where(tri, ys[None, :], np.nan)
     V = np.where(tri, vs[None, :], np.nan)
-    return rma_batch(Y, V, method, test), idx
+    return rma_batch(Y, V, method, test, level), idx

@@ -336,14 +336,21 @@ def check_consistency(rows: Iterable[StudyRow], tolerance: float = 1.0) -> list[
 _METAFOR_SETS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("ai", "bi", "ci", "di"), ("RR", "OR", "RD")),
     (("ai", "n1i", "ci", "n2i"), ("RR", "OR", "RD")),
-    (("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"), ("MD", "SMD")),
+    (("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"), ("MD", "SMD", "ROM")),
     (("xi", "ni"), ("PR", "PLO", "PAS", "PFT")),
+    (("xi", "ti"), ("IR", "IRLN")),
+    (("x1i", "t1i", "x2i", "t2i"), ("IRR",)),
+    (("ri", "ni"), ("COR", "ZCOR")),
     (("mi", "sdi", "ni"), ("MN",)),
     (("yi", "vi"), ("GEN",)),
     (("yi", "sei"), ("GEN",)),
 )
 _OPTIONAL = ("study", "year", "subgroup")
-_COUNTS = ("ai", "bi", "ci", "di", "n1i", "n2i", "xi", "ni")
+#: columns that label a study, in order of preference (metafor's slab; dat.bcg has author)
+LABEL_COLUMNS = ("slab", "study", "author", "trial")
+#: cells read as missing (R writes NA)
+_MISSING = ("", "NA", "na", "NaN")
+_COUNTS = ("ai", "bi", "ci", "di", "n1i", "n2i", "xi", "ni", "x1i", "x2i")
 
 
 @dataclass
@@ -355,6 +362,8 @@ class MetaforData:
     year: list[int | None]
     subgroup: list[str] | None
     columns: tuple[str, ...] = field(default_factory=tuple)
+    #: lines left out because a cell the measure needs is missing (as metafor's na.omit)
+    omitted: list[int] = field(default_factory=list)
 
 
 def is_metafor_header(header: Sequence[str]) -> bool:
@@ -372,6 +381,9 @@ def read_metafor_csv(path: str | Path, measure: str) -> MetaforData:
 
 
 def parse_metafor_csv(text: str, measure: str, name: str = "<text>") -> MetaforData:
+    """Effects from a CSV with metafor's column names. A row with a missing (empty or NA) cell
+    that the measure needs is left out and its line listed in ``omitted``, as metafor omits it
+    with a warning; a cell that is present but not valid is an error."""
     m = measure.upper()
     if m not in MEASURES:
         raise InvalidInput.field("--measure", f"{measure!r} is not one of {', '.join(MEASURES)}")
@@ -390,16 +402,18 @@ def parse_metafor_csv(text: str, measure: str, name: str = "<text>") -> MetaforD
     labels: list[str] = []
     years: list[int | None] = []
     groups: list[str] = []
+    omitted: list[int] = []
+    label_col = next((c for c in LABEL_COLUMNS if c in header), None)
     for i, raw0 in enumerate(reader, start=2):
         raw = {(k or "").strip(): (v or "").strip() for k, v in raw0.items() if k is not None}
         where = f"line {i}"
         start = len(errors)
         vals: dict[str, float] = {}
+        if any(raw.get(c, "") in _MISSING for c in cols):
+            omitted.append(i)
+            continue
         for c in cols:
             cell = raw.get(c, "")
-            if cell == "":
-                errors.append(FieldError(c, "is required", where))
-                continue
             val = _num(cell, c, where, errors, integer=c in _COUNTS)
             if val is not None:
                 vals[c] = float(val)
@@ -408,8 +422,12 @@ def parse_metafor_csv(text: str, measure: str, name: str = "<text>") -> MetaforD
                 errors.append(FieldError(c, f"{val:g} is negative", where))
             if c in ("ni", "n1i", "n2i") and val < 1:
                 errors.append(FieldError(c, f"{val:g} is below 1", where))
-            if c in ("sdi", "sd1i", "sd2i", "vi", "sei") and val <= 0:
+            if c in ("sdi", "sd1i", "sd2i", "vi", "sei", "ti", "t1i", "t2i") and val <= 0:
                 errors.append(FieldError(c, f"{val:g} must be > 0", where))
+            if c == "ri" and not -1 <= val <= 1:
+                errors.append(FieldError(c, f"{val:g} is not a correlation (-1 to 1)", where))
+            if c in ("m1i", "m2i") and m == "ROM" and val <= 0:
+                errors.append(FieldError(c, f"{val:g} must be > 0 for the ratio of means", where))
         for ev, tot in (("ai", "n1i"), ("ci", "n2i"), ("xi", "ni")):
             if ev in vals and tot in vals and vals[ev] > vals[tot]:
                 errors.append(FieldError(ev, f"{vals[ev]:g} exceeds {tot} {vals[tot]:g}", where))
@@ -419,13 +437,14 @@ def parse_metafor_csv(text: str, measure: str, name: str = "<text>") -> MetaforD
             continue
         for c in cols:
             data[c].append(vals[c])
-        labels.append(raw.get("study") or str(len(labels) + 1))
+        labels.append((raw.get(label_col) if label_col else None) or str(i - 1))
         years.append(year)
         groups.append(raw.get("subgroup", ""))
     if errors:
         raise InvalidInput(errors)
     if not labels:
-        raise InvalidInput(FieldError("", "has no data rows", name))
+        why = "has no data rows" if not omitted else "has no row without a missing value"
+        raise InvalidInput(FieldError("", why, name))
     arrays = {c: np.asarray(v, float) for c, v in data.items()}
     try:
         eff = escalc(m, **arrays)  # type: ignore[arg-type]
@@ -441,7 +460,7 @@ def parse_metafor_csv(text: str, measure: str, name: str = "<text>") -> MetaforD
             )
         )
     has_groups = "subgroup" in header
-    return MetaforData(eff, labels, years, groups if has_groups else None, cols)
+    return MetaforData(eff, labels, years, groups if has_groups else None, cols, omitted)
 
 
 # ---------------------------------------------------------------- vertebro rows -> effects

@@ -1,7 +1,8 @@
 """Back-transformations of pooled results to the scale a clinician reads.
 
-As metafor's ``transf.*`` functions: ``exp`` for RR and OR, inverse logit for PLO,
-``sin(x)^2`` for PAS and Miller's inverse of the Freeman-Tukey double arcsine for PFT.
+As metafor's ``transf.*`` functions: ``exp`` for RR, OR, IRLN, IRR and ROM, ``tanh`` for ZCOR,
+inverse logit for PLO, ``sin(x)^2`` for PAS and Miller's inverse of the Freeman-Tukey double
+arcsine for PFT.
 
 Miller JJ. The inverse of the Freeman-Tukey double arcsine transformation. Am Stat 1978;32:138.
 metafor works on the half scale (``yi`` is half of Freeman and Tukey's sum), so ``2*yi`` is the
@@ -66,6 +67,10 @@ _BACK: dict[str, tuple[str, Callable[[ArrayLike], FloatArray]]] = {
     "OR": ("odds ratio", _exp),
     "PLO": ("proportion", _ilogit),
     "PAS": ("proportion", _iarcsin),
+    "IRLN": ("incidence rate", _exp),
+    "IRR": ("incidence rate ratio", _exp),
+    "ROM": ("ratio of means", _exp),
+    "ZCOR": ("correlation", lambda x: np.asarray(np.tanh(np.asarray(x, float)))),
 }
 
 
