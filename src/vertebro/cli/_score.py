@@ -374,44 +374,42 @@ def tokuhashi_cmd(
     )
 
 
-@score_app.command("tomita")
-def tomita_cmd(
-    primary: PrimaryOpt = None,
-    visceral: VisceralOpt = None,
-    extraspinal: ExtraOpt = None,
-    spinal: SpinalOpt = None,
-    fmt: FormatOption = Format.text,
-) -> None:
-    """Tomita score (Tomita 2001), 2-10, with its treatment goal."""
-    _emit_prognosis(
-        fmt,
-        scores.tomita(
-            primary=primary,
-            visceral_metastases=visceral,
-            extraspinal_bone_metastases=extraspinal,
-            spinal_metastases=spinal,
-        ),
-    )
+def _four_factor_command(name: str, score: str, doc: str) -> None:
+    """Register ``vertebro score NAME``: a score of the four shared prognostic factors.
+
+    Tomita and the modified Bauer score take the same four inputs, so one command body serves
+    both; ``score`` names the function of :mod:`vertebro.scores` (looked up when it runs).
+    """
+
+    def command(
+        primary: PrimaryOpt = None,
+        visceral: VisceralOpt = None,
+        extraspinal: ExtraOpt = None,
+        spinal: SpinalOpt = None,
+        fmt: FormatOption = Format.text,
+    ) -> None:
+        compute = getattr(scores, score)
+        _emit_prognosis(
+            fmt,
+            compute(
+                primary=primary,
+                visceral_metastases=visceral,
+                extraspinal_bone_metastases=extraspinal,
+                spinal_metastases=spinal,
+            ),
+        )
+
+    command.__doc__ = doc
+    score_app.command(name)(command)
 
 
-@score_app.command("bauer")
-def bauer_cmd(
-    primary: PrimaryOpt = None,
-    visceral: VisceralOpt = None,
-    extraspinal: ExtraOpt = None,
-    spinal: SpinalOpt = None,
-    fmt: FormatOption = Format.text,
-) -> None:
-    """Modified Bauer score (Leithner 2008), 0-4."""
-    _emit_prognosis(
-        fmt,
-        scores.modified_bauer(
-            primary=primary,
-            visceral_metastases=visceral,
-            extraspinal_bone_metastases=extraspinal,
-            spinal_metastases=spinal,
-        ),
-    )
+# (command, function of vertebro.scores, help): the scores of the four shared factors
+_FOUR_FACTOR_SCORES = (
+    ("tomita", "tomita", "Tomita score (Tomita 2001), 2-10, with its treatment goal."),
+    ("bauer", "modified_bauer", "Modified Bauer score (Leithner 2008), 0-4."),
+)
+for _name, _score, _doc in _FOUR_FACTOR_SCORES:
+    _four_factor_command(_name, _score, _doc)
 
 
 @score_app.command("nesms")
