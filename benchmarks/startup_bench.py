@@ -6,12 +6,18 @@ every command needs, doing nothing). The commands are run in turns, round-robin,
 in the machine's load touches all of them alike; the median of the runs is reported, with the
 ratio to the floor's median (goal of issue 13.5: <= 1.5).
 
+The package's bytecode is compiled first (``compileall``, as ``pip install`` does for a
+wheel): with ``PYTHONDONTWRITEBYTECODE`` set, an editable install would otherwise recompile
+every vertebro module on every run (about 0.1 s of ``vertebro assess``), which no installed
+copy pays. ``--no-compile`` measures without it.
+
     python benchmarks/startup_bench.py [--runs 15] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
@@ -50,7 +56,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
+    ap.add_argument("--no-compile", action="store_true", help="do not byte-compile vertebro")
     args = ap.parse_args()
+    if not args.no_compile:
+        compileall.compile_dir(ROOT / "src" / "vertebro", quiet=1)
     commands = _commands()
     for cmd in commands.values():  # warm the file cache and the bytecode
         _once(cmd)
@@ -73,13 +82,15 @@ def main() -> None:
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "load_average_1min": round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None,
+        "bytecode_compiled": not args.no_compile,
         "rows": rows,
     }
     if args.json:
         print(json.dumps(report, indent=2))
         return
     print(f"start-up, median of {args.runs} runs each (Python {report['python']}, "
-          f"{report['cpus']} CPUs, load {report['load_average_1min']})")
+          f"{report['cpus']} CPUs, load {report['load_average_1min']}, "
+          f"bytecode {'compiled' if report['bytecode_compiled'] else 'as found'})")
     for r in rows:
         print(f"  {r['median_s']:6.3f} s  {r['ratio_to_floor']:5.2f}x  {r['command']}")
 

@@ -16,8 +16,7 @@ from functools import cache, lru_cache
 from importlib.resources import files
 from typing import Any
 
-import yaml
-
+from vertebro._yaml import load_yaml
 from vertebro.scores import (
     PrognosticScore,
     ecog_to_kps_range,
@@ -41,7 +40,7 @@ _CONVERSION_TABLE = "conventional"  # as the engine reads an ECOG (assess/_facts
 def noms_data() -> Mapping[str, Any]:
     """The bundled ``assess/data/noms.yaml``."""
     text = files("vertebro.assess").joinpath("data/noms.yaml").read_text("utf-8")
-    data: Mapping[str, Any] = yaml.safe_load(text)
+    data: Mapping[str, Any] = load_yaml(text)
     return data
 
 
