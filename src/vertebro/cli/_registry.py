@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.text import Text
 
 from vertebro.errors import InvalidInput
 
@@ -102,6 +100,15 @@ def _date(value: str | None, field: str) -> dt.date | None:
 
 @contextmanager
 def _progress(label: str) -> Iterator[Callable[[str, int, int], None]]:
+    # rich.progress (and rich.console with it) on first use, not for `vertebro --help`
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), console=err_console(), transient=True,
                    disable=not err_console().is_terminal)
@@ -626,6 +633,8 @@ def summary(as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) -> None:
     out = _call(db, "summary", as_)
 
     def text(o: dict[str, Any]) -> None:
+        from rich.text import Text
+
         from vertebro._format import number, percent
         from vertebro.registry.vocab import INTERVALS
 
