@@ -114,3 +114,40 @@ def test_every_input_field_has_words() -> None:
     fields = _paths(AssessmentInput, "") + _paths(LevelInput, "")
     assert "pain.therapy_failed.prevents_ambulation" in fields and "escc" in fields
     assert not [f for f in fields if f not in FIELD_LABELS], "add the words to _labels.py"
+
+
+def test_every_fact_a_rule_reads_has_words() -> None:
+    # An offered level that is not in the input is reported by fact (issue 13 point 8): each
+    # fact a rule can leave open must read as words, not as its dotted name.
+    facts = {f for r in RB.rules for f in r.condition.fields}
+    for fact in sorted(facts):
+        label = field_label(f"C3 ({fact}, offered level not in the input)")
+        assert label.endswith(" at C3 (offered level, not in the input)"), label
+        words = label.removesuffix(" at C3 (offered level, not in the input)")
+        assert fact not in words and "." not in words and "_" not in words, (fact, words)
+
+
+def test_offered_level_fact_reads_as_words_in_the_report() -> None:
+    # Screws at T4 (AJNR-instrumented): the engine offers T5, which the input does not
+    # describe; its unknown facts must read as words, not "T5 (level.instrumentation, ...)".
+    case = json.loads(
+        '{"patient": {"age": 56, "sex": "female", "primary_cancer": "myeloma",'
+        ' "cancer_history": true, "histology_confirmed": true},'
+        ' "pain": {"nrs": 6, "mechanical": true, "radicular_exceeds_axial": false},'
+        ' "levels": [{"level": "T10", "index": true, "mri_edema": false, "height_loss_pct": 30,'
+        ' "lesion": "mixed", "posterior_wall": "retropulsion", "escc": "0",'
+        ' "alignment": "normal", "instrumentation": "none", "fracture_age_weeks": 2},'
+        ' {"level": "T6", "height_loss_pct": 10, "escc": "0", "alignment": "normal",'
+        ' "posterolateral": "bilateral", "instrumentation": "none"},'
+        ' {"level": "T4", "index": true, "mri_edema": true, "alignment": "normal",'
+        ' "instrumentation": "bilateral_screws"}],'
+        ' "context": {"mdt_agreed": false, "spine_surgery_available": true}}'
+    )
+    result = assess(case)
+    offered = [e["field"] for e in result["notes"] + result["missing"]
+               if "offered level not in the input" in e["field"]]
+    assert offered, "the case must offer a level the input does not describe"
+    out = " ".join(render_text(result, width=WIDE).split())
+    for field in offered:
+        assert field not in out and field_label(field) in out, field
+    assert "offered level not in the input)" not in out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -115,3 +116,27 @@ def test_engine_uses_the_rulebook_it_is_given(book: Path) -> None:
     )
     assert assess(patient)["disposition"] == "refer_surgery"
     assert assess(patient, rulebook=load_rulebook(book))["disposition"] != "refer_surgery"
+
+
+def test_fast_yaml_reader_reads_every_bundled_table_as_safe_load_does() -> None:
+    # vertebro._yaml uses libyaml's loader for start-up speed; it must not change a value.
+    from vertebro._yaml import load_yaml
+
+    tables = [
+        p for pkg in ("vertebro.rulebook", "vertebro.assess", "vertebro.scores")
+        for p in _yaml_files(resources.files(pkg))
+    ]
+    assert len(tables) >= 3
+    for node in tables:
+        raw = node.read_bytes()
+        assert load_yaml(raw) == yaml.safe_load(raw), node.name
+
+
+def _yaml_files(node: Any) -> list[Any]:
+    out = []
+    for child in node.iterdir():
+        if child.is_dir():
+            out += _yaml_files(child)
+        elif child.name.endswith((".yaml", ".yml")):
+            out.append(child)
+    return out

@@ -93,3 +93,24 @@ def test_out_in_a_missing_folder_is_refused_before_any_work(tmp_path: Path) -> N
     code, _, err = run("assess", "--batch", str(src), "--out", str(out))
     assert code == 2 and "does not exist" in err
     assert not (tmp_path / "no").exists(), "no folder is created"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(patients(p_unknown=0.3), min_size=1, max_size=4))
+def test_a_batch_line_is_the_plain_json_of_the_result(cohort_: list[dict[str, Any]]) -> None:
+    # the batch writes the shared parts' JSON once (cli/_batch._SharedJSON); each line must
+    # stay exactly what dumps() gives, for patients sharing parts and not
+    from vertebro.cli._batch import _SHARED
+
+    for n, p in enumerate(cohort_ * 2, 1):  # twice: the second time from the memo
+        result = assess(p)
+        assert _SHARED.line(n, result) == dumps({"line": n, **result}, indent=None)
+
+
+def test_a_placeholder_in_the_data_is_never_spliced() -> None:
+    from vertebro.cli._batch import _SHARED
+
+    result = assess(cohort(1, seed=5)[0])
+    for text in ("\x00shared 0\x00", "\x00shared 7\x00"):
+        odd = {**result, "findings": [*result["findings"], {"rule": text}]}
+        assert _SHARED.line(3, odd) == dumps({"line": 3, **odd}, indent=None)

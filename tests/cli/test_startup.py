@@ -30,15 +30,16 @@ except SystemExit:
 finally:
     loaded = sorted(
         name for name, module in list(sys.modules.items())
-        if name.split(".")[0] in heavy and type(module).__name__ != "_LazyModule"
+        if (name in heavy or name.split(".")[0] in heavy)
+        and type(module).__name__ != "_LazyModule"
     )
     sys.__stderr__.write("\\nLOADED " + json.dumps(loaded) + "\\n")
 """
 
 
-def _loaded(*args: str) -> tuple[list[str], str]:
+def _loaded(*args: str, heavy: tuple[str, ...] = HEAVY) -> tuple[list[str], str]:
     proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, json.dumps(args), json.dumps(HEAVY)],
+        [sys.executable, "-c", _PROBE, json.dumps(args), json.dumps(heavy)],
         capture_output=True, text=True, timeout=120, check=False,
     )
     marker = proc.stderr.rsplit("LOADED ", 1)
@@ -64,3 +65,19 @@ def test_the_probe_sees_a_heavy_import() -> None:
     # would pass for the wrong reason
     loaded, _ = _loaded("evidence", "reproduce", "--format", "json")
     assert "scipy" in loaded
+
+
+# What the root's help needs is its commands' names and help: not the score tables (YAML, via
+# vertebro.scores: the score commands' option help is built from them), not rich's console.
+LISTING_ONLY = ("yaml", "vertebro.scores", "rich.console", "rich.progress")
+
+
+@pytest.mark.parametrize("args", [("--help",), ("-h",), ("--version",)])
+def test_the_root_help_loads_no_score_table_or_console(args: tuple[str, ...]) -> None:
+    loaded, out = _loaded(*args, heavy=LISTING_ONLY)
+    assert out and loaded == [], f"vertebro {' '.join(args)} imported {loaded}"
+
+
+def test_the_listing_probe_sees_the_score_tables() -> None:
+    loaded, _ = _loaded("score", "--help", heavy=LISTING_ONLY)
+    assert "vertebro.scores" in loaded and "yaml" in loaded

@@ -326,3 +326,23 @@ def test_a_file_wrong_in_every_row_lists_the_first_problems_and_counts_the_rest(
     errors = exc.value.errors
     assert len(errors) == 6
     assert errors[-1].reason == "... and 15 more problems (the first 5 are listed)"
+
+
+def test_a_bad_level_is_one_error_on_its_level_row(registry: Registry, tmp_path: Path) -> None:
+    # issue 13 point 8: one cause, one message, on the row that holds it (not also on the
+    # procedure row the level belongs to)
+    _cohort(registry)
+    rows = _records(registry)
+    (level_row,) = [r for r in rows if r["record_type"] == "level"]
+    level_row["level"] = "T13"
+    path = tmp_path / "bad_level.csv"
+    write_csv(path, rows)
+    errors = _refused(registry, "alice", path)
+    about = [(f, r) for f, r in errors if "T13" in r]
+    assert len(about) == 1, errors
+    assert about[0][0] == "level" and "is not a vertebra" in about[0][1]
+    with pytest.raises(InvalidInput) as exc:
+        registry.add_procedure("alice", "A01", {
+            "performed_on": "2025-02-01",
+            "levels": [{"level": "T13", "technique": "vertebroplasty"}]})
+    assert [e.field for e in exc.value.errors if "T13" in e.reason] == ["levels[0].level"]

@@ -6,6 +6,7 @@ report ends with the decision-support notice every vertebro output carries."""
 
 from __future__ import annotations
 
+from vertebro._format import interval, number
 from vertebro.assess import NOTICE
 
 from ._outcomes import SELECTION, IntervalOutcome, MeasureOutcome, OutcomesReport, TechniqueOutcomes
@@ -21,13 +22,14 @@ _IV = 12  # width of the interval column: "preoperative"
 
 
 def _num(x: float, signed: bool = False) -> str:
-    return f"{x:+.1f}" if signed else f"{x:.1f}"
+    return number(x, signed=signed)
 
 
 def _ci(ci: tuple[float, float] | None, signed: bool = False) -> str:
+    # the column says "mean (95% CI)": the interval in the one style (vertebro._format)
     if ci is None:
         return "(no CI)"
-    return f"({_num(ci[0], signed)}, {_num(ci[1], signed)})"
+    return f"({interval(ci[0], ci[1])})"
 
 
 def _p(p: float | None) -> str:
@@ -96,7 +98,7 @@ def _responder_table(out: _Out, m: MeasureOutcome) -> None:
         if r is None:
             out.lines.append(_row(iv.label, 0, "-"))
             continue
-        ci = f"({100 * r.ci95[0]:.1f}-{100 * r.ci95[1]:.1f})"
+        ci = f"({interval(100 * r.ci95[0], 100 * r.ci95[1])})"
         out.lines.append(_row(iv.label, r.n, f"{r.events:>7}", f"{100 * r.proportion:.1f} {ci}"))
 
 

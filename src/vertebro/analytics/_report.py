@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import textwrap
 
+from vertebro._format import interval, percent
 from vertebro.assess import NOTICE
 
 from ._audit import AuditReport, Estimate, GroupAudit
@@ -19,11 +20,11 @@ _LABEL = 11  # width of the labels in a group block
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
+    return percent(100 * x)
 
 
-def _ci(e: Estimate) -> str:
-    return f"95% CI {100 * e.ci95[0]:.1f}-{_pct(e.ci95[1])}"
+def _ci(e: Estimate) -> str:  # one interval style in every report (vertebro._format)
+    return f"95% CI {interval(100 * e.ci95[0], 100 * e.ci95[1])}"
 
 
 def _thr(x: float) -> str:
@@ -182,7 +183,7 @@ def render_text(report: AuditReport, width: int = 80) -> str:
     for lk in report.leakage:
         text = (
             f"{lk.events} of {lk.n} procedures, {_pct(lk.rate)} "
-            f"(95% CI {100 * lk.ci95[0]:.1f}-{_pct(lk.ci95[1])})"
+            f"(95% CI {interval(100 * lk.ci95[0], 100 * lk.ci95[1])})"
         )
         if lk.reference is not None:
             text += (

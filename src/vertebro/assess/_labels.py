@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["FIELD_LABELS", "field_label"]
+__all__ = ["FACT_LABELS", "FIELD_LABELS", "field_label"]
 
 FIELD_LABELS: Final[dict[str, str]] = {
     "levels": "the fractured levels (none described)",
@@ -79,12 +79,40 @@ FIELD_LABELS: Final[dict[str, str]] = {
     "hardware_prohibits": "hardware position making augmentation unsafe",
 }
 
+# Facts the engine derives from several inputs (``_facts.py``). They reach ``missing`` and
+# ``notes`` only for an offered level that is not in the input, which has no input paths.
+FACT_LABELS: Final[dict[str, str]] = {
+    "assessment.disposition": "the overall answer",
+    "assessment.augmentation_possible": "whether augmentation is possible",
+    "patient.index_fracture_count": "number of painful (index) fractures",
+    "patient.instrumented": "pedicle screws in the spine",
+    "patient.known_cancer": "known cancer (history or tissue diagnosis)",
+    "patient.primary_bone_tumour": "primary bone tumour",
+    "level.genant_grade": "fracture grade (Genant)",
+    "level.metastasis": "metastasis at the level",
+    "level.near_construct": "level within or next to a screw construct",
+    "level.needs_workup": "work-up (imaging) of the level",
+    "level.prior_radiotherapy": "radiotherapy to the level before",
+    "level.region": "spinal region",
+}
+
 _LEVEL = re.compile(r"levels\[\d+\]\.(.+)")
+# the engine's path for a fact of an offered level: "C3 (patient.instrumented, offered ...)"
+_OFFERED = re.compile(r"(\S+) \((\S+), offered level not in the input\)")
+
+
+def _fact_label(fact: str) -> str:
+    key = fact.removeprefix("level.")
+    return FACT_LABELS.get(fact) or FIELD_LABELS.get(key) or FIELD_LABELS.get(fact, fact)
 
 
 def field_label(path: str) -> str:
     """The words for an input path (``levels[i].attr`` by its attribute); the path itself
-    when there is no label, so that nothing is ever hidden."""
+    when there is no label, so that nothing is ever hidden. A fact of an offered level that is
+    not in the input is named in words at that vertebra."""
+    offered = _OFFERED.fullmatch(path)
+    if offered:
+        return f"{_fact_label(offered[2])} at {offered[1]} (offered level, not in the input)"
     m = _LEVEL.fullmatch(path)
     key = m[1] if m else path
     return FIELD_LABELS.get(key, path)

@@ -16,8 +16,7 @@ from functools import cache, lru_cache
 from importlib.resources import files
 from typing import Any
 
-import yaml
-
+from vertebro._yaml import load_yaml
 from vertebro.scores import (
     PrognosticScore,
     ecog_to_kps_range,
@@ -41,7 +40,7 @@ _CONVERSION_TABLE = "conventional"  # as the engine reads an ECOG (assess/_facts
 def noms_data() -> Mapping[str, Any]:
     """The bundled ``assess/data/noms.yaml``."""
     text = files("vertebro.assess").joinpath("data/noms.yaml").read_text("utf-8")
-    data: Mapping[str, Any] = yaml.safe_load(text)
+    data: Mapping[str, Any] = load_yaml(text)
     return data
 
 
@@ -86,7 +85,9 @@ def _score_key(inp: AssessmentInput) -> tuple[Any, ...]:
 # The scores are pure functions of a few inputs that many patients share (a cohort, a batch):
 # memoised, and their JSON form with them (treat both as read-only, like expected_outcomes).
 @lru_cache(maxsize=4096)
-def _scored(key: tuple[Any, ...]) -> tuple[dict[str, PrognosticScore], dict[str, Any]]:
+def _scored(
+    key: tuple[Any, ...],
+) -> tuple[dict[str, PrognosticScore], dict[str, Any], tuple[dict[str, Any], ...]]:
     primary, visceral, extra, spinal, kps, frankel, ambulatory, albumin = key
     common: dict[str, Any] = {
         "primary": primary,
@@ -100,7 +101,10 @@ def _scored(key: tuple[Any, ...]) -> tuple[dict[str, PrognosticScore], dict[str,
         "modified_bauer": modified_bauer(**common),
         "nesms": nesms(ambulatory=ambulatory, albumin_g_dl=albumin, **common),
     }
-    return scores, {k: s.to_dict() for k, s in scores.items()}
+    # the survival estimates too: they depend on the scores only (profiled: about 6% of an
+    # assessment when rebuilt for every patient)
+    estimates = tuple(e for s in scores.values() if (e := _estimate(s)) is not None)
+    return scores, {k: s.to_dict() for k, s in scores.items()}, estimates
 
 
 def prognostic_scores(inp: AssessmentInput) -> dict[str, PrognosticScore]:
@@ -216,7 +220,7 @@ def _reading_life_expectancy(rb: Rulebook) -> tuple[Rule, ...]:
 
 def _life_expectancy(
     inp: AssessmentInput,
-    scores: Mapping[str, PrognosticScore],
+    estimates: Sequence[dict[str, Any]],
     rb: Rulebook,
     facts: Mapping[str, Any],
 ) -> dict[str, Any]:
@@ -238,10 +242,9 @@ def _life_expectancy(
                 ),
             }
         )
-    estimates = [e for s in scores.values() if (e := _estimate(s)) is not None]
     return {
         "stated_months": stated,
-        "estimates": estimates if stated is None else [],
+        "estimates": list(estimates) if stated is None else [],
         "estimate_is_input": False,
         "rules": rules,
     }
@@ -278,7 +281,7 @@ def noms_section(
     histology = table.get(key) if key is not None else None
     n = _neurologic(inp)
     score_key = _score_key(inp)
-    scores, scores_json = _scored(score_key)
+    _, scores_json, estimates = _scored(score_key)
     kps = score_key[4]
     why_unknown = None
     if histology is None:
@@ -304,6 +307,6 @@ def noms_section(
         },
         "radiotherapy": _radiotherapy(n["escc_grade"], histology),
         "life_expectancy": _life_expectancy(
-            inp, scores, rb, patient_facts(inp) if facts is None else facts
+            inp, estimates, rb, patient_facts(inp) if facts is None else facts
         ),
     }

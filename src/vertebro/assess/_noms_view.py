@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from vertebro._format import interval, number
+
 __all__ = ["NomsView", "noms_view"]
 
 _HUMAN_RT = {True: "", False: " (still open)"}
@@ -44,9 +46,9 @@ def _neurologic(n: Mapping[str, Any]) -> str:
 
 def _months(m: list[float | None]) -> str:
     lo, hi = m
-    if hi is None:
-        return f"{lo:g} months or more"
-    return f"{lo:g} months" if lo == hi else f"{lo:g}-{hi:g} months"
+    if hi is None or lo is None:
+        return f"{number(lo, None)} months or more"
+    return f"{number(lo, None)} months" if lo == hi else f"{interval(lo, hi, None)} months"
 
 
 def _estimate(e: Mapping[str, Any]) -> str:
@@ -91,7 +93,7 @@ def noms_view(result: Mapping[str, Any]) -> NomsView | None:
     if rt["open_because"]:
         rt_text += f": {'; '.join(rt['open_because'])}"
     if le["stated_months"] is not None:
-        le_text = f"stated: {le['stated_months']:g} months (the rules read this value)"
+        le_text = f"stated: {number(le['stated_months'], None)} months (the rules read this value)"
     elif le["estimates"]:
         le_text = "not stated. ESTIMATE from the scores, not an input: " + "; ".join(
             _estimate(e) for e in le["estimates"]

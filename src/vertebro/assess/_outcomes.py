@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ._rulebook import load_yaml
+from vertebro._yaml import load_yaml
 
 __all__ = ["Outcomes", "load_outcomes", "wilson_interval"]
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from vertebro._yaml import load_yaml
 from vertebro.errors import RulebookError
 
 from ._conditions import Condition, compile_condition
@@ -266,16 +267,6 @@ def _kind(spec: RuleSpec, index: IndexSpec) -> Kind:
     if (t.max_gap is not None) != (t.offer == "intervening"):
         raise RulebookError(f"rule {rid}: offer: intervening needs max_gap (and only it)")
     return "plan"
-
-
-# libyaml's parser when PyYAML was built with it (the wheels are): the same documents and
-# errors as yaml.safe_load, about ten times faster, which is most of `vertebro assess`'s start.
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def load_yaml(raw: bytes | str) -> Any:
-    """``yaml.safe_load`` with libyaml's parser when it is available."""
-    return yaml.load(raw, Loader=_SafeLoader)
 
 
 def _read(base: Traversable, name: str) -> tuple[Any, bytes]:

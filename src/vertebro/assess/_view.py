@@ -14,6 +14,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from vertebro._format import estimate, interval, number, percent
 from vertebro.scores import KPS_ECOG_TABLES
 from vertebro.spine import VERTEBRAE, vertebra_index
 
@@ -332,7 +333,7 @@ def _level(lv: Mapping[str, Any], flag_labels: Mapping[str, str], provisional: b
             sins_text = f"SINS {lo}-{hi}" + (f" {sins['category']}" if sins["category"] else "")
     genant = None
     if lv.get("genant_grade") is not None:
-        genant = f"Genant {lv['genant_grade']} ({lv['height_loss_pct']:g}% height loss)"
+        genant = f"Genant {lv['genant_grade']} ({percent(lv['height_loss_pct'], None)} height loss)"
     return LevelView(
         level=lv["level"],
         role=lv.get("role") or "role unknown",
@@ -368,18 +369,21 @@ def _why(result: Mapping[str, Any]) -> tuple[WhyView, ...]:
 
 
 def _series(block: Mapping[str, Any]) -> str:
-    return " → ".join(f"{row['mean']:g}" for row in block["by_interval"])
+    return " → ".join(number(row["mean"], None) for row in block["by_interval"])
 
 
 def _fmt(v: Any) -> str:
-    return f"{v[0]}/{v[1]}" if isinstance(v, list) else f"{v:g}"
+    return f"{v[0]}/{v[1]}" if isinstance(v, list) else number(v, None)
 
 
 def _rate(x: Mapping[str, Any]) -> str:
     """One published rate in words: "3/98 = 3.1% of patients (Mendel 2009)"."""
-    pct = f"< {x['percent_below']:g}%" if "percent_below" in x else f"{x['percent']:g}%"
+    # published rates as their source prints them (digits=None)
+    pct = f"< {percent(x['percent_below'], None)}" if "percent_below" in x else percent(
+        x["percent"], None
+    )
     counted = f"{x['events']}/{x['n']} = " if x.get("n") else ""
-    ci = f", 95% CI {x['ci95'][0]:g}-{x['ci95'][1]:g}" if x.get("ci95") else ""
+    ci = f", 95% CI {interval(x['ci95'][0], x['ci95'][1], None)}" if x.get("ci95") else ""
     return f"{x['measure']}: {counted}{pct} of {x['unit']}s{ci} ({x['source'].split(',')[0]})"
 
 
@@ -391,8 +395,8 @@ def _outcome(tech: str, o: Mapping[str, Any]) -> OutcomeView:
         f"VAS pain {_series(o['nrs'])}",
         f"ODI {_series(o['odi'])}",
         f"KPS {_series(o['kps'])} (both techniques)",
-        f"symptomatic complications {sc['events']}/{sc['n']} = {sc['percent']:g}% "
-        f"(95% CI {lo:g}-{hi:g}, Wilson; {sc['source'].split(',')[0]})",
+        f"symptomatic complications {sc['events']}/{sc['n']} = {percent(sc['percent'], None)} "
+        f"(95% CI {interval(lo, hi, None)}, Wilson; {sc['source'].split(',')[0]})",
     ]
     # Every published rate, each with its own source: the series differ in unit (patient,
     # level) and design, so none is pooled or dropped here.
@@ -401,7 +405,7 @@ def _outcome(tech: str, o: Mapping[str, Any]) -> OutcomeView:
     lines += [
         f"{t['trial']}: {t['outcome']}: "
         + (
-            f"{t['effect']:+g} (95% CI {t['ci95'][0]:g} to {t['ci95'][1]:g})"
+            estimate(t["effect"], t["ci95"], None, signed=True)
             if "effect" in t
             else f"{_fmt(t['kyphoplasty'])} vs {_fmt(t['control'])}"
         )

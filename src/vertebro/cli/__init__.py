@@ -52,12 +52,18 @@ def _typer(**settings: Any) -> typer.Typer:
     )
 
 
-def _entries(modules: Iterable[str] = _MODULES) -> dict[str, CommandInfo | TyperInfo]:
-    """The top-level commands and groups of ``modules`` by name, as they register them."""
+def _entries(
+    modules: Iterable[str] = _MODULES, *, listing: bool = False
+) -> dict[str, CommandInfo | TyperInfo]:
+    """The top-level commands and groups of ``modules`` by name, as they register them.
+
+    ``listing``: only what ``vertebro --help`` shows (a module whose commands are costly to
+    define offers ``register_listing``, its groups without their commands)."""
     found: dict[str, CommandInfo | TyperInfo] = {}
     for module in modules:
         holder = _typer()
-        import_module(f"{__name__}.{module}").register(holder)
+        mod = import_module(f"{__name__}.{module}")
+        (getattr(mod, "register_listing", mod.register) if listing else mod.register)(holder)
         infos: list[CommandInfo | TyperInfo] = [
             *holder.registered_commands, *holder.registered_groups
         ]
@@ -129,7 +135,7 @@ class _Group(TyperGroup):
 
     def _load(self, modules: Iterable[str]) -> None:
         todo = [m for m in modules if not set(_MODULES[m]) <= self._loaded.keys()]
-        self._loaded.update(_entries(todo))
+        self._loaded.update(_entries(todo, listing=True))
 
     def list_commands(self, ctx: Any) -> list[str]:
         return [name for names in _MODULES.values() for name in names]
@@ -146,7 +152,7 @@ class _Group(TyperGroup):
         self._args = list(args)
         module = next((m for m, names in _MODULES.items() if args and args[0] in names), None)
         if module is not None and args[0] not in self._built:
-            self._load([module])
+            self._loaded.update(_entries([module]))  # in full: the command runs
             self.commands[args[0]] = _build(self._loaded[args[0]])
             self._built.add(args[0])
         return super().resolve_command(ctx, args)

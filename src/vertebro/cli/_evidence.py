@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn
-from rich.table import Table
 
 from vertebro._atomic import atomic_open
 from vertebro.errors import EvidenceError, FieldError, InvalidInput
@@ -27,6 +25,7 @@ from ._registry import AsOpt, DbOpt, _registry
 
 if TYPE_CHECKING:
     import numpy as np
+    from rich.progress import Progress
 
     from vertebro import evidence as ev
 else:  # loaded by the first evidence command that runs, not at start-up
@@ -72,7 +71,10 @@ def _note_skipped(lines: list[int | str], why: str) -> None:
 
 
 def _progress() -> Progress:
-    # on stderr, transient: stdout stays clean for JSON and pipes
+    # on stderr, transient: stdout stays clean for JSON and pipes; rich.progress (and
+    # rich.console with it) on first use, not for `vertebro --help`
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
     return Progress(
         SpinnerColumn(), TextColumn("{task.description}"), console=err_console(), transient=True
     )
@@ -419,6 +421,8 @@ def pool_cmd(
         return
     out = console()
     out.print(fit.summary(), markup=False, highlight=False, soft_wrap=True)
+    from rich.table import Table
+
     table = Table(title="Studies", show_lines=False)
     for col in ("study", "yi", "se", "weight %"):
         table.add_column(col, justify="left" if col == "study" else "right")
@@ -670,6 +674,8 @@ def _n_weighted_cmd(
             }
         )
         return
+    from rich.table import Table
+
     table = Table(title="N-weighted mean of study means (Sorensen-SpineJ-2019)")
     for col in ("outcome", "technique", "interval", "mean", "N", "k", "studies"):
         table.add_column(col, justify="right" if col in ("mean", "N", "k") else "left")

@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.text import Text
 
 from vertebro.errors import InvalidInput
 
@@ -102,6 +100,15 @@ def _date(value: str | None, field: str) -> dt.date | None:
 
 @contextmanager
 def _progress(label: str) -> Iterator[Callable[[str, int, int], None]]:
+    # rich.progress (and rich.console with it) on first use, not for `vertebro --help`
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), console=err_console(), transient=True,
                    disable=not err_console().is_terminal)
@@ -626,6 +633,9 @@ def summary(as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) -> None:
     out = _call(db, "summary", as_)
 
     def text(o: dict[str, Any]) -> None:
+        from rich.text import Text
+
+        from vertebro._format import number, percent
         from vertebro.registry.vocab import INTERVALS
 
         # Sorensen-SpineJ-2019's own abbreviations keep the table readable at 80 columns.
@@ -637,7 +647,7 @@ def summary(as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) -> None:
         emit(Text(
             f"{o['patients']} patients; procedures: {per_tech(o['procedures'], str)}; "
             f"procedures with cement leakage: "
-            f"{per_tech(o['cement_leakage'], lambda v: f'{100 * v:.1f}%')}; "
+            f"{per_tech(o['cement_leakage'], lambda v: percent(100 * v))}; "
             f"with symptomatic leakage: {per_tech(o['symptomatic_leakage'], str)}"
         ))
         heads = {"preop": "preop", "lt4w": "<4 wk", "le6w": "≤6 wk", "lt6m": "<6 mo",
@@ -646,7 +656,7 @@ def summary(as_: AsOpt, db: DbOpt = None, fmt: FmtOpt = Format.text) -> None:
             ["", "", *(heads[i] for i in INTERVALS)],
             [
                 [name.upper(), short.get(tech, tech), *(
-                    f"{c['mean']:.2f}\n({c['n']})" if (c := cells.get(i)) else "-"
+                    f"{number(c['mean'])}\n({c['n']})" if (c := cells.get(i)) else "-"
                     for i in INTERVALS)]
                 for name, by_tech in o["outcomes"].items()
                 for tech, cells in by_tech.items()

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.text import Text
 
 from vertebro.errors import InvalidInput
 
@@ -74,6 +73,8 @@ def register(app: typer.Typer) -> None:
         if format is Format.json:
             print_json(d)
             return
+        from rich.text import Text  # with rich.console, not for `vertebro --help`
+
         c = console()
         c.print(Text(r.id, style="bold"))
         for label, value in (

@@ -807,7 +807,10 @@ def _check_procedures(plan: _Plan) -> list[FieldError]:
         try:
             p = ProcedureIn.model_validate({**data, "levels": levels_in})
         except ValidationError as exc:
-            errors.extend(e for e in _errs(exc, where) if not e.field.startswith("levels"))
+            # a level's problem is reported once, on its level row (issue 13): filter by the
+            # model's path, before _errs renames "levels[0].level" to the column "level"
+            errors.extend(FieldError(_column(e.field), e.reason, where)
+                          for e in field_errors(exc) if not e.field.startswith("levels"))
             errors.extend(level_errs)
             continue
         a = plan.assessments.get(proc["_assessment"]) if proc["_assessment"] else None

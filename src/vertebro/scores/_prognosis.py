@@ -16,8 +16,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any, Final
 
-import yaml
-
+from vertebro._yaml import load_yaml
 from vertebro.errors import FieldError, InvalidInput
 
 __all__ = [
@@ -41,7 +40,7 @@ Points = tuple[int, int]
 def prognosis_data() -> Mapping[str, Any]:
     """The bundled ``scores/data/prognosis.yaml`` (points, primary classes, bands)."""
     text = files("vertebro.scores").joinpath("data/prognosis.yaml").read_text("utf-8")
-    data: Mapping[str, Any] = yaml.safe_load(text)
+    data: Mapping[str, Any] = load_yaml(text)
     return data
 
 
