@@ -15,6 +15,7 @@ See ``docs/evidence.md`` for the CSV formats, the method notes and the command l
 from ._batch import BatchResult, rma_batch
 from ._bias import Egger, PetPeese, RankTest, TrimFill, egger, pet_peese, ranktest, trimfill
 from ._dataset import data_text, load_curated
+from ._glmm import RMAGLMM
 from ._grade import (
     AHA_CLASSES,
     AHA_LEVELS,
@@ -29,6 +30,7 @@ from ._grade import (
 from ._influence import Influence, influence
 from ._measures import MEASURES, Effects, escalc
 from ._mh import TableModel, mantel_haenszel, peto
+from ._multilevel import RMAMV
 from ._plots import forest_plot, funnel_plot, save_figure
 from ._prisma import PrismaCounts, load_prisma, parse_prisma, prisma_diagram
 from ._reproduce import (
@@ -69,6 +71,8 @@ __all__ = [
     "MEASURES",
     "METHODS",
     "RMA",
+    "RMAGLMM",
+    "RMAMV",
     "BatchResult",
     "Check",
     "Effects",

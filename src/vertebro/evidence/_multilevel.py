@@ -18,7 +18,8 @@ Konstantopoulos (Res Synth Methods 2011;2:61):
   ``dfs="residual"``; unlike rma.uni's Knapp-Hartung it does not rescale ``vb``).
 * Q test of heterogeneity: ``QE = sum (y - X b_FE)^2 / v`` on k - p df, as rma.mv computes it.
 * Prediction interval ``b +/- crit sqrt(se^2 + sigma2[0] + sigma2[1])`` (metafor's ``predict``).
-* A factor with one level (one study) has its component fixed to 0, as metafor does.
+* A factor with one level (one study) has its component fixed to 0, as metafor does; either
+  component can be fixed at a value (``sigma2=(None, 0.1)``, metafor's ``sigma2 = c(NA, 0.1)``).
 
 The optimisation is profile-safe: either component may lie on the boundary 0, and the
 likelihood surface can have a ridge or a second peak, so the (restricted) log-likelihood is
@@ -127,8 +128,9 @@ class _Model:
 
 
 def _newton(model: _Model, start: FloatArray, free: NDArray[np.bool_]) -> tuple[FloatArray, int]:
-    """Projected Newton ascent from ``start`` over the components marked ``free`` (>= 0)."""
-    s = np.where(free, start, 0.0).astype(float)
+    """Projected Newton ascent from ``start`` over the components marked ``free`` (>= 0); the
+    others keep their value in ``start``."""
+    s = start.astype(float)
     for it in range(1, _MAXITER + 1):
         ll, g, obs, fisher = model.score_info(s)
         # a component at 0 whose score points down stays there (Karush-Kuhn-Tucker)
@@ -156,21 +158,25 @@ def _newton(model: _Model, start: FloatArray, free: NDArray[np.bool_]) -> tuple[
     raise EvidenceError(f"rma.mv: the variance components did not converge in {_MAXITER} steps")
 
 
-def estimate_sigma2(model: _Model, fixed0: NDArray[np.bool_]) -> tuple[FloatArray, int]:
-    """Global maximum of the (restricted) likelihood over sigma2 >= 0 (``fixed0``: held at 0)."""
+def estimate_sigma2(model: _Model, fixed: FloatArray) -> tuple[FloatArray, int]:
+    """Global maximum of the (restricted) likelihood over sigma2 >= 0; components with a
+    number in ``fixed`` are held at it (NaN: estimated)."""
     y, v = model.y, model.v
     top = max(4 * float(np.ptp(y)) ** 2, 10 * float(np.max(v)), 1e-8)
     lo = 1e-3 * min(float(np.min(v)), top)
     axis = np.concatenate([[0.0], lo * (top / lo) ** np.linspace(0, 1, GRID_POINTS - 1)])
-    free = ~fixed0
-    a0 = axis if free[0] else np.zeros(1)
-    a1 = axis if free[1] else np.zeros(1)
+    free = np.isnan(fixed)
+    a0 = axis if free[0] else fixed[:1]
+    a1 = axis if free[1] else fixed[1:]
     ll = np.array([[model.loglik(np.array([s0, s1])) for s1 in a1] for s0 in a0])
-    starts = [np.unravel_index(int(np.argmax(ll)), ll.shape)]
-    starts.append((0, int(np.argmax(ll[0, :]))))  # best with sigma2[0] = 0
-    starts.append((int(np.argmax(ll[:, 0])), 0))  # best with sigma2[1] = 0
+    top0, top1 = np.unravel_index(int(np.argmax(ll)), ll.shape)
+    starts = [
+        (int(top0), int(top1)),
+        (0, int(np.argmax(ll[0, :]))),  # best with sigma2[0] = 0 (or its fixed value)
+        (int(np.argmax(ll[:, 0])), 0),  # best with sigma2[1] = 0
+    ]
     best, best_ll, its = np.zeros(2), -math.inf, ll.size
-    for i0, i1 in dict.fromkeys((int(a), int(b)) for a, b in starts):
+    for i0, i1 in dict.fromkeys(starts):
         start = np.array([a0[i0], a1[i1]])
         face = free & (start > 0)  # a start on a face explores that face
         for cand_free in (free, face):
@@ -179,9 +185,9 @@ def estimate_sigma2(model: _Model, fixed0: NDArray[np.bool_]) -> tuple[FloatArra
             val = model.loglik(s)
             if val > best_ll:
                 best, best_ll = s, val
-    val0 = model.loglik(np.zeros(2))
-    if val0 > best_ll:
-        best = np.zeros(2)
+    corner = np.where(free, 0.0, fixed)
+    if model.loglik(corner) > best_ll:
+        best = corner
     return best, its
 
 
@@ -232,6 +238,7 @@ class RMAMV:
         study: Sequence[Any],
         estimate: Sequence[Any] | None = None,
         mods: ArrayLike | None = None,
+        sigma2: Sequence[float | None] | None = None,
         measure: str = "GEN",
         slab: Sequence[str] | None = None,
     ) -> RMAMV:
@@ -239,6 +246,8 @@ class RMAMV:
 
         ``estimate`` labels the estimates within a study (default: each row is one); rows of
         one study with the same label share the estimate-level effect, as in metafor.
+        ``sigma2`` fixes variance components as metafor's ``sigma2 = c(NA, 0.1)`` does: a number
+        holds that component at it, None estimates it.
         """
         y = np.atleast_1d(np.asarray(yi, float))
         v = np.atleast_1d(np.asarray(vi, float))
@@ -273,10 +282,22 @@ class RMAMV:
                 "study: every study has one estimate, so the two variance components cannot be "
                 "told apart; use the two-level model (RMA) instead"
             )
+        fixed = np.full(2, math.nan)
+        if sigma2 is not None:
+            if len(sigma2) != 2:
+                raise EvidenceError("sigma2: give two values (study, estimate); None estimates")
+            for j, val in enumerate(sigma2):
+                if val is not None:
+                    if not (math.isfinite(val) and val >= 0):
+                        raise EvidenceError(f"sigma2[{j}]: {val!r} must be a number >= 0")
+                    fixed[j] = float(val)
         # metafor: a factor with a single level has its variance component fixed to 0
-        fixed0 = np.array([n1 == 1, n2 == 1])
+        for j, nl in enumerate((n1, n2)):
+            if nl == 1 and np.isnan(fixed[j]):
+                fixed[j] = 0.0
+        fixed0 = ~np.isnan(fixed)
         model = _Model(y, v, X, [Z1 @ Z1.T, Z2 @ Z2.T], reml=self.method == "REML")
-        s, its = estimate_sigma2(model, fixed0)
+        s, its = estimate_sigma2(model, fixed)
         q = model.parts(s)
 
         self.k, self.p = k, p
@@ -399,9 +420,7 @@ class RMAMV:
             "sigma2": {"study": float(self.sigma2[0]), "estimate": float(self.sigma2[1])},
             "nlvls": {"study": self.nlvls[0], "estimate": self.nlvls[1]},
             "sigma2_fixed": [
-                name
-                for name, f in zip(("study", "estimate"), self.sigma2_fixed, strict=True)
-                if f
+                name for name, f in zip(("study", "estimate"), self.sigma2_fixed, strict=True) if f
             ],
             "q": self.q,
             "q_df": self.q_df,
@@ -441,7 +460,7 @@ class RMAMV:
         ]
         for j, name in enumerate(("study", "study/estimate")):
             s = float(self.sigma2[j])
-            fixed = "  (fixed at 0: one level)" if self.sigma2_fixed[j] else ""
+            fixed = "  (fixed)" if self.sigma2_fixed[j] else ""
             lines.append(
                 f"sigma^2.{j + 1:<4}{s:>9.4f}{math.sqrt(s):>9.4f}{self.nlvls[j]:>7}  {name}{fixed}"
             )
