@@ -205,6 +205,7 @@ class Tally:
         self.rel, self.abs = rel, abs_
         self.n = 0
         self.refined = 0
+        self.fits = 0
         self.bad: list[str] = []
 
     def check(self, label: str, ours: object, theirs: np.ndarray | None) -> None:
@@ -286,6 +287,7 @@ def _compare_mv(t: Tally, o: Oracle, id_: str, key: str, d: dict[str, np.ndarray
         d["yi"], d["vi"], study=d["study"], estimate=d["est"], **kw, **extra
     )
     f = fit()
+    t.fits += 1
     trial = Tally(t.rel, t.abs)
     vals = _mv_values(f, with_pi="mods" not in kw)
     for name, ours in vals.items():
@@ -324,8 +326,8 @@ def test_rma_mv_against_metafor(oracle):
                 _compare_mv(t, o, id_, f"mv.{method}.{test}", d)
                 if d["mods"][0]:
                     _compare_mv(t, o, id_, f"mvmod.{method}.{test}", d, mods=d["x"])
-    print(f"\n  {t.refined} fit(s) where metafor stopped short of vertebro's maximum")
-    assert t.refined <= len(_mv_datasets(o))  # the exception, not the rule
+    print(f"\n  {t.refined} of {t.fits} fits where metafor stopped short of vertebro's maximum")
+    assert t.refined <= 0.1 * t.fits  # the exception, not the rule
     t.finish("rma.mv", minimum=3000)
 
 
