@@ -135,3 +135,25 @@ def test_glmm_bad_input_exit_2(tmp_path, text, args, names):
     assert res.exit_code == 2, res.output
     for n in names:
         assert n in res.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [
+            "multilevel",
+            str(EXAMPLES / "konstantopoulos2011.csv"),
+            "--study",
+            "district",
+            "--estimate",
+            "school",
+        ],
+        ["glmm", str(NIELWEISE)],
+    ],
+)
+def test_docs_show_what_the_commands_print(args):
+    # docs/evidence.md, "Multilevel and GLMM models": the printed outputs are the commands' own
+    docs = (Path(__file__).parents[2] / "docs" / "evidence.md").read_text()
+    res = runner.invoke(APP, ["evidence", *args])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip() in docs
