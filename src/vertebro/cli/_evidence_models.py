@@ -163,7 +163,12 @@ def multilevel_cmd(
         raise InvalidInput(bad)
     try:
         fit = ev.RMAMV(method.value, test.value, level=level).fit(
-            y, v, study=cols["--study"], estimate=cols.get("--estimate"), measure=measure
+            y,
+            v,
+            study=cols["--study"],
+            estimate=cols.get("--estimate"),
+            measure=measure,
+            names=(study, estimate if "--estimate" in cols else "row"),
         )
     except EvidenceError as exc:
         raise InvalidInput.field("--study", _reason(exc)) from None

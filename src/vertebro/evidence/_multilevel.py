@@ -241,13 +241,15 @@ class RMAMV:
         sigma2: Sequence[float | None] | None = None,
         measure: str = "GEN",
         slab: Sequence[str] | None = None,
+        names: tuple[str, str] = ("study", "estimate"),
     ) -> RMAMV:
         """Fit to effects ``yi`` (variances ``vi``) grouped by ``study``; returns ``self``.
 
         ``estimate`` labels the estimates within a study (default: each row is one); rows of
         one study with the same label share the estimate-level effect, as in metafor.
         ``sigma2`` fixes variance components as metafor's ``sigma2 = c(NA, 0.1)`` does: a number
-        holds that component at it, None estimates it.
+        holds that component at it, None estimates it. ``names`` (the two columns) label the
+        components in ``summary()``, as metafor prints ``district`` and ``district/school``.
         """
         y = np.atleast_1d(np.asarray(yi, float))
         v = np.atleast_1d(np.asarray(vi, float))
@@ -308,6 +310,7 @@ class RMAMV:
         self.sigma2 = s
         self.sigma2_fixed = fixed0
         self.nlvls = (n1, n2)
+        self.names = names
         self.iterations = its
         self.beta, self.vb = q["beta"], q["vb"]
         se = np.sqrt(np.diag(self.vb))
@@ -458,7 +461,7 @@ class RMAMV:
             "Variance components:",
             f"{'':12}{'estim':>9}{'sqrt':>9}{'nlvls':>7}  factor",
         ]
-        for j, name in enumerate(("study", "study/estimate")):
+        for j, name in enumerate((self.names[0], "/".join(self.names))):
             s = float(self.sigma2[j])
             fixed = "  (fixed)" if self.sigma2_fixed[j] else ""
             lines.append(
