@@ -28,6 +28,10 @@ steps (observed information, Fisher's expected information where the observed on
 positive definite, halved until the likelihood rises) are run from the grid's best point, from
 the best point of each boundary face and from (0, 0); the highest of them is returned.
 
+V is block-diagonal by study, so every likelihood, score and information is a sum over study
+blocks (stacked and padded to one size for numpy's batched linear algebra): 300 estimates in
+100 studies fit in about 0.15 s, where dense k x k algebra took about a minute.
+
 Written by hand (numpy + scipy): statsmodels' ``MixedLM`` estimates a residual variance where a
 meta-analysis has known sampling variances, so it cannot fit this model.
 """
@@ -70,60 +74,125 @@ def _indicator(labels: Sequence[Any]) -> tuple[FloatArray, int]:
 
 
 class _Model:
-    """The likelihood of one dataset as a function of the two variance components."""
+    """The likelihood of one dataset as a function of the two variance components.
+
+    V is block-diagonal by study, so the log-likelihood alone (the grid and the line searches)
+    is computed on the stacked study blocks, padded to one size (padding: variance 1, y and X
+    0, which adds nothing); the score and information use the dense k x k matrices.
+    """
 
     def __init__(
-        self, y: FloatArray, v: FloatArray, X: FloatArray, G: list[FloatArray], reml: bool
+        self,
+        y: FloatArray,
+        v: FloatArray,
+        X: FloatArray,
+        Z1: FloatArray,
+        Z2: FloatArray,
+        reml: bool,
     ) -> None:
-        self.y, self.v, self.X, self.G, self.reml = y, v, X, G, reml
-        self.k, self.p = X.shape
+        self.y, self.v, self.X, self.reml = y, v, X, reml
+        self.k, self.p = int(X.shape[0]), int(X.shape[1])
         self.logdet_xx = float(np.linalg.slogdet(X.T @ X)[1])
+        study = np.argmax(Z1, axis=1)
+        pair = np.argmax(Z2, axis=1)
+        n_s = Z1.shape[1]
+        size = np.bincount(study, minlength=n_s)
+        m = int(size.max())
+        pos = np.zeros(self.k, dtype=int)
+        seen = np.zeros(n_s, dtype=int)
+        for i, st in enumerate(study):
+            pos[i] = seen[st]
+            seen[st] += 1
+        self.Yb = np.zeros((n_s, m))
+        self.Xb = np.zeros((n_s, m, self.p))
+        self.V0 = np.tile(np.eye(m), (n_s, 1, 1))
+        self.G1b = np.zeros((n_s, m, m))
+        self.G2b = np.zeros((n_s, m, m))
+        self.Yb[study, pos] = y
+        self.Xb[study, pos] = X
+        self.V0[study, pos, pos] = v
+        for i in range(self.k):
+            same = study == study[i]
+            self.G1b[study[i], pos[i], pos[same]] = 1.0
+            self.G2b[study[i], pos[i], pos[same & (pair == pair[i])]] = 1.0
 
     def parts(self, s: FloatArray) -> dict[str, Any]:
-        V = np.diag(self.v) + s[0] * self.G[0] + s[1] * self.G[1]
-        L = np.linalg.cholesky(V)
-        Linv = np.linalg.solve(L, np.eye(self.k))
-        W = Linv.T @ Linv
-        WX = W @ self.X
-        A = self.X.T @ WX
+        """GLS fit at ``s``: per-study W_i = V_i^-1, W_i X_i, (X'WX)^-1, beta, P y, loglik."""
+        V = self.V0 + s[0] * self.G1b + s[1] * self.G2b
+        W = np.linalg.inv(V)
+        logdet_v = float(np.sum(np.linalg.slogdet(V)[1]))
+        WX = W @ self.Xb
+        Wy = np.einsum("smk,sk->sm", W, self.Yb)
+        A = np.einsum("smp,smq->pq", self.Xb, WX)
+        c = np.einsum("smp,sm->p", self.Xb, Wy)
         Ainv = np.linalg.inv(A)
-        beta = Ainv @ (WX.T @ self.y)
-        r = self.y - self.X @ beta
-        Wr = W @ r  # = P y
-        P = W - WX @ Ainv @ WX.T
-        logdet_v = 2 * float(np.sum(np.log(np.diag(L))))
-        rss = float(r @ Wr)
+        beta = Ainv @ c
+        rb = self.Yb - self.Xb @ beta
+        Py = np.einsum("smk,sk->sm", W, rb)  # P y = W r
+        ll = self._ll(logdet_v, float(np.linalg.slogdet(A)[1]), float(np.sum(rb * Py)))
+        return {"ll": ll, "W": W, "WX": WX, "Ainv": Ainv, "Py": Py, "beta": beta, "vb": Ainv}
+
+    def _ll(self, logdet_v: float, logdet_a: float, rss: float) -> float:
         if self.reml:
-            ll = (
+            return (
                 -0.5 * (self.k - self.p) * _LOG2PI
                 + 0.5 * self.logdet_xx
                 - 0.5 * logdet_v
-                - 0.5 * float(np.linalg.slogdet(A)[1])
+                - 0.5 * logdet_a
                 - 0.5 * rss
             )
-        else:
-            ll = -0.5 * self.k * _LOG2PI - 0.5 * logdet_v - 0.5 * rss
-        return {"ll": ll, "W": W, "P": P, "Py": Wr, "beta": beta, "vb": Ainv}
+        return -0.5 * self.k * _LOG2PI - 0.5 * logdet_v - 0.5 * rss
 
     def loglik(self, s: FloatArray) -> float:
-        return float(self.parts(s)["ll"])
+        """The (restricted) log-likelihood at ``s`` (Cholesky only: the grid's workhorse)."""
+        V = self.V0 + s[0] * self.G1b + s[1] * self.G2b
+        L = np.linalg.cholesky(V)
+        rhs = np.concatenate([self.Yb[..., None], self.Xb], axis=2)
+        sol = np.linalg.solve(V, rhs)  # V_i^-1 [y_i, X_i]
+        Wy, WX = sol[..., 0], sol[..., 1:]
+        A = np.einsum("smp,smq->pq", self.Xb, WX)
+        c = np.einsum("smp,sm->p", self.Xb, Wy)
+        beta = np.linalg.solve(A, c)
+        rss = float(np.sum(self.Yb * Wy) - beta @ c)
+        logdet_v = 2 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
+        return self._ll(logdet_v, float(np.linalg.slogdet(A)[1]), rss)
 
     def score_info(self, s: FloatArray) -> tuple[float, FloatArray, FloatArray, FloatArray]:
-        """log-likelihood, score, observed and expected information at ``s``."""
+        """log-likelihood, score, observed and expected information at ``s``.
+
+        With P = W - U, U = WX (X'WX)^-1 X'W, and G_j the block-diagonal design of component j:
+        score_j = (y'P G_j P y - tr(Q G_j)) / 2 and expected information tr(Q G_a Q G_b) / 2
+        (Q = P for REML, W for ML); observed information y'P G_a P G_b P y - tr(Q G_a Q G_b)/2.
+        Every trace is a sum over the study blocks plus p x p corrections for U.
+        """
         q = self.parts(s)
-        Q = q["P"] if self.reml else q["W"]
-        Py = q["Py"]
-        GPy = [Gj @ Py for Gj in self.G]
-        QG = [Q @ Gj for Gj in self.G]
-        PG = [q["P"] @ Gj for Gj in self.G]
-        score = np.array([0.5 * (Py @ GPy[j]) - 0.5 * np.trace(QG[j]) for j in range(2)])
+        W, WX, Ainv, Py = q["W"], q["WX"], q["Ainv"], q["Py"]
+        Gs = (self.G1b, self.G2b)
+        g = [np.einsum("smk,sk->sm", G, Py) for G in Gs]  # G_j P y
+        WG = [W @ G for G in Gs]
+        B = [np.einsum("smp,smk,skq->pq", WX, G, WX) for G in Gs]  # X'W G_j W X
+        WXg = [np.einsum("smp,sm->p", WX, gj) for gj in g]
+        score = np.empty(2)
         fisher = np.empty((2, 2))
         obs = np.empty((2, 2))
         for a in range(2):
+            tr_q = float(np.einsum("smm->", WG[a]))
+            if self.reml:
+                tr_q -= float(np.trace(Ainv @ B[a]))
+            score[a] = 0.5 * float(np.sum(Py * g[a])) - 0.5 * tr_q
             for b in range(2):
-                tqq = float(np.sum(QG[a] * QG[b].T))  # tr(Q G_a Q G_b)
+                tqq = float(np.einsum("smk,skm->", WG[a], WG[b]))
+                if self.reml:
+                    C_ab = np.einsum("smp,smk,skq->pq", WX, Gs[a] @ WG[b], WX)
+                    C_ba = np.einsum("smp,smk,skq->pq", WX, Gs[b] @ WG[a], WX)
+                    tqq += float(
+                        -np.trace(Ainv @ C_ab)
+                        - np.trace(Ainv @ C_ba)
+                        + np.trace(Ainv @ B[a] @ Ainv @ B[b])
+                    )
                 fisher[a, b] = 0.5 * tqq
-                obs[a, b] = float(GPy[a] @ (PG[b] @ Py)) - 0.5 * tqq
+                gpg = float(np.einsum("sm,smk,sk->", g[a], W, g[b])) - float(WXg[a] @ Ainv @ WXg[b])
+                obs[a, b] = gpg - 0.5 * tqq
         return float(q["ll"]), score, obs, fisher
 
 
@@ -298,7 +367,7 @@ class RMAMV:
             if nl == 1 and np.isnan(fixed[j]):
                 fixed[j] = 0.0
         fixed0 = ~np.isnan(fixed)
-        model = _Model(y, v, X, [Z1 @ Z1.T, Z2 @ Z2.T], reml=self.method == "REML")
+        model = _Model(y, v, X, Z1, Z2, reml=self.method == "REML")
         s, its = estimate_sigma2(model, fixed)
         q = model.parts(s)
 
