@@ -255,7 +255,7 @@ class RMAGLMM:
             if np.max(np.abs(step)) < 1e-11:
                 break
         par[0] = abs(par[0])
-        if par[0] < 1e-6 and nll(np.array([0.0, par[1]])) <= nll(par):
+        if par[0] < 1e-6 and nll(np.array([0.0, par[1]])) <= nll(par) + 1e-10:
             par[0] = 0.0
         return float(par[0]), float(par[1])
 
@@ -272,7 +272,8 @@ class RMAGLMM:
         except np.linalg.LinAlgError:
             inv = np.full((2, 2), math.nan)
         if not (np.isfinite(inv[1, 1]) and inv[1, 1] > 0 and np.linalg.eigvalsh(H).min() > 0):
-            return float(2 / H[1, 1])  # lme4 falls back to the conditional information
+            # not a maximum in tau (should not occur): the variance of mu given tau
+            return float(2 / H[1, 1])
         return float(2 * inv[1, 1])
 
     # ------------------------------------------------------------ results
