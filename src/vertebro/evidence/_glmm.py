@@ -222,26 +222,56 @@ class RMAGLMM:
 
     @staticmethod
     def _optimise(agq: _AGQ, mu_fe: float) -> tuple[float, float]:
-        """ML (tau, mu): best of a grid of starts, then Nelder-Mead with tight tolerances."""
+        """ML (tau, mu), the global maximum.
+
+        The likelihood is even in tau, so tau = 0 is always a stationary point and a local
+        search started near it can stop there. So the profile likelihood (mu maximised for each
+        tau; log-concave in mu) is scanned on a grid of tau (0 and 30 geometric steps to 12),
+        Nelder-Mead with tight tolerances starts from the grid's best point, Newton steps on
+        finite differences polish it, and the result is compared with the best grid point and
+        the boundary tau = 0.
+        """
 
         def nll(par: FloatArray) -> float:
             return -agq.loglik(float(par[0]), float(par[1]))
 
-        starts = [np.array([t, mu_fe]) for t in (0.0, 0.1, 0.3, 0.6, 1.0, 1.5, 2.5, 4.0)]
-        best = min(starts, key=nll)
-        best = np.where(best == 0, [0.05, best[1]], best)  # Nelder-Mead needs a non-flat simplex
+        def profile(tau: float, start: float) -> tuple[float, float]:
+            r = optimize.minimize_scalar(
+                lambda m: -agq.loglik(tau, float(m)),
+                bracket=(start - 0.5, start + 0.5),
+                method="brent",
+                options={"xtol": 1e-12},
+            )
+            return float(r.fun), float(r.x)
+
+        taus = np.concatenate([[0.0], np.geomspace(0.02, 12.0, 30)])
+        prof = []
+        mu = mu_fe
+        for t in taus:
+            f_t, mu = profile(float(t), mu)
+            prof.append((f_t, float(t), mu))
+        f0, _, mu0 = prof[0]
+        _, t_best, mu_best = min(prof)
+        start = np.array([max(t_best, 0.02), mu_best])
+        simplex = np.array(
+            [start, start + np.array([0.25 * start[0], 0.0]), start + np.array([0.0, 0.1])]
+        )
         res = optimize.minimize(
             nll,
-            best,
+            start,
             method="Nelder-Mead",
-            options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 20000, "maxfev": 40000},
+            options={
+                "xatol": 1e-10,
+                "fatol": 1e-13,
+                "maxiter": 20000,
+                "maxfev": 40000,
+                "initial_simplex": simplex,
+            },
         )
-        tau, mu = abs(float(res.x[0])), float(res.x[1])
-        # polish mu (and tau) with Newton steps on the finite-difference gradient
-        par = np.array([tau, mu])
+        par = np.array([abs(float(res.x[0])), float(res.x[1])])
         for _ in range(20):
             g, H = _grad_hess(nll, par, 1e-5)
-            if tau < 1e-6:  # boundary: tau = 0, optimise mu alone
+            if par[0] < 1e-6:  # at the boundary: mu alone
                 step = np.array([0.0, g[1] / H[1, 1]])
             else:
                 try:
@@ -249,15 +279,17 @@ class RMAGLMM:
                 except np.linalg.LinAlgError:
                     break
             new = par - step
+            new[0] = abs(new[0])
             if nll(new) > nll(par):
                 break
             par = new
             if np.max(np.abs(step)) < 1e-11:
                 break
-        par[0] = abs(par[0])
-        if par[0] < 1e-6 and nll(np.array([0.0, par[1]])) <= nll(par) + 1e-10:
-            par[0] = 0.0
-        return float(par[0]), float(par[1])
+        cands = [par, np.array([t_best, mu_best]), np.array([0.0, mu0])]
+        best = min(cands, key=nll)
+        if best[0] < 1e-6 and f0 <= nll(best) + 1e-10:
+            best = np.array([0.0, mu0])
+        return float(best[0]), float(best[1])
 
     @staticmethod
     def _var_mu(agq: _AGQ, tau: float, mu: float) -> float:
