@@ -137,6 +137,10 @@ def glmm_rows(n: int = N_GLMM, seed: int = SEED + 1) -> list[dict[str, str]]:
             {"id": f"gl{i}", "xi": str(int(a)), "ni": str(int(b))}
             for a, b in zip(xi, ni, strict=True)
         ]
+    # regression: an all-event study, where the likelihood at tau = 0 is a stationary point
+    # below the maximum (tau^2 = 3.34 in metafor); an earlier search stopped at 0
+    for a, b in [(6, 33), (2, 2)]:
+        rows.append({"id": "tau0trap", "xi": str(a), "ni": str(b)})
     return rows
 
 
