@@ -49,7 +49,10 @@ class GLMMMethod(StrEnum):
 
 
 def add_commands(group: typer.Typer) -> None:
-    """Add ``multilevel`` and ``glmm`` to the ``evidence`` group."""
+    """Add ``multilevel`` and ``glmm`` to the ``evidence`` group (once: register() may run
+    more than once in a process, e.g. for ``--help`` and then for the command)."""
+    if any(c.name == "multilevel" for c in group.registered_commands):
+        return
     group.command("multilevel")(multilevel_cmd)
     group.command("glmm")(glmm_cmd)
 
