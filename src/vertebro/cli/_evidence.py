@@ -46,6 +46,9 @@ evidence_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     """Add the ``evidence`` group to the root app."""
+    from ._evidence_models import add_commands  # multilevel, glmm: their own module
+
+    add_commands(evidence_app)
     app.add_typer(evidence_app, name="evidence")
 
 

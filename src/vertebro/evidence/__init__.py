@@ -16,6 +16,7 @@ from ._batch import BatchResult, rma_batch
 from ._bias import Egger, PetPeese, RankTest, TrimFill, egger, pet_peese, ranktest, trimfill
 from ._dataset import data_text, load_curated
 from ._formula import Design, model_matrix
+from ._glmm import RMAGLMM
 from ._grade import (
     AHA_CLASSES,
     AHA_LEVELS,
@@ -30,6 +31,7 @@ from ._grade import (
 from ._influence import Influence, influence
 from ._measures import MEASURES, Effects, escalc
 from ._mh import TableModel, mantel_haenszel, peto
+from ._multilevel import RMAMV
 from ._permutest import PermTest, permutest
 from ._plots import CONTOUR_LEVELS, forest_plot, funnel_contours, funnel_plot, save_figure
 from ._prisma import PrismaCounts, load_prisma, parse_prisma, prisma_diagram
@@ -72,6 +74,8 @@ __all__ = [
     "MEASURES",
     "METHODS",
     "RMA",
+    "RMAGLMM",
+    "RMAMV",
     "BatchResult",
     "Check",
     "Design",
