@@ -95,6 +95,7 @@ put_fit <- function(id, key, r) {
 METHODS <- c("EE", "DL", "HE", "HS", "SJ", "PM", "ML", "REML")
 RE <- c("DL", "HE", "HS", "SJ", "PM", "ML", "REML")
 
+pdf(NULL)  # plots (baujat, funnel) draw here: no Rplots.pdf
 battery <- function(id, d, full) {
   yi <- d$yi; vi <- d$vi; k <- length(yi)
   for (m in METHODS) for (test in c("z", "knha")) {
@@ -221,6 +222,14 @@ battery <- function(id, d, full) {
     if (!is.null(inf)) for (f in c("rstudent", "dffits", "cook.d", "cov.r", "tau2.del",
                                    "QE.del", "hat", "weight"))
       put(id, paste("inf", m, f, sep = "."), inf$inf[[f]])
+    # Baujat's plot values (drawn on the null device opened above the battery)
+    if (!is.null(r)) {
+      b <- tryCatch(baujat(r), error = function(e) NULL)
+      if (!is.null(b)) {
+        put(id, paste("baujat", m, "x", sep = "."), b$x)
+        put(id, paste("baujat", m, "y", sep = "."), b$y)
+      }
+    }
   }
 }
 

@@ -392,3 +392,42 @@ def test_pool_contour_funnel(tmp_path):
     assert res.exit_code == 0, res.output
     svg = out.read_text()
     assert "0.05 &lt; p" in svg and "Null (0)" in svg
+
+
+def test_pool_baujat_plot_and_values(tmp_path):
+    p = tmp_path / "bcg.csv"
+    assert runner.invoke(APP, ["evidence", "example", "bcg", "--out", str(p)]).exit_code == 0
+    out = tmp_path / "b.png"
+    args = ["evidence", "pool", str(p), "--measure", "RR", "--baujat", str(out),
+            "--format", "json"]
+    res = runner.invoke(APP, args)
+    assert res.exit_code == 0, res.output
+    studies = json.loads(res.stdout)["influence"]
+    assert len(studies) == 13 and all(s["baujat_x"] >= 0 and s["baujat_y"] >= 0 for s in studies)
+    assert out.stat().st_size > 0 and out.with_suffix(".svg").exists()
+    # metafor 3.8-1, baujat(rma(yi, vi)) on dat.bcg (RR): study 2 (Ferguson & Simes 1949)
+    ferguson = studies[1]
+    assert ferguson["baujat_x"] == pytest.approx(1.49341140759, rel=1e-6)
+    assert ferguson["baujat_y"] == pytest.approx(0.112107073414, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("pool", "{bcg}", "--measure", "RR", "--funnel", "{missing}/f.png"),
+        ("pool", "{bcg}", "--measure", "RR", "--forest", "{missing}/f.png"),
+        ("pool", "{bcg}", "--measure", "RR", "--baujat", "{missing}/f.png"),
+        ("example", "bcg", "--out", "{missing}/bcg.csv"),
+        ("prisma", "{missing}/counts.json", "--out", "{missing}/flow.svg"),
+        ("grade", "{missing}/sof.yaml", "--out", "{missing}/sof.md"),
+    ],
+)
+def test_output_into_a_missing_folder_is_refused_before_any_work(tmp_path, args):
+    bcg = tmp_path / "bcg.csv"
+    assert runner.invoke(APP, ["evidence", "example", "bcg", "--out", str(bcg)]).exit_code == 0
+    missing = tmp_path / "no" / "such"
+    argv = ["evidence", *(a.format(bcg=bcg, missing=missing) for a in args)]
+    res = runner.invoke(APP, argv)
+    assert res.exit_code == 2, res.output
+    assert "does not exist" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "no").exists()

@@ -533,6 +533,14 @@ def test_influence_diagnostics(run, tally):
             tally.check(
                 "influence", f"{id_} inf.{rk}", getattr(inf, ours), oracle[(id_, f"inf.REML.{rk}")]
             )
+        for axis in ("x", "y"):
+            if (id_, f"baujat.REML.{axis}") in oracle:
+                tally.check(
+                    "influence",
+                    f"{id_} baujat.{axis}",
+                    getattr(inf, f"baujat_{axis}"),
+                    oracle[(id_, f"baujat.REML.{axis}")],
+                )
     tally.finish("influence")
 
 

@@ -20,7 +20,7 @@ from vertebro._atomic import atomic_open
 from vertebro.errors import EvidenceError, FieldError, InvalidInput
 
 from ._lazy import lazy_module
-from ._output import Format, console, dumps, err_console, print_json
+from ._output import Format, console, dumps, err_console, output_path, print_json
 from ._registry import AsOpt, DbOpt, _registry
 
 if TYPE_CHECKING:
@@ -206,6 +206,14 @@ def pool_cmd(
             help="Influence diagnostics per study (rstudent, DFFITS, Cook's D, cov.r, ...).",
         ),
     ] = False,
+    baujat: Annotated[
+        Path | None,
+        typer.Option(
+            "--baujat",
+            help="Write a Baujat plot (.svg and .png): each study's contribution to the "
+            "heterogeneity against its influence on the pooled result (implies --influence).",
+        ),
+    ] = None,
     loo: Annotated[bool, typer.Option("--leave-one-out", help="Leave-one-out analysis.")] = False,
     cumul: Annotated[
         bool, typer.Option("--cumulative", help="Cumulative analysis by year.")
@@ -223,6 +231,9 @@ def pool_cmd(
     """Pool studies: fixed or random effects, subgroups, plots (metafor's definitions)."""
     if contours and funnel is None:
         raise InvalidInput.field("--contours", "draws on the funnel plot: give --funnel too")
+    for option, plot in (("--forest", forest), ("--funnel", funnel), ("--baujat", baujat)):
+        if plot is not None:
+            output_path(plot, option)  # before any work: vertebro never creates folders
     if n_weighted:
         _n_weighted_cmd(
             files,
@@ -232,7 +243,7 @@ def pool_cmd(
              "--permutest": perm or None, "--contours": contours or None, "--forest": forest,
              "--funnel": funnel, "--bias": bias or None, "--knha": knha or None,
              "--leave-one-out": loo or None, "--cumulative": cumul or None,
-             "--influence": infl or None},
+             "--influence": infl or None, "--baujat": baujat},
             fmt,
         )
         return
@@ -386,9 +397,9 @@ def pool_cmd(
             tf = ev.trimfill(eff.yi, eff.vi, method=method, test=test)
             result["trimfill"] = tf.to_dict()
         inf = None
-        if infl:
+        if infl or baujat is not None:
             if len(eff) < 3:
-                raise InvalidInput.field("--influence", "needs k >= 3")
+                raise InvalidInput.field("--baujat" if baujat else "--influence", "needs k >= 3")
             inf = ev.influence(fit)
             result["influence"] = inf.to_dict()["studies"]
         if loo:
@@ -411,6 +422,9 @@ def pool_cmd(
                 fit, trimfill=tf, contours=ev.CONTOUR_LEVELS if contours else None
             )
             written += [str(p) for p in ev.save_figure(fig, funnel)]
+        if baujat is not None and inf is not None:
+            progress.add_task("Drawing Baujat plot", total=None)
+            written += [str(p) for p in ev.save_figure(ev.baujat_plot(inf, fit), baujat)]
     if written:
         result["files"] = written
     if inputs is not None:
@@ -734,6 +748,7 @@ def prisma_cmd(
     fmt: FormatOption = Format.text,
 ) -> None:
     """Draw the PRISMA 2020 flow diagram from a counts file."""
+    output_path(out)
     c = ev.load_prisma(counts)
     with _progress() as progress:
         progress.add_task("Drawing PRISMA 2020 flow diagram", total=None)
@@ -761,6 +776,8 @@ def grade_cmd(
     ] = None,
 ) -> None:
     """GRADE summary of findings and AHA class/level table, as Markdown or HTML."""
+    if out is not None:
+        output_path(out)
     s = ev.load_sof(sof)
     if fmt is DocFormat.json:
         text = dumps(s.to_dict()) + "\n"
@@ -769,7 +786,8 @@ def grade_cmd(
     else:
         text = ev.render_html(s)
     if out is not None:
-        out.write_text(text, encoding="utf-8")
+        with atomic_open(out, "w", encoding="utf-8") as fh:
+            fh.write(text)
         console().print(f"wrote {out}", markup=False)
     else:
         typer.echo(text, nl=False)
@@ -834,6 +852,8 @@ def example_cmd(
     """Print or save a shipped data file (curated studies, PRISMA counts, SOF, BCG, Miller)."""
     if name not in _EXAMPLES:
         raise InvalidInput.field("name", f"{name!r} is not one of {', '.join(_EXAMPLES)}")
+    if out is not None:
+        output_path(out)
     text = ev.data_text(_EXAMPLES[name])
     if name == "bcg":
         # metafor's dat.bcg names its cells tpos/tneg/cpos/cneg; write escalc's ai/bi/ci/di so
@@ -845,7 +865,8 @@ def example_cmd(
     if out is None:
         typer.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        with atomic_open(out, "w", encoding="utf-8") as fh:
+            fh.write(text)
         console().print(f"wrote {out}", markup=False)
 
 
@@ -883,8 +904,7 @@ def from_registry_cmd(
     """The registry's cohort as study rows (NRS, ODI, KPS by interval; cement leakage), to
     check and pool beside the published studies. Reads what --as may see (researchers: every
     site, pseudonymised; clinicians: their own site)."""
-    if out.is_dir():
-        raise InvalidInput.field("--out", f"{str(out)!r} is a folder; give a file name")
+    output_path(out)
     # the records and the selection of the outcomes report (vertebro.analytics), so that
     # `analytics outcomes` and these rows say the same
     from vertebro import analytics
@@ -900,7 +920,6 @@ def from_registry_cmd(
         )
     text = ev.format_studies(rows)
     ev.parse_studies(text, out.name)  # what is written passes `vertebro evidence check`
-    out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(out, "w", encoding="utf-8", newline="") as fh:
         fh.write(text)
     studies = sorted({r.study for r in rows})

@@ -9,6 +9,11 @@ Methods 2010;1:112-25. For study i the model is refitted without it (same method
 * ``tau2_del``, ``qe_del``: tau^2 and Q without study i; ``hat``: diagonal of
   X (X'WX)^-1 X'W; ``weight``: the study's weight in percent.
 
+Baujat's plot (Baujat et al. Stat Med 2002;21:2641-52, as metafor's ``baujat.rma``) draws, per
+study, ``baujat_x``: its squared Pearson residual (y_i - x_i b)^2 / (tau2 + v_i), the
+contribution to (residual) heterogeneity, against ``baujat_y``: its influence on the fitted
+value, (x_i b_(-i) - x_i b)^2 / (x_i V_(-i) x_i'), from the same refits.
+
 ``s2w`` is the Knapp-Hartung factor (1 for ``test="z"``). A study is flagged influential with
 metafor's rule: |DFFITS| > 3 sqrt(p/(k - p)), P(chi2_p <= Cook's D) > 0.5, hat > 3p/k, or
 any DFBETAS > 1 (DFBETAS are not reported here, so the last criterion is not applied).
@@ -49,6 +54,8 @@ class Influence:
     hat: FloatArray
     weight: FloatArray
     influential: NDArray[np.bool_]
+    baujat_x: FloatArray
+    baujat_y: FloatArray
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +64,8 @@ class Influence:
                     "study": s,
                     **{f: float(getattr(self, f)[i]) for f in FIELDS},
                     "influential": bool(self.influential[i]),
+                    "baujat_x": float(self.baujat_x[i]),
+                    "baujat_y": float(self.baujat_y[i]),
                 }
                 for i, s in enumerate(self.slab)
             ]
@@ -84,6 +93,7 @@ def influence(fit: RMA) -> Influence:
     pred = X @ fit.beta
     svb = np.linalg.inv(fit.vb)
     out = {f: np.full(k, np.nan) for f in FIELDS}
+    bj_y = np.full(k, np.nan)
     for i in range(k):
         keep = np.arange(k) != i
         r = RMA(fit.method, fit.test, fit.level).fit(
@@ -92,6 +102,7 @@ def influence(fit: RMA) -> Influence:
         xi = X[i]
         delpred = float(xi @ r.beta)
         vdel = float(xi @ r.vb @ xi)
+        bj_y[i] = (delpred - pred[i]) ** 2 / vdel
         out["tau2_del"][i] = r.tau2
         out["qe_del"][i] = r.q
         out["rstudent"][i] = (y[i] - delpred) / np.sqrt(r.s2w * (v[i] + r.tau2) + vdel)
@@ -106,4 +117,5 @@ def influence(fit: RMA) -> Influence:
         | (stats.chi2.cdf(out["cook_d"], p) > 0.5)
         | (hat > 3 * p / k)
     )
-    return Influence(list(fit.slab), **out, influential=infl)
+    bj_x = (y - pred) ** 2 / (fit.tau2 + v)
+    return Influence(list(fit.slab), **out, influential=infl, baujat_x=bj_x, baujat_y=bj_y)

@@ -30,6 +30,7 @@ from scipy import stats
 from vertebro.errors import EvidenceError, InvalidInput
 
 from ._bias import TrimFill
+from ._influence import Influence
 from ._rma import RMA
 from ._sensitivity import Subgroups
 from ._transform import back_transform, transform_name
@@ -489,4 +490,36 @@ def funnel_plot(
     if title:
         ax.set_title(title, loc="left", weight="bold", fontsize=11)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return fig
+
+
+def baujat_plot(inf: Influence, fit: RMA, *, title: str | None = None) -> Figure:
+    """Baujat plot (Baujat et al. 2002; metafor's ``baujat``): each study's contribution to
+    the heterogeneity (x) against its influence on the pooled result (y), labelled by study.
+
+    Studies far to the right and top both drive the heterogeneity and move the estimate.
+    """
+    fig = Figure(figsize=(6.5, 5.2))
+    ax = fig.add_subplot(1, 1, 1)
+    ax.grid(color="#dddddd", lw=0.6, zorder=0)
+    ax.scatter(inf.baujat_x, inf.baujat_y, s=14, color="#1f4e79", zorder=3)
+    for x, y, s in zip(inf.baujat_x, inf.baujat_y, inf.slab, strict=True):
+        if np.isfinite(x) and np.isfinite(y):
+            ax.annotate(
+                s, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7, zorder=4
+            )
+    # a margin so that squares and labels at the edge are not clipped
+    ax.margins(x=0.12, y=0.1)
+    heterogeneity = "Overall" if fit.p == 1 else "Residual"
+    ax.set_xlabel(
+        f"Contribution to {heterogeneity} Heterogeneity"
+        if fit.method in ("EE", "FE")
+        else "Squared Pearson Residual"
+    )
+    ax.set_ylabel("Influence on Overall Result" if fit.p == 1 else "Influence on Fitted Value")
+    for side in ("right", "top"):
+        ax.spines[side].set_visible(False)
+    if title:
+        ax.set_title(title, loc="left", weight="bold", fontsize=11)
+    fig.tight_layout()
     return fig
