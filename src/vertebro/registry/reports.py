@@ -65,6 +65,7 @@ __all__ = [
     "due",
     "outcome_counts",
     "patient_scope",
+    "study_counts",
     "summary",
 ]
 
@@ -362,42 +363,52 @@ def audit_counts(
     reads them.
     """
     with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as procs:
-        c_cols = (Complication.type, Complication.symptomatic, Complication.severity_grade)
-        ev = _classified(s, c_cols, ComplicationKind, evident, {True: 2, None: 1, False: 0})
-        lk = _classified(s, c_cols, ComplicationKind, leak, {True: 1, False: 0})
-        f_cols = (FollowUp.baseline, FollowUp.vital_status, FollowUp.lost_to_follow_up)
-        vis = _classified(s, f_cols, FollowUpKind, visit, {True: 1, False: 0})
-        comp = (
-            select(Complication.procedure_id, func.max(ev).label("ev"), func.max(lk).label("lk"))
-            .group_by(Complication.procedure_id)
-            .subquery("comp")
+        return _audit_counts(s, procs, evident=evident, leak=leak, visit=visit)
+
+
+def _audit_counts(
+    s: Any, procs: Any, *,
+    evident: Callable[[ComplicationKind], bool | None],
+    leak: Callable[[ComplicationKind], bool],
+    visit: Callable[[FollowUpKind], bool],
+) -> list[GroupCounts]:
+    """:func:`audit_counts` over ``procs`` in the open session ``s``."""
+    c_cols = (Complication.type, Complication.symptomatic, Complication.severity_grade)
+    ev = _classified(s, c_cols, ComplicationKind, evident, {True: 2, None: 1, False: 0})
+    lk = _classified(s, c_cols, ComplicationKind, leak, {True: 1, False: 0})
+    f_cols = (FollowUp.baseline, FollowUp.vital_status, FollowUp.lost_to_follow_up)
+    vis = _classified(s, f_cols, FollowUpKind, visit, {True: 1, False: 0})
+    comp = (
+        select(Complication.procedure_id, func.max(ev).label("ev"), func.max(lk).label("lk"))
+        .group_by(Complication.procedure_id)
+        .subquery("comp")
+    )
+    fu = (
+        select(FollowUp.procedure_id, func.max(vis).label("seen"))
+        .group_by(FollowUp.procedure_id)
+        .subquery("fu")
+    )
+    e = func.coalesce(comp.c.ev, 0)
+    q = (
+        select(
+            procs.c.site,
+            procs.c.kp,
+            func.count(),
+            func.sum(case((e == 2, 1), else_=0)),
+            func.sum(case((e >= 1, 1), else_=0)),
+            func.sum(case((func.coalesce(fu.c.seen, 0) == 0, 1), else_=0)),
+            func.sum(func.coalesce(comp.c.lk, 0)),
         )
-        fu = (
-            select(FollowUp.procedure_id, func.max(vis).label("seen"))
-            .group_by(FollowUp.procedure_id)
-            .subquery("fu")
-        )
-        e = func.coalesce(comp.c.ev, 0)
-        q = (
-            select(
-                procs.c.site,
-                procs.c.kp,
-                func.count(),
-                func.sum(case((e == 2, 1), else_=0)),
-                func.sum(case((e >= 1, 1), else_=0)),
-                func.sum(case((func.coalesce(fu.c.seen, 0) == 0, 1), else_=0)),
-                func.sum(func.coalesce(comp.c.lk, 0)),
-            )
-            .select_from(procs)
-            .outerjoin(comp, comp.c.procedure_id == procs.c.id)
-            .outerjoin(fu, fu.c.procedure_id == procs.c.id)
-            .group_by(procs.c.site, procs.c.kp)
-        )
-        merged: dict[tuple[str, str], list[int]] = {}
-        for site, kp, *counts in _rows(s, q):
-            acc = merged.setdefault((site, _technique(kp)), [0] * 5)
-            for i, c in enumerate(counts):
-                acc[i] += int(c or 0)
+        .select_from(procs)
+        .outerjoin(comp, comp.c.procedure_id == procs.c.id)
+        .outerjoin(fu, fu.c.procedure_id == procs.c.id)
+        .group_by(procs.c.site, procs.c.kp)
+    )
+    merged: dict[tuple[str, str], list[int]] = {}
+    for site, kp, *counts in _rows(s, q):
+        acc = merged.setdefault((site, _technique(kp)), [0] * 5)
+        for i, c in enumerate(counts):
+            acc[i] += int(c or 0)
     return [GroupCounts(site, tech, *acc) for (site, tech), acc in sorted(merged.items())]
 
 
@@ -454,14 +465,38 @@ def outcome_counts(
     analytics' :func:`~vertebro.analytics.is_visit`, applied per kind).
     """
     with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as procs:
-        index = select(procs).where(procs.c.number == 1).subquery("idx")
-        f_cols = (FollowUp.baseline, FollowUp.vital_status, FollowUp.lost_to_follow_up)
-        vis = _classified(s, f_cols, FollowUpKind, visit, {True: 1, False: 0})
-        patients = _patient_counts(s, procs, index)
-        intervals = _interval_counts(s, index, vis)
-        values: list[ValueCount] = []
-        for measure, col in _MEASURE_COLUMNS.items():
-            values.extend(_value_counts(s, index, measure, col))
+        return _outcome_counts(s, procs, visit=visit)
+
+
+def study_counts(
+    reg: Registry,
+    actor: str,
+    *,
+    evident: Callable[[ComplicationKind], bool | None],
+    leak: Callable[[ComplicationKind], bool],
+    visit: Callable[[FollowUpKind], bool],
+) -> tuple[list[PatientCounts], list[IntervalCounts], list[ValueCount], list[GroupCounts]]:
+    """:func:`outcome_counts` and :func:`audit_counts` in one transaction, over one reading of
+    the procedures (what the registry's study rows need: a consistent snapshot, and the
+    procedures' site and technique worked out once instead of twice)."""
+    with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as procs:
+        patients, intervals, values = _outcome_counts(s, procs, visit=visit)
+        groups = _audit_counts(s, procs, evident=evident, leak=leak, visit=visit)
+    return patients, intervals, values, groups
+
+
+def _outcome_counts(
+    s: Any, procs: Any, *, visit: Callable[[FollowUpKind], bool]
+) -> tuple[list[PatientCounts], list[IntervalCounts], list[ValueCount]]:
+    """:func:`outcome_counts` over ``procs`` in the open session ``s``."""
+    index = select(procs).where(procs.c.number == 1).subquery("idx")
+    f_cols = (FollowUp.baseline, FollowUp.vital_status, FollowUp.lost_to_follow_up)
+    vis = _classified(s, f_cols, FollowUpKind, visit, {True: 1, False: 0})
+    patients = _patient_counts(s, procs, index)
+    intervals = _interval_counts(s, index, vis)
+    values: list[ValueCount] = []
+    for measure, col in _MEASURE_COLUMNS.items():
+        values.extend(_value_counts(s, index, measure, col))
     return patients, intervals, values
 
 
