@@ -580,53 +580,47 @@ def _interval_counts(s: Any, index: Any, vis: ColumnElement[int]) -> list[Interv
     ]
 
 
-def _chosen(index: Any, col: Any) -> Any:
-    """Per index procedure and interval, the chosen record of ``col`` (``rn = 1``), with its
-    site and technique: one window over the follow-ups for the baseline and every interval.
+def _is_chosen(row: Any, name: str) -> ColumnElement[bool]:
+    """``row`` (an alias of :class:`FollowUp`) is the record chosen for measure ``name`` in its
+    procedure and interval: no other record of that measure there is preferred to it.
 
-    Baseline records are binned ``preop`` and only they are, so one partition by interval
-    keeps them apart; within ``preop`` the latest day (then the last entered) wins, elsewhere
-    the day nearest the planned one (then the earlier, then the first entered). A CTE, so that
-    the database computes it once although the value query reads it twice."""
-    days = FollowUp.days_since_procedure
-    target = case(_TARGET_DAY, value=FollowUp.interval, else_=0)
-    base = FollowUp.baseline.is_(True)
-    order = (
-        case((base, -days), else_=func.abs(days - target)),
-        case((base, -FollowUp.id), else_=days),
-        FollowUp.id,
-    )
-    rn = func.row_number().over(partition_by=(FollowUp.procedure_id, FollowUp.interval),
-                                order_by=order)
-    return (
-        select(
-            FollowUp.procedure_id.label("procedure_id"),
-            FollowUp.interval.label("interval"),
-            index.c.site,
-            index.c.kp,
-            col.label("value"),
-            rn.label("rn"),
-        )
-        .join(index, index.c.id == FollowUp.procedure_id)
-        .where(col.is_not(None))
-        .cte("ranked")
-    )
+    Baseline records are binned ``preop`` and only they are, so the interval keeps them apart;
+    within ``preop`` the latest day (then the last entered) is preferred, elsewhere the day
+    nearest the planned one (then the earlier, then the first entered). Written as a
+    correlated ``NOT EXISTS`` on ``ix_follow_up_procedure_interval`` rather than a
+    ``ROW_NUMBER()`` window: a partition holds one or two records, and the window sorted every
+    follow-up (issue 15.6, the 1,000,000-follow-up goal)."""
+    other = aliased(FollowUp)
+
+    def distance(f: Any) -> Any:
+        return func.abs(f.days_since_procedure - case(_TARGET_DAY, value=f.interval, else_=0))
+
+    o_day, r_day = other.days_since_procedure, row.days_since_procedure
+    later = or_(o_day > r_day, and_(o_day == r_day, other.id > row.id))
+    nearer = or_(distance(other) < distance(row),
+                 and_(distance(other) == distance(row),
+                      or_(o_day < r_day, and_(o_day == r_day, other.id < row.id))))
+    preferred = case((row.baseline.is_(True), later), else_=nearer)
+    return ~exists().where(
+        other.procedure_id == row.procedure_id, other.interval == row.interval,
+        getattr(other, name).is_not(None), other.id != row.id, preferred)
 
 
 def _value_counts(s: Any, index: Any, measure: str, col: Any) -> list[ValueCount]:
     """Frequencies of (site, technique, interval, chosen value, the patient's baseline value);
     at ``preop`` the baseline value itself, with ``None`` beside it."""
-    ranked = _chosen(index, col)
-    base = ranked.alias("base")
+    name = col.key
+    f, b = aliased(FollowUp, name="f"), aliased(FollowUp, name="b")
+    value, base = getattr(f, name), getattr(b, name)
     q: Select[Any] = (
-        select(ranked.c.site, ranked.c.kp, ranked.c.interval, ranked.c.value, base.c.value,
-               func.count())
-        .select_from(ranked)
-        .outerjoin(base, and_(base.c.procedure_id == ranked.c.procedure_id,
-                              base.c.interval == INTERVALS[0], base.c.rn == 1,
-                              ranked.c.interval != INTERVALS[0]))
-        .where(ranked.c.rn == 1)
-        .group_by(ranked.c.site, ranked.c.kp, ranked.c.interval, ranked.c.value, base.c.value)
+        select(index.c.site, index.c.kp, f.interval, value, base, func.count())
+        .select_from(f)
+        .join(index, index.c.id == f.procedure_id)
+        .outerjoin(b, and_(b.procedure_id == f.procedure_id, b.interval == INTERVALS[0],
+                           f.interval != INTERVALS[0], base.is_not(None),
+                           _is_chosen(b, name)))
+        .where(value.is_not(None), _is_chosen(f, name))
+        .group_by(index.c.site, index.c.kp, f.interval, value, base)
     )
     return [
         ValueCount(site, _technique(kp), measure, interval, float(value),
