@@ -17,7 +17,9 @@ Each measurement runs in a forked child process of a parent that holds only the 
 libraries, so the peak resident memory (``ru_maxrss``, the whole process: interpreter, libraries
 and the work) is
 that operation's alone; the time is the operation's wall time after start-up (opening the
-registry included, imports excluded). The reports run as a researcher (every site):
+registry included, imports excluded), with the child's CPU seconds beside it (on a shared
+machine the wall time grows with the load, the CPU time much less; it does not include a
+PostgreSQL server's work). The reports run as a researcher (every site):
 ``registry summary``, ``registry due``, ``analytics audit``, ``analytics outcomes`` and
 ``evidence from-registry``; the baseline is the path that reads every row into Python
 (``registry/_reports_baseline.py`` and ``analytics.registry_procedures`` with ``audit``,

@@ -4,9 +4,10 @@ Every function takes the acting user, like every service method, and scopes its 
 the one rule of the service layer (:func:`patient_scope`: a clinician reads their own site, a
 researcher and an admin every site). What comes back is what the statistics need and no more:
 counts per group, and for the outcomes report frequency tables of the one value each patient
-gives per interval, chosen in SQL with window functions (``ROW_NUMBER() OVER``, SQLite >= 3.25
-and PostgreSQL). Nothing here returns a patient's identity except :func:`due`, which lists
-visits to book (pseudonymised for researchers).
+gives per interval, chosen in SQL (a correlated ``NOT EXISTS``: no other record of the
+measure in the procedure and interval is preferred; :func:`_is_chosen`). Nothing here
+returns a patient's identity except :func:`due`, which lists visits to book (pseudonymised
+for researchers).
 
 The clinical rules stay where they are written: a complication's counting class and "was the
 patient seen" are decided by the analytics' own Python functions, once per *distinct kind* of
