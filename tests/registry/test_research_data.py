@@ -273,3 +273,31 @@ def test_researcher_assessment_is_the_research_export_record(registry: Registry)
     # a known cancer is left as it is (nothing to code)
     assert research_output({"x": "lung"}, research_input({"patient": {"primary_cancer":
                                                                        "lung"}})) == {"x": "lung"}
+
+
+def test_researcher_cli_json_equals_the_research_export(registry: Registry,
+                                                        tmp_path: Path) -> None:
+    """``registry list/show --format json`` as a researcher: the export's patient fields,
+    exactly, and no birth year, hospital-number flag, date or free text anywhere."""
+    _patient_with_free_text(registry)
+    db = ("--db", registry.engine.url.render_as_string(hide_password=False))
+    out = tmp_path / "r.csv"
+    assert run("registry", "export", "--format", "csv", "--out", str(out), "--research",
+               "--as", "rita", *db)[0] == 0
+    with out.open(newline="", encoding="utf-8") as fh:
+        rec = next(r for r in csv.DictReader(fh) if r["record_type"] == "patient")
+    exported = {k: v for k, v in rec.items() if v and k != "record_type"}
+    code, listed, err = run("registry", "list", "--as", "rita", "--format", "json", *db)
+    assert code == 0, err
+    code, shown, err = run("registry", "show", exported["patient"], "--as", "rita",
+                           "--format", "json", *db)
+    assert code == 0, err
+    shown_head = {k: v for k, v in json.loads(shown).items() if k != "events"}
+    for answer in (json.loads(listed)[0], shown_head):
+        assert {k: str(v).lower() if isinstance(v, bool) else str(v)
+                for k, v in answer.items() if v is not None} == exported
+    for key in ("birth_year", "hospital_number_hashed", "override_reason", "biopsy_result",
+                "date"):
+        assert f'"{key}"' not in listed + shown, key
+    for secret in (*SECRETS, "1950", "2025-"):
+        assert secret not in listed + shown, secret
