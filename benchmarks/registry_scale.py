@@ -17,7 +17,9 @@ Each measurement runs in a forked child process of a parent that holds only the 
 libraries, so the peak resident memory (``ru_maxrss``, the whole process: interpreter, libraries
 and the work) is
 that operation's alone; the time is the operation's wall time after start-up (opening the
-registry included, imports excluded). The reports run as a researcher (every site):
+registry included, imports excluded), with the child's CPU seconds beside it (on a shared
+machine the wall time grows with the load, the CPU time much less; it does not include a
+PostgreSQL server's work). The reports run as a researcher (every site):
 ``registry summary``, ``registry due``, ``analytics audit``, ``analytics outcomes`` and
 ``evidence from-registry``; the baseline is the path that reads every row into Python
 (``registry/_reports_baseline.py`` and ``analytics.registry_procedures`` with ``audit``,
@@ -237,14 +239,22 @@ def measure(op: str, url: str, path: str | None) -> dict[str, Any]:
         "import": lambda r: import_records(r, "admin", read_csv(Path(str(path)))),
     }
     start_mb = _peak_mb()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     reg = Registry(url)
     try:
         ops[op](reg)
     finally:
         reg.close()
-    return {"op": op, "seconds": time.perf_counter() - t0, "peak_mb": _peak_mb(),
-            "start_mb": start_mb}
+    return {"op": op, "seconds": time.perf_counter() - t0, "cpu": _cpu_seconds() - c0,
+            "peak_mb": _peak_mb(), "start_mb": start_mb}
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process: on a machine shared with other work the wall
+    time grows with the load, this does not (SQLite runs in-process; a PostgreSQL server's
+    own CPU time is not in it)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def in_child(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
@@ -314,7 +324,7 @@ def pg_app_role(server_url: str) -> tuple[str, Callable[[], None]]:
 def _fmt(r: dict[str, Any]) -> str:
     if "error" in r:
         return f"FAILED: {r['error'][:70]}"
-    return f"{r['seconds']:8.2f} s {r['peak_mb']:7.0f} MB"
+    return f"{r['seconds']:8.2f} s ({r['cpu']:6.2f} s CPU) {r['peak_mb']:5.0f} MB"
 
 
 def bench_store(backend: str, new_url: Callable[[], tuple[str, Callable[[], None]]],
@@ -332,13 +342,14 @@ def bench_store(backend: str, new_url: Callable[[], tuple[str, Callable[[], None
         print(f"\n{backend}: {patients:,} patients, {counts['procedure']:,} procedures, "
               f"{counts['follow_up']:,} follow-ups, {counts['complication']:,} complications "
               f"(generated in {time.perf_counter() - t0:.1f} s)", flush=True)
-        print(f"  {'operation':16} {'SQL path':>20}   {'baseline':>20}   ratio (time, memory)")
+        print(f"  {'operation':16} {'SQL path':>32}   {'baseline':>32}   ratio (time, memory)",
+              flush=True)
         for op in REPORTS:
             r = run_child(op, url)
-            line = f"  {op:16} {_fmt(r):>20}"
+            line = f"  {op:16} {_fmt(r):>32}"
             if baseline:
                 b = run_child(f"{op}/baseline", url)
-                line += f"   {_fmt(b):>20}"
+                line += f"   {_fmt(b):>32}"
                 if "error" not in r and "error" not in b:
                     line += (f"   {b['seconds'] / r['seconds']:5.1f}x faster, "
                              f"{b['peak_mb'] / r['peak_mb']:4.1f}x less")
@@ -351,7 +362,7 @@ def bench_store(backend: str, new_url: Callable[[], tuple[str, Callable[[], None
         if transfer:
             csv = tmp / f"{backend}.csv"
             r = run_child("export", url, csv)
-            print(f"  {'export (CSV)':16} {_fmt(r):>20}   "
+            print(f"  {'export (CSV)':16} {_fmt(r):>32}   "
                   f"{csv.stat().st_size / 1e6 if csv.exists() else 0:,.0f} MB file", flush=True)
             target, drop_target = new_url()
             try:
@@ -363,7 +374,7 @@ def bench_store(backend: str, new_url: Callable[[], tuple[str, Callable[[], None
                 if app_role:
                     target = as_app_role(target, app_role)
                 r = run_child("import", target, csv)
-                print(f"  {'import (CSV)':16} {_fmt(r):>20}", flush=True)
+                print(f"  {'import (CSV)':16} {_fmt(r):>32}", flush=True)
             finally:
                 drop_target()
                 csv.unlink(missing_ok=True)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests._cli import run
@@ -402,3 +402,19 @@ def _scores(rng: random.Random) -> dict[str, Any]:
     if rng.random() < 0.5:
         out["odi_sections"] = [rng.randint(0, 5) for _ in range(10)]
     return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False,
+                                 allow_subnormal=False) | st.integers(0, 100).map(float),
+                       st.integers(1, 40), min_size=1, max_size=12))
+def test_mean_and_sd_of_a_frequency_table_equal_statistics_of_the_list(
+        counts: dict[float, int]) -> None:
+    """The study rows' mean and sd from counts (a million patients are a few hundred
+    values) are bit for bit ``statistics.fmean`` and ``statistics.stdev`` of the list."""
+    from vertebro.analytics._study_rows import _mean_sd
+
+    values = [v for v, c in counts.items() for _ in range(c)]
+    n, mean, sd = _mean_sd(counts)
+    assert (n, mean) == (len(values), statistics.fmean(values))
+    assert sd == (statistics.stdev(values) if len(values) > 1 else None)

@@ -57,3 +57,40 @@ def test_analytics(demo_registry: Registry, who: str) -> None:
         assert analytics.study_rows_from_registry(
             demo_registry, who, exported_on=AS_OF, by=by  # type: ignore[arg-type]
         ) == analytics.registry_study_rows(procs, exported_on=AS_OF, by=by)  # type: ignore[arg-type]
+
+
+def test_selection_ties_are_broken_as_the_python_path_breaks_them(registry: Registry) -> None:
+    """Records at the same distance from the planned day, on the same day, and a nearer record
+    without the measure: the SQL choice (``reports._is_chosen``) equals
+    ``analytics.SELECTION`` in Python, measure by measure."""
+    from .helpers import engine_output
+
+    registry.add_patient("alice", {"code": "T1", "birth_year": 1950})
+    registry.store_assessment("alice", "T1", {"levels": [{"level": "T9"}]},
+                              engine_output("candidate", ["T9"]),
+                              assessed_on=dt.date(2025, 1, 5))
+    registry.add_procedure("alice", "T1", {"performed_on": "2025-01-10", "levels": [
+        {"level": "T9", "technique": "vertebroplasty"}]})
+    visits = [  # (day from the procedure, baseline, NRS, KPS)
+        (-3, True, 9, 50), (-1, True, 7, None), (-1, True, 8, 60),  # latest, then last entered
+        (10, False, 4, 70), (18, False, 2, 80),  # lt4w (planned day 14): 4 days either side
+        (14, False, None, 90),  # nearest of all, without an NRS
+        (40, False, 3, 70), (40, False, 5, 60),  # same day twice: the first entered
+    ]
+    for day, is_baseline, nrs, kps in visits:
+        registry.add_follow_up("alice", "T1", {
+            "followed_on": (dt.date(2025, 1, 10) + dt.timedelta(days=day)).isoformat(),
+            "baseline": is_baseline, "nrs": nrs, "kps": kps})
+    for who in ("alice", "rita", "admin"):
+        procs = analytics.registry_procedures(registry, who)
+        assert analytics.registry_outcomes(registry, who).to_dict() == (
+            analytics.outcomes(procs).to_dict())
+        assert analytics.study_rows_from_registry(registry, who, exported_on=AS_OF) == (
+            analytics.registry_study_rows(procs, exported_on=AS_OF))
+    counts = {(v.measure, v.interval): (v.value, v.baseline)
+              for v in reports.outcome_counts(registry, "alice",
+                                              visit=lambda k: not k.baseline)[2]}
+    assert counts[("nrs", "preop")] == (8.0, None)  # day -1, entered last
+    assert counts[("nrs", "lt4w")] == (4.0, 8.0)  # day 10 before day 18; day 14 has no NRS
+    assert counts[("kps", "lt4w")] == (90.0, 60.0)
+    assert counts[("nrs", "le6w")] == (3.0, 8.0)  # the first entered of day 40

@@ -238,3 +238,66 @@ def test_export_failing_midway_leaves_the_old_file_or_none(registry: Registry, t
     assert _texts(target) == first
     assert not [p for p in (target if target.is_dir() else folder).iterdir()
                 if p.name.endswith(".tmp")]
+
+
+def test_researcher_assessment_is_the_research_export_record(registry: Registry) -> None:
+    """A researcher opening a stored assessment reads what the research export's assessment
+    record holds: the engine's real output echoes a free-text primary cancer
+    (``noms.oncologic.primary``, the prognostic scores' notes), and neither shows it."""
+    import vertebro
+    from vertebro.registry.research import research_input, research_output
+
+    data = json.loads((Path(__file__).parents[2] / "examples" / "aospine_case.json")
+                      .read_text(encoding="utf-8"))
+    data["patient"]["primary_cancer"] = "Renal - Dr Jones"
+    data["note"] = "Mr John Smith, MRN 0012345"
+    registry.add_patient("alice", {"code": "A01", "birth_year": 1950})
+    stored = registry.store_assessment("alice", "A01", data, vertebro.assess(data),
+                                       assessed_on=dt.date(2025, 1, 5))
+    assert "Dr Jones" in json.dumps(stored)  # the clinician's own record is verbatim
+    registry.add_procedure("alice", "A01", {"performed_on": "2025-01-10", "levels": [
+        {"level": data["levels"][0]["level"], "technique": "vertebroplasty"}]})
+    rec = next(r for r in export_records(registry, "rita", research=True)
+               if r["record_type"] == "assessment")
+    seen = registry.get_assessment("rita", stored["assessment_id"])
+    assert set(seen) == {"assessment_id", "patient", "site", "day", "guideline", "disposition",
+                         "rulebook_version", "engine_version", "input", "output"}
+    assert (seen["input"], seen["output"]) == (json.loads(rec["input_json"]),
+                                               json.loads(rec["output_json"]))
+    assert {k: str(seen[k]) for k in ("patient", "site", "day", "guideline", "disposition")} == {
+        k: rec[k] for k in ("patient", "site", "day", "guideline", "disposition")}
+    flat = json.dumps(seen)
+    for secret in ("Dr Jones", "John Smith", "0012345", "1950", "2025-", "alice"):
+        assert secret not in flat, secret
+    assert seen["output"]["noms"]["oncologic"]["primary"] == "other"
+    # a known cancer is left as it is (nothing to code)
+    assert research_output({"x": "lung"}, research_input({"patient": {"primary_cancer":
+                                                                       "lung"}})) == {"x": "lung"}
+
+
+def test_researcher_cli_json_equals_the_research_export(registry: Registry,
+                                                        tmp_path: Path) -> None:
+    """``registry list/show --format json`` as a researcher: the export's patient fields,
+    exactly, and no birth year, hospital-number flag, date or free text anywhere."""
+    _patient_with_free_text(registry)
+    db = ("--db", registry.engine.url.render_as_string(hide_password=False))
+    out = tmp_path / "r.csv"
+    assert run("registry", "export", "--format", "csv", "--out", str(out), "--research",
+               "--as", "rita", *db)[0] == 0
+    with out.open(newline="", encoding="utf-8") as fh:
+        rec = next(r for r in csv.DictReader(fh) if r["record_type"] == "patient")
+    exported = {k: v for k, v in rec.items() if v and k != "record_type"}
+    code, listed, err = run("registry", "list", "--as", "rita", "--format", "json", *db)
+    assert code == 0, err
+    code, shown, err = run("registry", "show", exported["patient"], "--as", "rita",
+                           "--format", "json", *db)
+    assert code == 0, err
+    shown_head = {k: v for k, v in json.loads(shown).items() if k != "events"}
+    for answer in (json.loads(listed)[0], shown_head):
+        assert {k: str(v).lower() if isinstance(v, bool) else str(v)
+                for k, v in answer.items() if v is not None} == exported
+    for key in ("birth_year", "hospital_number_hashed", "override_reason", "biopsy_result",
+                "date"):
+        assert f'"{key}"' not in listed + shown, key
+    for secret in (*SECRETS, "1950", "2025-"):
+        assert secret not in listed + shown, secret

@@ -342,8 +342,10 @@ def test_exports_as_downloads(reg: Registry, alice: TestClient) -> None:
     with reg.session("alice") as (s, _):  # each download is an audit event
         events = [a.after for a in s.scalars(select(AuditLog).where(
             AuditLog.action == "export", AuditLog.actor == "alice"))]
-    assert events == [{"format": f, "research": r, "via": "web"}
-                      for f, r in (("csv", False), ("redcap", False), ("fhir", True))]
+    assert [{k: e[k] for k in ("format", "research", "sites", "via")} for e in events] == [
+        {"format": f, "research": r, "sites": "A", "via": "web"}
+        for f, r in (("csv", False), ("redcap", False), ("fhir", True))]
+    assert all(e["records"] > 0 and "E1" not in json.dumps(e) for e in events)
     r = alice.post("/registry/exports", data={"format": "xlsx"})
     assert r.status_code == 422 and "xlsx" in html.unescape(r.text)
 

@@ -275,7 +275,7 @@ def test_researcher_reopens_pseudonymised(web: TestClient, patients: Registry) -
     aid = patients.record_assessment("alice", "P-001", data)["assessment_id"]
     saved = patients.get_assessment("rita", aid)
     assert saved["patient"] == patients.pseudonym("A", "P-001")
-    assert saved["assessed_on"] is None and saved["run_by"] is None and saved["stored_at"] is None
+    assert not {"assessed_on", "run_by", "stored_at"} & set(saved)  # the export has none
     assert "note" not in saved["input"]
     sign_in(web, "rita")
     r = web.get(f"/assessments/{aid}")

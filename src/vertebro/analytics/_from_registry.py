@@ -102,8 +102,10 @@ def study_rows_from_registry(
 
     th = default_thresholds() if thresholds is None else thresholds
     study_rows_of_counts([], [], [], [], exported_on=exported_on, by=by, thresholds=th)
-    patients, intervals, values = reports.outcome_counts(registry, actor, visit=_visit)
-    groups = _group_counts(registry, actor, th.counting_rule)
+    rule = th.counting_rule
+    patients, intervals, values, groups = reports.study_counts(
+        registry, actor, evident=lambda k: clinically_evident(_complication(k), rule),
+        leak=lambda k: is_leak(_complication(k), rule), visit=_visit)
     return study_rows_of_counts(patients, intervals, values, groups, exported_on=exported_on,
                                 by=by, thresholds=th)
 

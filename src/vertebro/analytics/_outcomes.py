@@ -24,6 +24,7 @@ database.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -418,7 +419,9 @@ def _technique(
                 before = [b for b, _ in pairs]
                 after = [v for _, v in pairs]
                 change = paired_change(before, after)
-                events = sum(is_responder(m, b, v, thresholds=mcids) for b, v in pairs)
+                # the rule once per distinct pair (a few hundred), not once per patient
+                events = sum(n * is_responder(m, b, v, thresholds=mcids)
+                             for (b, v), n in Counter(pairs).items())
                 responders = Responders(events, len(pairs), clopper_pearson(events, len(pairs)))
             per_interval.append(
                 IntervalOutcome(

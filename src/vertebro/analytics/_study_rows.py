@@ -48,9 +48,11 @@ What a row means (choices a reviewer should know):
 from __future__ import annotations
 
 import datetime as dt
-import statistics
-from collections.abc import Iterable, Iterator, Sequence
+import math
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from vertebro._version import __version__
@@ -95,7 +97,9 @@ class _Cells:
     the records behind them per arm, measure and interval; procedures and leaks per arm; the
     study's patients and demo patients."""
 
-    values: dict[tuple[str, str, str, str], list[float]] = field(default_factory=dict)
+    #: chosen value -> patients giving it (a frequency table: the database's counts as they
+    #: come, so that a million patients are a few hundred entries, not a million floats)
+    values: dict[tuple[str, str, str, str], Counter[float]] = field(default_factory=dict)
     visits: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     leaks: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # [events, procedures]
     patients: dict[str, list[int]] = field(default_factory=dict)  # [patients, synthetic]
@@ -113,7 +117,7 @@ def _cells_of_records(procs: Sequence[ProcedureRecord], by: By, th: Thresholds) 
                 key = (study, arm, measure, interval)
                 v = patient_value(p, measure, interval)
                 if v is not None:
-                    cells.values.setdefault(key, []).append(v)
+                    cells.values.setdefault(key, Counter())[v] += 1
                 cells.visits[key] = cells.visits.get(key, 0) + _visits(p, measure, interval, preop)
     for p in procs:
         c = cells.leaks.setdefault((_study(p.site, by), _ARMS[p.technique]), [0, 0])
@@ -139,7 +143,7 @@ def _cells_of_counts(
     cells = _Cells()
     for v in values:
         key = (_study(v.site, by), _ARMS[v.technique], v.measure, v.interval)
-        cells.values.setdefault(key, []).extend([v.value] * v.patients)
+        cells.values.setdefault(key, Counter())[v.value] += v.patients
     for c in intervals:
         for measure, n in c.records.items():
             key = (_study(c.site, by), _ARMS[c.technique], measure, c.interval)
@@ -156,6 +160,38 @@ def _cells_of_counts(
     return cells
 
 
+def _mean_sd(counts: Mapping[float, int]) -> tuple[int, float, float | None]:
+    """Number, mean and sample standard deviation of the values a frequency table holds,
+    equal to ``statistics.fmean`` and ``statistics.stdev`` of the expanded list: both are
+    exactly rounded (fmean: the exactly rounded sum divided by n; stdev: the square root of
+    the exact sample variance, rounded once), so they are computed exactly, with fractions,
+    and rounded the same way. ``sd`` is None below two values."""
+    n = sum(counts.values())
+    total = sum((Fraction(v) * c for v, c in counts.items()), Fraction(0))
+    mean = float(total) / n
+    if n < 2:
+        return n, mean, None
+    centre = total / n
+    ss = sum((c * (Fraction(v) - centre) ** 2 for v, c in counts.items()), Fraction(0))
+    return n, mean, _sqrt_of_fraction(ss / (n - 1))
+
+
+def _sqrt_of_fraction(x: Fraction) -> float:
+    """The square root of ``x >= 0``, rounded once to the nearest float: round-to-odd on an
+    integer square root with two guard bits beyond double precision, then one division
+    (Python's ``int / int`` rounds correctly), as ``statistics`` does since Python 3.11."""
+    num, den = x.numerator, x.denominator
+    shift = (num.bit_length() - den.bit_length() - (2 * 53 + 3)) // 2
+
+    def isqrt_odd(a: int, b: int) -> int:
+        r = math.isqrt(a // b)
+        return r | (r * r * b != a)
+
+    if shift >= 0:
+        return (isqrt_odd(num, den << 2 * shift) << shift) / 1
+    return isqrt_odd(num << -2 * shift, den) / (1 << -shift)
+
+
 def _outcome_rows(cells: _Cells, common: dict[str, Any]) -> Iterator[StudyRow]:
     from vertebro.evidence import INTERVALS, StudyRow
 
@@ -168,7 +204,7 @@ def _outcome_rows(cells: _Cells, common: dict[str, Any]) -> Iterator[StudyRow]:
                     values = cells.values.get(key)
                     if not values:
                         continue
-                    n = len(values)
+                    n, mean, sd = _mean_sd(values)
                     visits = cells.visits.get(key, 0)
                     rule = (
                         "baseline closest to the procedure"
@@ -179,12 +215,9 @@ def _outcome_rows(cells: _Cells, common: dict[str, Any]) -> Iterator[StudyRow]:
                         f"registry cohort, index procedure; {_SCALES[measure]}; one value per "
                         f"patient, the {rule} ({n} patients, {visits} visits)"
                     )
-                    sd: float | None = None
                     if n < 2:
                         note += "; no sd: n < 2"
-                    elif (s := statistics.stdev(values)) > 0:
-                        sd = s
-                    else:
+                    elif sd == 0:
                         note += "; no sd: every value equal (the format needs sd > 0)"
                     yield StudyRow(
                         study=study,
@@ -194,8 +227,8 @@ def _outcome_rows(cells: _Cells, common: dict[str, Any]) -> Iterator[StudyRow]:
                         timepoint=timepoint,
                         interval=interval,
                         n=n,
-                        mean=statistics.fmean(values),
-                        sd=sd,
+                        mean=mean,
+                        sd=sd or None,
                         unit="patient",
                         note=note,
                         **common,

@@ -712,7 +712,8 @@ def export_cmd(
         check_export(reg, as_, research=research)
         output_path(out, folder_ok=True)
         with _progress("export") as progress:
-            written = io.export(reg, as_, fmt.value, out, research=research, progress=progress)
+            written = io.export(reg, as_, fmt.value, out, research=research, progress=progress,
+                                via="cli")
     console().print(f"exported {written} to {out}", markup=False)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from vertebro.errors import InvalidInput
@@ -16,27 +17,47 @@ FORMATS = ("csv", "redcap", "fhir")
 
 
 def export(reg: Registry, actor: str, fmt: str, out: Path, *, research: bool = False,
-           progress: Progress | None = None) -> str:
+           progress: Progress | None = None, via: str = "python") -> str:
     """Write every record ``actor`` may see; returns a short description of what was written.
 
     csv: one long-format file; redcap: a folder (data dictionary, events, mapping, records);
     fhir: one JSON Bundle. A refused export (unknown user, a researcher without ``research``)
     is refused before any file or folder is touched; every file is written whole or not at all.
+    A written export is an ``export`` event in the audit trail, whoever calls it (``via``:
+    ``cli``, ``web``, ``api``): who, the format, the scope (research or full, which sites)
+    and how many long-format records left the store, never the data itself.
     """
     if fmt not in FORMATS:
         raise InvalidInput.field("format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
-    check_export(reg, actor, research=research)
-    records = export_records(reg, actor, research=research, progress=progress)
+    sites = check_export(reg, actor, research=research)
+    counted = _Counted(export_records(reg, actor, research=research, progress=progress))
     if fmt == "csv":
         if out.is_dir():
             out = out / "registry.csv"
         out.parent.mkdir(parents=True, exist_ok=True)
-        return f"{csvio.write_csv(out, records)} rows"
-    if fmt == "redcap":
-        return f"{redcap.write_project(out, records)} REDCap record rows"
-    if out.is_dir():
-        out = out / "bundle.json"
-    return f"{fhir.write_bundle(out, records, research=research)} FHIR resources"
+        written = f"{csvio.write_csv(out, counted)} rows"
+    elif fmt == "redcap":
+        written = f"{redcap.write_project(out, counted)} REDCap record rows"
+    else:
+        if out.is_dir():
+            out = out / "bundle.json"
+        written = f"{fhir.write_bundle(out, counted, research=research)} FHIR resources"
+    reg.record_event(actor, "export", {"format": fmt, "research": research, "sites": sites,
+                                       "records": counted.n, "written": written, "via": via})
+    return written
+
+
+class _Counted:
+    """The records an export writes, counted as they pass (the audit event's number)."""
+
+    def __init__(self, records: Iterable[dict[str, str]]) -> None:
+        self._records = records
+        self.n = 0
+
+    def __iter__(self) -> Iterator[dict[str, str]]:
+        for rec in self._records:
+            self.n += 1
+            yield rec
 
 
 def import_(reg: Registry, actor: str, fmt: str, path: Path, *,

@@ -4,9 +4,10 @@ Every function takes the acting user, like every service method, and scopes its 
 the one rule of the service layer (:func:`patient_scope`: a clinician reads their own site, a
 researcher and an admin every site). What comes back is what the statistics need and no more:
 counts per group, and for the outcomes report frequency tables of the one value each patient
-gives per interval, chosen in SQL with window functions (``ROW_NUMBER() OVER``, SQLite >= 3.25
-and PostgreSQL). Nothing here returns a patient's identity except :func:`due`, which lists
-visits to book (pseudonymised for researchers).
+gives per interval, chosen in SQL (a correlated ``NOT EXISTS``: no other record of the
+measure in the procedure and interval is preferred; :func:`_is_chosen`). Nothing here
+returns a patient's identity except :func:`due`, which lists visits to book (pseudonymised
+for researchers).
 
 The clinical rules stay where they are written: a complication's counting class and "was the
 patient seen" are decided by the analytics' own Python functions, once per *distinct kind* of
@@ -65,6 +66,7 @@ __all__ = [
     "due",
     "outcome_counts",
     "patient_scope",
+    "study_counts",
     "summary",
 ]
 
@@ -362,42 +364,52 @@ def audit_counts(
     reads them.
     """
     with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as procs:
-        c_cols = (Complication.type, Complication.symptomatic, Complication.severity_grade)
-        ev = _classified(s, c_cols, ComplicationKind, evident, {True: 2, None: 1, False: 0})
-        lk = _classified(s, c_cols, ComplicationKind, leak, {True: 1, False: 0})
-        f_cols = (FollowUp.baseline, FollowUp.vital_status, FollowUp.lost_to_follow_up)
-        vis = _classified(s, f_cols, FollowUpKind, visit, {True: 1, False: 0})
-        comp = (
-            select(Complication.procedure_id, func.max(ev).label("ev"), func.max(lk).label("lk"))
-            .group_by(Complication.procedure_id)
-            .subquery("comp")
+        return _audit_counts(s, procs, evident=evident, leak=leak, visit=visit)
+
+
+def _audit_counts(
+    s: Any, procs: Any, *,
+    evident: Callable[[ComplicationKind], bool | None],
+    leak: Callable[[ComplicationKind], bool],
+    visit: Callable[[FollowUpKind], bool],
+) -> list[GroupCounts]:
+    """:func:`audit_counts` over ``procs`` in the open session ``s``."""
+    c_cols = (Complication.type, Complication.symptomatic, Complication.severity_grade)
+    ev = _classified(s, c_cols, ComplicationKind, evident, {True: 2, None: 1, False: 0})
+    lk = _classified(s, c_cols, ComplicationKind, leak, {True: 1, False: 0})
+    f_cols = (FollowUp.baseline, FollowUp.vital_status, FollowUp.lost_to_follow_up)
+    vis = _classified(s, f_cols, FollowUpKind, visit, {True: 1, False: 0})
+    comp = (
+        select(Complication.procedure_id, func.max(ev).label("ev"), func.max(lk).label("lk"))
+        .group_by(Complication.procedure_id)
+        .subquery("comp")
+    )
+    fu = (
+        select(FollowUp.procedure_id, func.max(vis).label("seen"))
+        .group_by(FollowUp.procedure_id)
+        .subquery("fu")
+    )
+    e = func.coalesce(comp.c.ev, 0)
+    q = (
+        select(
+            procs.c.site,
+            procs.c.kp,
+            func.count(),
+            func.sum(case((e == 2, 1), else_=0)),
+            func.sum(case((e >= 1, 1), else_=0)),
+            func.sum(case((func.coalesce(fu.c.seen, 0) == 0, 1), else_=0)),
+            func.sum(func.coalesce(comp.c.lk, 0)),
         )
-        fu = (
-            select(FollowUp.procedure_id, func.max(vis).label("seen"))
-            .group_by(FollowUp.procedure_id)
-            .subquery("fu")
-        )
-        e = func.coalesce(comp.c.ev, 0)
-        q = (
-            select(
-                procs.c.site,
-                procs.c.kp,
-                func.count(),
-                func.sum(case((e == 2, 1), else_=0)),
-                func.sum(case((e >= 1, 1), else_=0)),
-                func.sum(case((func.coalesce(fu.c.seen, 0) == 0, 1), else_=0)),
-                func.sum(func.coalesce(comp.c.lk, 0)),
-            )
-            .select_from(procs)
-            .outerjoin(comp, comp.c.procedure_id == procs.c.id)
-            .outerjoin(fu, fu.c.procedure_id == procs.c.id)
-            .group_by(procs.c.site, procs.c.kp)
-        )
-        merged: dict[tuple[str, str], list[int]] = {}
-        for site, kp, *counts in _rows(s, q):
-            acc = merged.setdefault((site, _technique(kp)), [0] * 5)
-            for i, c in enumerate(counts):
-                acc[i] += int(c or 0)
+        .select_from(procs)
+        .outerjoin(comp, comp.c.procedure_id == procs.c.id)
+        .outerjoin(fu, fu.c.procedure_id == procs.c.id)
+        .group_by(procs.c.site, procs.c.kp)
+    )
+    merged: dict[tuple[str, str], list[int]] = {}
+    for site, kp, *counts in _rows(s, q):
+        acc = merged.setdefault((site, _technique(kp)), [0] * 5)
+        for i, c in enumerate(counts):
+            acc[i] += int(c or 0)
     return [GroupCounts(site, tech, *acc) for (site, tech), acc in sorted(merged.items())]
 
 
@@ -454,14 +466,38 @@ def outcome_counts(
     analytics' :func:`~vertebro.analytics.is_visit`, applied per kind).
     """
     with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as procs:
-        index = select(procs).where(procs.c.number == 1).subquery("idx")
-        f_cols = (FollowUp.baseline, FollowUp.vital_status, FollowUp.lost_to_follow_up)
-        vis = _classified(s, f_cols, FollowUpKind, visit, {True: 1, False: 0})
-        patients = _patient_counts(s, procs, index)
-        intervals = _interval_counts(s, index, vis)
-        values: list[ValueCount] = []
-        for measure, col in _MEASURE_COLUMNS.items():
-            values.extend(_value_counts(s, index, measure, col))
+        return _outcome_counts(s, procs, visit=visit)
+
+
+def study_counts(
+    reg: Registry,
+    actor: str,
+    *,
+    evident: Callable[[ComplicationKind], bool | None],
+    leak: Callable[[ComplicationKind], bool],
+    visit: Callable[[FollowUpKind], bool],
+) -> tuple[list[PatientCounts], list[IntervalCounts], list[ValueCount], list[GroupCounts]]:
+    """:func:`outcome_counts` and :func:`audit_counts` in one transaction, over one reading of
+    the procedures (what the registry's study rows need: a consistent snapshot, and the
+    procedures' site and technique worked out once instead of twice)."""
+    with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as procs:
+        patients, intervals, values = _outcome_counts(s, procs, visit=visit)
+        groups = _audit_counts(s, procs, evident=evident, leak=leak, visit=visit)
+    return patients, intervals, values, groups
+
+
+def _outcome_counts(
+    s: Any, procs: Any, *, visit: Callable[[FollowUpKind], bool]
+) -> tuple[list[PatientCounts], list[IntervalCounts], list[ValueCount]]:
+    """:func:`outcome_counts` over ``procs`` in the open session ``s``."""
+    index = select(procs).where(procs.c.number == 1).subquery("idx")
+    f_cols = (FollowUp.baseline, FollowUp.vital_status, FollowUp.lost_to_follow_up)
+    vis = _classified(s, f_cols, FollowUpKind, visit, {True: 1, False: 0})
+    patients = _patient_counts(s, procs, index)
+    intervals = _interval_counts(s, index, vis)
+    values: list[ValueCount] = []
+    for measure, col in _MEASURE_COLUMNS.items():
+        values.extend(_value_counts(s, index, measure, col))
     return patients, intervals, values
 
 
@@ -545,53 +581,47 @@ def _interval_counts(s: Any, index: Any, vis: ColumnElement[int]) -> list[Interv
     ]
 
 
-def _chosen(index: Any, col: Any) -> Any:
-    """Per index procedure and interval, the chosen record of ``col`` (``rn = 1``), with its
-    site and technique: one window over the follow-ups for the baseline and every interval.
+def _is_chosen(row: Any, name: str) -> ColumnElement[bool]:
+    """``row`` (an alias of :class:`FollowUp`) is the record chosen for measure ``name`` in its
+    procedure and interval: no other record of that measure there is preferred to it.
 
-    Baseline records are binned ``preop`` and only they are, so one partition by interval
-    keeps them apart; within ``preop`` the latest day (then the last entered) wins, elsewhere
-    the day nearest the planned one (then the earlier, then the first entered). A CTE, so that
-    the database computes it once although the value query reads it twice."""
-    days = FollowUp.days_since_procedure
-    target = case(_TARGET_DAY, value=FollowUp.interval, else_=0)
-    base = FollowUp.baseline.is_(True)
-    order = (
-        case((base, -days), else_=func.abs(days - target)),
-        case((base, -FollowUp.id), else_=days),
-        FollowUp.id,
-    )
-    rn = func.row_number().over(partition_by=(FollowUp.procedure_id, FollowUp.interval),
-                                order_by=order)
-    return (
-        select(
-            FollowUp.procedure_id.label("procedure_id"),
-            FollowUp.interval.label("interval"),
-            index.c.site,
-            index.c.kp,
-            col.label("value"),
-            rn.label("rn"),
-        )
-        .join(index, index.c.id == FollowUp.procedure_id)
-        .where(col.is_not(None))
-        .cte("ranked")
-    )
+    Baseline records are binned ``preop`` and only they are, so the interval keeps them apart;
+    within ``preop`` the latest day (then the last entered) is preferred, elsewhere the day
+    nearest the planned one (then the earlier, then the first entered). Written as a
+    correlated ``NOT EXISTS`` on ``ix_follow_up_procedure_interval`` rather than a
+    ``ROW_NUMBER()`` window: a partition holds one or two records, and the window sorted every
+    follow-up (issue 15.6, the 1,000,000-follow-up goal)."""
+    other = aliased(FollowUp)
+
+    def distance(f: Any) -> Any:
+        return func.abs(f.days_since_procedure - case(_TARGET_DAY, value=f.interval, else_=0))
+
+    o_day, r_day = other.days_since_procedure, row.days_since_procedure
+    later = or_(o_day > r_day, and_(o_day == r_day, other.id > row.id))
+    nearer = or_(distance(other) < distance(row),
+                 and_(distance(other) == distance(row),
+                      or_(o_day < r_day, and_(o_day == r_day, other.id < row.id))))
+    preferred = case((row.baseline.is_(True), later), else_=nearer)
+    return ~exists().where(
+        other.procedure_id == row.procedure_id, other.interval == row.interval,
+        getattr(other, name).is_not(None), other.id != row.id, preferred)
 
 
 def _value_counts(s: Any, index: Any, measure: str, col: Any) -> list[ValueCount]:
     """Frequencies of (site, technique, interval, chosen value, the patient's baseline value);
     at ``preop`` the baseline value itself, with ``None`` beside it."""
-    ranked = _chosen(index, col)
-    base = ranked.alias("base")
+    name = col.key
+    f, b = aliased(FollowUp, name="f"), aliased(FollowUp, name="b")
+    value, base = getattr(f, name), getattr(b, name)
     q: Select[Any] = (
-        select(ranked.c.site, ranked.c.kp, ranked.c.interval, ranked.c.value, base.c.value,
-               func.count())
-        .select_from(ranked)
-        .outerjoin(base, and_(base.c.procedure_id == ranked.c.procedure_id,
-                              base.c.interval == INTERVALS[0], base.c.rn == 1,
-                              ranked.c.interval != INTERVALS[0]))
-        .where(ranked.c.rn == 1)
-        .group_by(ranked.c.site, ranked.c.kp, ranked.c.interval, ranked.c.value, base.c.value)
+        select(index.c.site, index.c.kp, f.interval, value, base, func.count())
+        .select_from(f)
+        .join(index, index.c.id == f.procedure_id)
+        .outerjoin(b, and_(b.procedure_id == f.procedure_id, b.interval == INTERVALS[0],
+                           f.interval != INTERVALS[0], base.is_not(None),
+                           _is_chosen(b, name)))
+        .where(value.is_not(None), _is_chosen(f, name))
+        .group_by(index.c.site, index.c.kp, f.interval, value, base)
     )
     return [
         ValueCount(site, _technique(kp), measure, interval, float(value),

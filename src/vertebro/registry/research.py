@@ -15,7 +15,8 @@ from typing import Any, Final
 
 from . import vocab
 
-__all__ = ["DROPPED", "PRIMARY_CANCERS", "research_input", "research_value"]
+__all__ = ["DROPPED", "PRIMARY_CANCERS", "research_input", "research_output",
+           "research_value"]
 
 #: Primary cancers kept as codes: the groups of Sorensen-SpineJ-2019 Table 1 and the keys the
 #: decision engine reads (vertebro.assess: primary bone tumours and other cancers).
@@ -92,3 +93,26 @@ def research_input(doc: Mapping[str, Any]) -> dict[str, Any]:
         out["patient"] = {**patient, "primary_cancer":
                           research_value("primary_cancer", patient["primary_cancer"])}
     return out
+
+
+def _replace(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, Mapping):
+        return {k: _replace(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace(v, old, new) for v in value]
+    return value
+
+
+def research_output(output: Mapping[str, Any], engine_input: Mapping[str, Any]
+                    ) -> dict[str, Any]:
+    """An engine output as research data shows it: wherever it echoes the input's primary
+    cancer as written (a value or inside a sentence), the code :func:`research_input` gives
+    it instead (free text such as ``"Renal - Dr Jones"`` becomes ``"other"``)."""
+    patient = engine_input.get("patient")
+    written = patient.get("primary_cancer") if isinstance(patient, Mapping) else None
+    if not isinstance(written, str) or not written:
+        return dict(output)
+    code = research_value("primary_cancer", written)
+    return dict(output) if code == written else _replace(dict(output), written, code)

@@ -37,7 +37,7 @@ from .models import (
     Site,
     User,
 )
-from .research import DROPPED, research_value
+from .research import DROPPED, research_input, research_output, research_value
 from .schemas import (
     ComplicationIn,
     FollowUpIn,
@@ -724,8 +724,10 @@ class Registry:
     def get_assessment(self, actor: str, assessment_id: int) -> dict[str, Any]:
         """One stored assessment as ``actor`` may see it: its patient, input, output, versions
         and who stored it (the actor of its audited insert). Another site's assessment is
-        reported exactly as a missing one. Researchers get the pseudonym, the day from the
-        index procedure instead of dates, no author and no free text (the input's ``note``).
+        reported exactly as a missing one. Researchers get what the research export's
+        assessment record holds: the pseudonym, the day from the index procedure (no date,
+        no author, no storage time) and no free text (:func:`research.research_input`,
+        :func:`research.research_output`).
         """
         with self._tx(actor, write=False) as (s, who):
             a = s.get(Assessment, assessment_id)
@@ -748,13 +750,15 @@ class Registry:
                 "assessed_on": a.assessed_on.isoformat(), "run_by": run_by,
                 "stored_at": a.created_at.isoformat(),
             }
-            if who.pseudonymised:
+            if who.pseudonymised:  # the research export's assessment record, no more
                 index = s.scalar(select(func.min(Procedure.performed_on))
                                  .where(Procedure.patient_id == patient.id))
-                out["day"] = (a.assessed_on - index).days if index else None
-                out["input"].pop("note", None)
                 for k in ("assessed_on", "run_by", "stored_at"):
-                    out[k] = None
+                    del out[k]
+                out["day"] = (a.assessed_on - index).days if index else None
+                out["input"] = research_input(a.input)
+                out["output"] = research_output(a.output, a.input)
+                return research_view(out)
             return out
 
     def due(self, actor: str, today: dt.date | None = None, *, include_missed: bool = False

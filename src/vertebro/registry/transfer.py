@@ -33,7 +33,7 @@ from .models import (
     ProcedureLevel,
     Site,
 )
-from .research import research_input, research_value
+from .research import research_input, research_output, research_value
 from .schemas import ComplicationIn, FollowUpIn, PatientIn, ProcedureIn, SiteIn, field_errors
 from .service import (
     Registry,
@@ -148,12 +148,14 @@ def export_records(
         yield from _export(s, reg, who, research, progress, batch)
 
 
-def check_export(reg: Registry, actor: str, *, research: bool = False) -> None:
+def check_export(reg: Registry, actor: str, *, research: bool = False) -> str:
     """Raise what :func:`export_records` would raise for ``actor`` (unknown user, a
-    researcher without ``research``), without reading any record."""
+    researcher without ``research``), without reading any record; else return the scope the
+    export covers: ``"all sites"`` or the actor's site code."""
     with reg.session(actor) as (_, who):
         assert who is not None
         _refuse_export(who, research)
+        return "all sites" if who.all_sites else str(who.site_code)
 
 
 def _refuse_export(who: Any, research: bool) -> None:
@@ -241,7 +243,8 @@ def _patient_records(
                "guideline": a.guideline, "disposition": a.disposition,
                "rulebook_version": a.rulebook_version, "engine_version": a.engine_version,
                "input_json": _json(research_input(a.input) if research else a.input),
-               "output_json": _json(a.output)}
+               "output_json": _json(research_output(a.output, a.input) if research
+                                    else a.output)}
     for n, pr in enumerate(procs, 1):
         pb = {**base, "procedure": str(n)}
         rec = {"record_type": "procedure", **pb,

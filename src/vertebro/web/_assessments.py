@@ -118,7 +118,7 @@ def save_assessment(
 
 
 def _meta(saved: dict[str, Any]) -> ReportMeta:
-    if saved["assessed_on"]:
+    if saved.get("assessed_on"):  # a researcher's view has no date, no author
         date = saved["assessed_on"]
     elif saved.get("day") is not None:
         date = f"day {saved['day']} from the index procedure"
@@ -127,7 +127,7 @@ def _meta(saved: dict[str, Any]) -> ReportMeta:
     return ReportMeta(
         patient=f"{saved['patient']} (site {saved['site']})",
         date=date,
-        author=saved["run_by"] or "not shown in the research view",
+        author=saved.get("run_by") or "not shown in the research view",
         guideline=guideline_text(saved["guideline"]),
         reference=f"registry assessment {saved['assessment_id']}",
     )

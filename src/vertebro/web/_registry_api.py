@@ -27,7 +27,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from vertebro.registry import Registry, audit
+from vertebro.registry import Registry
 from vertebro.registry import io as registry_io
 from vertebro.registry.accounts import POLICY
 from vertebro.registry.schemas import (
@@ -365,11 +365,12 @@ _MEDIA = {"csv": ("text/csv; charset=utf-8", "registry.csv"),
 
 
 def export_download(reg: Registry, actor: str, fmt: str, *, research: bool) -> Download:
-    """What ``vertebro registry export`` writes, as one file (REDCap's folder zipped), and
-    an ``export`` event in the audit trail (who took which records off the system)."""
+    """What ``vertebro registry export`` writes, as one file (REDCap's folder zipped); the
+    export writes its ``export`` event in the audit trail (who took which records off the
+    system), as for the CLI and the pages."""
     with tempfile.TemporaryDirectory(prefix="vertebro-export-") as tmp:
         out = FilePath(tmp) / ("redcap" if fmt == "redcap" else _MEDIA[fmt][1])
-        written = registry_io.export(reg, actor, fmt, out, research=research)
+        registry_io.export(reg, actor, fmt, out, research=research, via="api")
         if fmt == "redcap":
             buf = io.BytesIO()
             with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -378,9 +379,6 @@ def export_download(reg: Registry, actor: str, fmt: str, *, research: bool) -> D
             content = buf.getvalue()
         else:
             content = out.read_bytes()
-    with reg.session(actor) as (s, _):
-        audit.event(s, actor, "export", {"format": fmt, "research": research,
-                                         "written": written})
     media, name = _MEDIA[fmt]
     return Download(content, media, ("research-" if research else "") + name)
 

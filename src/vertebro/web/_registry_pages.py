@@ -440,15 +440,14 @@ def _export_file(reg: Registry, who: Principal, fmt: str, research: bool
     try:
         name, _ = EXPORTS[fmt]
         if fmt == "redcap":
-            registry_io.export(reg, who.username, fmt, folder / "redcap", research=research)
+            registry_io.export(reg, who.username, fmt, folder / "redcap", research=research,
+                               via="web")
             path = Path(shutil.make_archive(str(folder / "registry-redcap"), "zip",
                                             folder / "redcap"))
         else:
             path = folder / name
-            registry_io.export(reg, who.username, fmt, path, research=research)
-        # a download of the registry is itself in the audit trail (who, what, when)
-        reg.record_event(who.username, "export", {"format": fmt, "research": research,
-                                                  "via": "web"})
+            # audited by the export itself (who, format, scope, records), as the CLI's
+            registry_io.export(reg, who.username, fmt, path, research=research, via="web")
         return folder, path
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
