@@ -20,6 +20,10 @@ def test_researcher_writes_every_site_and_the_file_passes_check(
     pool_cohort: Registry, db_url: str, tmp_path: Path
 ) -> None:
     out = tmp_path / "sub" / "registry.csv"
+    code, _, err = run("evidence", "from-registry", "--as", "rita", "--db", db_url,
+                       "--out", str(out))  # fmt: skip
+    assert code == 2 and "does not exist" in err and not out.parent.exists()  # no folder made
+    out.parent.mkdir()
     code, stdout, err = run("evidence", "from-registry", "--as", "rita", "--db", db_url,
                             "--out", str(out))  # fmt: skip
     assert code == 0, err

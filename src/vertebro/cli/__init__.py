@@ -111,7 +111,9 @@ def _build(info: CommandInfo | TyperInfo) -> Any:
 
 
 # Commands that write (a file or the registry): only their refusals say "nothing was written".
-_WRITE_OPTIONS = {"--out", "--batch", "--plot", "--forest", "--funnel", "--baujat", "--km-plot", "--love-plot"}
+_WRITE_OPTIONS = {
+    "--out", "--batch", "--plot", "--forest", "--funnel", "--baujat", "--km-plot", "--love-plot"
+}
 _WRITE_COMMANDS = {
     "registry": {"add-site", "add-user", "set-password", "add-patient", "assess",
                  "add-procedure", "add-complication", "add-follow-up", "import"},

@@ -33,7 +33,14 @@ from ._measures import MEASURES, Effects, escalc
 from ._mh import TableModel, mantel_haenszel, peto
 from ._multilevel import RMAMV
 from ._permutest import PermTest, permutest
-from ._plots import CONTOUR_LEVELS, baujat_plot, forest_plot, funnel_contours, funnel_plot, save_figure
+from ._plots import (
+    CONTOUR_LEVELS,
+    baujat_plot,
+    forest_plot,
+    funnel_contours,
+    funnel_plot,
+    save_figure,
+)
 from ._prisma import PrismaCounts, load_prisma, parse_prisma, prisma_diagram
 from ._reproduce import (
     Check,
@@ -95,6 +102,7 @@ __all__ = [
     "TrimFill",
     "WeightedMean",
     "back_transform",
+    "baujat_plot",
     "cafe_responders",
     "check_consistency",
     "cumulative",
@@ -103,7 +111,6 @@ __all__ = [
     "egger",
     "escalc",
     "estimate_tau2",
-    "baujat_plot",
     "forest_plot",
     "format_studies",
     "funnel_contours",

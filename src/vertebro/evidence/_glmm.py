@@ -40,6 +40,8 @@ from scipy import optimize, special, stats
 
 from vertebro.errors import EvidenceError
 
+from ._fitted import Coefficients, fmt_p, p_eq
+
 __all__ = ["RMAGLMM"]
 
 FloatArray = NDArray[np.float64]
@@ -106,7 +108,7 @@ class _AGQ:
         return float(np.sum(li) + self.const)
 
 
-class RMAGLMM:
+class RMAGLMM(Coefficients):
     """Random-effects logistic model for proportions, ``rma.glmm(measure="PLO")``, model UM.FS.
 
     Parameters
@@ -177,14 +179,17 @@ class RMAGLMM:
             tau, mu = self._optimise(agq, mu_fe)
             var = self._var_mu(agq, tau, mu)
         self.tau2 = tau * tau
-        self.beta = mu
-        self.se_ = math.sqrt(var)
+        se = math.sqrt(var)
         alpha = 1 - self.level / 100
         crit = float(stats.norm.ppf(1 - alpha / 2))
         self.crit = crit
-        self.zval_ = mu / self.se_
-        self.pval_ = float(2 * stats.norm.sf(abs(self.zval_)))
-        self.ci = (mu - crit * self.se_, mu + crit * self.se_)
+        # one coefficient (the pooled logit), kept as arrays like the other models
+        self.beta = np.array([mu])
+        self.se_beta = np.array([se])
+        self.stat_beta = self.beta / se
+        self.pval_beta = 2 * stats.norm.sf(np.abs(self.stat_beta))
+        self.ci_lb_beta = self.beta - crit * se
+        self.ci_ub_beta = self.beta + crit * se
         self.loglik = ll_fe if self.method == "EE" else agq.loglik(tau, mu)
 
         # heterogeneity against the saturated model (one proportion per study)
@@ -309,35 +314,6 @@ class RMAGLMM:
         return float(2 * inv[1, 1])
 
     # ------------------------------------------------------------ results
-    def _check(self) -> None:
-        if not self._fitted:
-            raise EvidenceError("call fit() first")
-
-    @property
-    def estimate(self) -> float:
-        self._check()
-        return float(self.beta)
-
-    @property
-    def se(self) -> float:
-        return self.se_
-
-    @property
-    def zval(self) -> float:
-        return self.zval_
-
-    @property
-    def pval(self) -> float:
-        return self.pval_
-
-    @property
-    def ci_lb(self) -> float:
-        return float(self.ci[0])
-
-    @property
-    def ci_ub(self) -> float:
-        return float(self.ci[1])
-
     @property
     def tau(self) -> float:
         return math.sqrt(self.tau2)
@@ -407,9 +383,9 @@ class RMAGLMM:
             lines.append(f"I^2 = {self.i2:.2f}%; H^2 = {self.h2:.2f}")
         lines += [
             "Tests for heterogeneity:",
-            f"  Wald-type test: Q({self.qe_df}) = {self.qe_wld:.4f}, {_p_eq(self.qe_wld_pval)}",
+            f"  Wald-type test: Q({self.qe_df}) = {self.qe_wld:.4f}, {p_eq(self.qe_wld_pval)}",
             f"  Likelihood ratio test: Q({self.qe_df}) = {self.qe_lrt:.4f}, "
-            f"{_p_eq(self.qe_lrt_pval)}",
+            f"{p_eq(self.qe_lrt_pval)}",
             "",
             " " * 10
             + "".join(
@@ -418,7 +394,7 @@ class RMAGLMM:
             )
             + f"{'ci.ub':>10}",
             f"{'intrcpt':10}{self.estimate:>10.4f}{self.se:>9.4f}{self.zval:>9.4f}"
-            f"{_fmt_p(self.pval):>9}{self.ci_lb:>10.4f}{self.ci_ub:>10.4f}",
+            f"{fmt_p(self.pval):>9}{self.ci_lb:>10.4f}{self.ci_ub:>10.4f}",
             "",
         ]
         tr = self.transformed
@@ -446,13 +422,3 @@ def _grad_hess(f: Any, x: FloatArray, d: float) -> tuple[FloatArray, FloatArray]
             ) / (4 * d * d)
     return g, H
 
-
-def _p_eq(p: float) -> str:
-    s = _fmt_p(p)
-    return f"p < {s[1:]}" if s.startswith("<") else f"p = {s}"
-
-
-def _fmt_p(p: float) -> str:
-    if not math.isfinite(p):
-        return "NA"
-    return "<.0001" if p < 1e-4 else f"{p:.4f}"

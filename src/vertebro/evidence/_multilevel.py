@@ -48,6 +48,7 @@ from scipy import stats
 
 from vertebro.errors import EvidenceError
 
+from ._fitted import Coefficients, fmt_p, p_eq
 from ._transform import back_transform, transform_name
 
 __all__ = ["RMAMV"]
@@ -260,7 +261,7 @@ def estimate_sigma2(model: _Model, fixed: FloatArray) -> tuple[FloatArray, int]:
     return best, its
 
 
-class RMAMV:
+class RMAMV(Coefficients):
     """Multilevel random-effects model ``random = ~ 1 | study/estimate`` (metafor's ``rma.mv``).
 
     Parameters
@@ -421,35 +422,6 @@ class RMAMV:
         return self
 
     # ------------------------------------------------------------ results
-    def _check(self) -> None:
-        if not self._fitted:
-            raise EvidenceError("call fit() first")
-
-    @property
-    def estimate(self) -> float:
-        self._check()
-        return float(self.beta[0])
-
-    @property
-    def se(self) -> float:
-        return float(self.se_beta[0])
-
-    @property
-    def zval(self) -> float:
-        return float(self.stat_beta[0])
-
-    @property
-    def pval(self) -> float:
-        return float(self.pval_beta[0])
-
-    @property
-    def ci_lb(self) -> float:
-        return float(self.ci_lb_beta[0])
-
-    @property
-    def ci_ub(self) -> float:
-        return float(self.ci_ub_beta[0])
-
     def loglik_at(self, sigma2: ArrayLike) -> float:
         """The (restricted) log-likelihood of the fitted data at other variance components."""
         self._check()
@@ -538,7 +510,7 @@ class RMAMV:
             )
         lines += [
             "",
-            f"Test for heterogeneity: Q({self.q_df}) = {self.q:.4f}, {_p_eq(self.q_pval)}",
+            f"Test for heterogeneity: Q({self.q_df}) = {self.q:.4f}, {p_eq(self.q_pval)}",
             f"logLik ({self.method}) = {self.loglik:.4f}; AIC = {self.aic:.4f}; "
             f"BIC = {self.bic:.4f}",
             "",
@@ -550,7 +522,7 @@ class RMAMV:
             name = "intrcpt" if j == 0 else f"mod{j}"
             lines.append(
                 f"{name:10}{self.beta[j]:>10.4f}{self.se_beta[j]:>9.4f}{self.stat_beta[j]:>9.4f}"
-                f"{_fmt_p(float(self.pval_beta[j])):>9}{self.ci_lb_beta[j]:>10.4f}"
+                f"{fmt_p(float(self.pval_beta[j])):>9}{self.ci_lb_beta[j]:>10.4f}"
                 f"{self.ci_ub_beta[j]:>10.4f}"
             )
         lines += ["", f"Prediction interval ({self.dist}): [{self.pi_lb:.4f}, {self.pi_ub:.4f}]"]
@@ -562,13 +534,3 @@ class RMAMV:
             )
         return "\n".join(lines)
 
-
-def _p_eq(p: float) -> str:
-    s = _fmt_p(p)
-    return f"p < {s[1:]}" if s.startswith("<") else f"p = {s}"
-
-
-def _fmt_p(p: float) -> str:
-    if not math.isfinite(p):
-        return "NA"
-    return "<.0001" if p < 1e-4 else f"{p:.4f}"

@@ -37,6 +37,7 @@ from scipy import optimize, stats
 
 from vertebro.errors import EvidenceError
 
+from ._fitted import Coefficients, fmt_p, p_eq
 from ._formula import model_matrix
 from ._transform import back_transform, transform_name
 
@@ -393,7 +394,7 @@ def _nan_to_none(x: float) -> float | None:
     return None if (x is None or not math.isfinite(x)) else float(x)
 
 
-class RMA:
+class RMA(Coefficients):
     """Fixed- or random-effects meta-analysis, optionally with moderators (meta-regression).
 
     Parameters
@@ -585,36 +586,6 @@ class RMA:
         return self
 
     # ------------------------------------------------------------ results
-    def _check(self) -> None:
-        if not self._fitted:
-            raise EvidenceError("call fit() first")
-
-    @property
-    def estimate(self) -> float:
-        self._check()
-        return float(self.beta[0])
-
-    @property
-    def se(self) -> float:
-        return float(self.se_beta[0])
-
-    @property
-    def ci_lb(self) -> float:
-        return float(self.ci_lb_beta[0])
-
-    @property
-    def ci_ub(self) -> float:
-        return float(self.ci_ub_beta[0])
-
-    @property
-    def zval(self) -> float:
-        """Test statistic of the (intercept) estimate: z, or t when test='knha'."""
-        return float(self.stat_beta[0])
-
-    @property
-    def pval(self) -> float:
-        return float(self.pval_beta[0])
-
     @property
     def tau(self) -> float:
         return math.sqrt(self.tau2)
@@ -713,7 +684,7 @@ class RMA:
         if self.k > 1:
             lines.append(f"I^2 = {self.i2:.2f}%; H^2 = {self.h2:.2f}")
             lines.append(
-                f"Test for heterogeneity: Q({self.q_df}) = {self.q:.4f}, {_p_eq(self.q_pval)}"
+                f"Test for heterogeneity: Q({self.q_df}) = {self.q:.4f}, {p_eq(self.q_pval)}"
             )
         if self.p > 1:
             test = (
@@ -723,7 +694,7 @@ class RMA:
             )
             lines.append(
                 f"Test of moderators (coefficients 2:{self.p}): {test} = {self.qm:.4f}, "
-                f"{_p_eq(self.qm_pval)}"
+                f"{p_eq(self.qm_pval)}"
             )
             if math.isfinite(self.r2) and self.method in ("EE", "FE"):
                 lines.append(f"R^2 (adjusted, weighted least squares; metafor) = {self.r2:.2f}%")
@@ -738,7 +709,7 @@ class RMA:
                 f"{self.beta[j]:.4f}",
                 f"{self.se_beta[j]:.4f}",
                 f"{self.stat_beta[j]:.4f}",
-                _fmt_p(float(self.pval_beta[j])),
+                fmt_p(float(self.pval_beta[j])),
                 f"{self.ci_lb_beta[j]:.4f}",
                 f"{self.ci_ub_beta[j]:.4f}",
             ]
@@ -780,13 +751,3 @@ class RMA:
             f"estimate={self.estimate:.4f}, tau2={self.tau2:.4f})"
         )
 
-
-def _p_eq(p: float) -> str:
-    s = _fmt_p(p)
-    return f"p < {s[1:]}" if s.startswith("<") else f"p = {s}"
-
-
-def _fmt_p(p: float) -> str:
-    if not math.isfinite(p):
-        return "NA"
-    return "<.0001" if p < 1e-4 else f"{p:.4f}"
