@@ -261,7 +261,7 @@ def test_feedback_scores_are_the_published_scores(client: TestClient) -> None:
     changes |= {"levels[1].height_loss_pct": "", "levels[1].lesion": "", "levels[1].escc": "1c"}
     t9 = _fb(client, _aospine_items(client, **changes))["levels"]["levels[1]"]
     loss = height_loss_pct(**{k: float(v) for k, v in h.items()})
-    assert f"Genant {genant_grade(loss)} ({loss:g}% height loss)" in t9
+    assert f"Genant {genant_grade(loss)} ({round(loss, 1):g}% height loss)" in t9  # one decimal
     lo, hi = expected.total - 2, expected.total  # lytic 2 .. blastic 0 (Fisher 2010)
     # 6-8 spans stable and indeterminate: no category is claimed.
     assert sins_category(lo) != sins_category(hi)

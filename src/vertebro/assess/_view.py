@@ -333,7 +333,9 @@ def _level(lv: Mapping[str, Any], flag_labels: Mapping[str, str], provisional: b
             sins_text = f"SINS {lo}-{hi}" + (f" {sins['category']}" if sins["category"] else "")
     genant = None
     if lv.get("genant_grade") is not None:
-        genant = f"Genant {lv['genant_grade']} ({percent(lv['height_loss_pct'], None)} height loss)"
+        # an entered percentage as entered; one computed from heights to one decimal
+        loss = round(float(lv["height_loss_pct"]), 1)
+        genant = f"Genant {lv['genant_grade']} ({percent(loss, None)} height loss)"
     return LevelView(
         level=lv["level"],
         role=lv.get("role") or "role unknown",
