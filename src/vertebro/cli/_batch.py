@@ -9,6 +9,7 @@ bad line is listed: once one fails, the workers only validate what is left.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -139,7 +140,13 @@ def _results(
     ctx = _context()
     failed = ctx.Event()
     engine.default_rulebook()  # before the fork, so that every worker has it
-    pool = stack.enter_context(ctx.Pool(jobs, initializer=_init_worker, initargs=(failed,)))
+    # what exists now (rulebook, input) is never garbage: frozen, a worker's collections skip
+    # it and do not copy its pages (the gc module's advice for fork without exec)
+    gc.freeze()
+    try:
+        pool = stack.enter_context(ctx.Pool(jobs, initializer=_init_worker, initargs=(failed,)))
+    finally:
+        gc.unfreeze()
     return pool.imap(_assess_chunk, work)
 
 
