@@ -107,10 +107,10 @@ def _line(n: int, result: dict[str, Any]) -> bytes:
 
     pydantic_core's Rust encoder (pydantic is a dependency) takes a third of the time of
     ``json.dumps`` on these 21 KB lines (35-39 against 115-119 µs, profiled on 2,000
-    patients); only float spelling can differ (``1e+16``, never a different value). It
-    would write NaN or infinity as null, so they are written as constants and, if their
-    spelling occurs, the line goes through ``dumps``, which refuses a real one as a single
-    assessment does.
+    patients). Its JSON is compact (no space after ``:`` and ``,``) and may spell a float
+    differently (``1e+16``), never a different value. By default it writes NaN and infinity
+    as null; here they are written as constants and, if that spelling occurs anywhere, the
+    line goes through ``dumps``, which refuses a real one as a single assessment does.
     """
     row = {"line": n, **result}
     text = to_json(row, inf_nan_mode="constants")
