@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -50,10 +51,8 @@ def test_any_jobs_gives_the_sequential_answers(
     lines = [json.dumps(p) for p in cohort_]
     code, err, out = _batch(tmp_path, lines, "--jobs", str(jobs))
     assert code == 0, err
-    expected = "".join(
-        dumps({"line": n, **assess(p)}, indent=None) + "\n" for n, p in enumerate(cohort_, 1)
-    )
-    assert out.read_text(encoding="utf-8") == expected
+    rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert rows == [{"line": n, **_single(p)} for n, p in enumerate(cohort_, 1)]
 
 
 def test_invalid_lines_anywhere_write_nothing_and_are_all_listed(tmp_path: Path) -> None:
@@ -95,22 +94,48 @@ def test_out_in_a_missing_folder_is_refused_before_any_work(tmp_path: Path) -> N
     assert not (tmp_path / "no").exists(), "no folder is created"
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def _single(patient: dict[str, Any]) -> Any:
+    """The result as one `vertebro assess --format json` prints it, parsed."""
+    return json.loads(dumps(assess(patient)))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(patients(p_unknown=0.3), min_size=1, max_size=4))
-def test_a_batch_line_is_the_plain_json_of_the_result(cohort_: list[dict[str, Any]]) -> None:
-    # the batch writes the shared parts' JSON once (cli/_batch._SharedJSON); each line must
-    # stay exactly what dumps() gives, for patients sharing parts and not
-    from vertebro.cli._batch import _SHARED
+def test_a_batch_line_is_the_json_of_the_single_assessment(
+    cohort_: list[dict[str, Any]],
+) -> None:
+    # the batch encodes with pydantic_core (cli/_batch._line): float spelling may differ from
+    # json.dumps, never a value, and each line stays one line of strict JSON
+    from vertebro.cli._batch import _line
 
-    for n, p in enumerate(cohort_ * 2, 1):  # twice: the second time from the memo
-        result = assess(p)
-        assert _SHARED.line(n, result) == dumps({"line": n, **result}, indent=None)
+    for n, p in enumerate(cohort_, 1):
+        text = _line(n, assess(p))
+        assert b"\n" not in text
+        assert json.loads(text, parse_constant=_no_constant) == {"line": n, **_single(p)}
 
 
-def test_a_placeholder_in_the_data_is_never_spliced() -> None:
-    from vertebro.cli._batch import _SHARED
+def test_the_benchmark_cohort_gives_the_single_assessments() -> None:
+    # the patients of benchmarks/assess_bench.py: every disposition, many unknowns
+    from benchmarks.assess_bench import generate
+
+    from vertebro.cli._batch import _line
+
+    for n, p in enumerate(generate(300, seed=13), 1):
+        text = _line(n, assess(p))
+        assert json.loads(text, parse_constant=_no_constant) == {"line": n, **_single(p)}
+
+
+def _no_constant(name: str) -> None:
+    raise AssertionError(f"{name} in a batch line (not JSON)")
+
+
+def test_nan_or_infinity_is_never_written() -> None:
+    from vertebro.cli._batch import _line
 
     result = assess(cohort(1, seed=5)[0])
-    for text in ("\x00shared 0\x00", "\x00shared 7\x00"):
-        odd = {**result, "findings": [*result["findings"], {"rule": text}]}
-        assert _SHARED.line(3, odd) == dumps({"line": 3, **odd}, indent=None)
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError, match="Out of range float"):  # as dumps() refuses it
+            _line(1, {**result, "odd": bad})
+    # the words themselves in a string are data, encoded as usual
+    odd = {**result, "note": "NaN or Infinity"}
+    assert json.loads(_line(2, odd)) == {"line": 2, **json.loads(dumps(odd))}

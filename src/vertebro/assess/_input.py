@@ -302,6 +302,14 @@ def validate_input(data: Mapping[str, Any] | AssessmentInput) -> AssessmentInput
 def validate_json(text: str | bytes, where: str = "") -> AssessmentInput:
     """Parse and validate JSON text; malformed JSON is reported with its line and column."""
     try:
+        # pydantic's Rust parser: a third less time than json.loads + model_validate (17 against
+        # 24-26 µs on the benchmark's patients). The model is strict and its fields JSON types,
+        # so both accept the same inputs; any failure is parsed again below, whose messages
+        # (JSON line and column, too-long integers) are the ones users see.
+        return AssessmentInput.model_validate_json(text)
+    except ValidationError:
+        pass
+    try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInput(
