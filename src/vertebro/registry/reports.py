@@ -166,11 +166,6 @@ def _procedures_of(s: Any, who: Actor) -> Iterator[tuple[Any, _Batch]]:
         table.drop(conn)
 
 
-def _rows(s: Any, q: Any) -> Any:
-    """The result rows of ``q`` (untyped: each query's columns are unpacked where it is run)."""
-    return s.execute(q).all()
-
-
 class _Batch:
     """The statements of one report, run as one statement on PostgreSQL.
 
