@@ -94,3 +94,30 @@ def test_selection_ties_are_broken_as_the_python_path_breaks_them(registry: Regi
     assert counts[("nrs", "lt4w")] == (4.0, 8.0)  # day 10 before day 18; day 14 has no NRS
     assert counts[("kps", "lt4w")] == (90.0, 60.0)
     assert counts[("nrs", "le6w")] == (3.0, 8.0)  # the first entered of day 40
+
+
+def test_a_batch_sent_as_one_statement_gives_each_statement_its_own_rows(
+        demo_registry: Registry) -> None:
+    """``reports._Batch`` with ``together=True`` (PostgreSQL's path: one ``UNION ALL``) gives
+    every statement exactly the rows it gives alone, whatever the columns' types and counts,
+    also for a statement with no rows; on SQLite too, so the split is tested on both stores."""
+    from sqlalchemy import func, select
+
+    from vertebro.registry.models import FollowUp, Patient, Procedure
+
+    queries = [
+        select(Patient.site_id, func.count()).group_by(Patient.site_id),
+        select(FollowUp.interval, func.count(FollowUp.nrs), func.max(FollowUp.odi),
+               func.min(FollowUp.days_since_procedure)).group_by(FollowUp.interval),
+        select(func.count(Procedure.id)),
+        select(FollowUp.id, FollowUp.kps).where(FollowUp.id < 0),  # no rows
+        select(Procedure.id, Procedure.performed_on).where(Procedure.id <= 5),
+    ]
+    answers = []
+    for together in (False, True):
+        with demo_registry._tx("admin", write=False) as (s, _who):
+            batch = reports._Batch(s, together=together)
+            parts = [batch.add(q) for q in queries]
+            answers.append([sorted(batch.rows(p), key=repr) for p in parts])
+    assert answers[0] == answers[1]
+    assert answers[0][3] == [] and answers[0][2][0][0] > 0
