@@ -94,3 +94,80 @@ def test_selection_ties_are_broken_as_the_python_path_breaks_them(registry: Regi
     assert counts[("nrs", "lt4w")] == (4.0, 8.0)  # day 10 before day 18; day 14 has no NRS
     assert counts[("kps", "lt4w")] == (90.0, 60.0)
     assert counts[("nrs", "le6w")] == (3.0, 8.0)  # the first entered of day 40
+
+
+def test_a_batch_sent_as_one_statement_gives_each_statement_its_own_rows(
+        demo_registry: Registry) -> None:
+    """``reports._Batch`` with ``together=True`` (PostgreSQL's path: one ``UNION ALL``) gives
+    every statement exactly the rows it gives alone, whatever the columns' types and counts,
+    also for a statement with no rows; on SQLite too, so the split is tested on both stores."""
+    from sqlalchemy import func, select
+
+    from vertebro.registry.models import FollowUp, Patient, Procedure
+
+    queries = [
+        select(Patient.site_id, func.count()).group_by(Patient.site_id),
+        select(FollowUp.interval, func.count(FollowUp.nrs), func.max(FollowUp.odi),
+               func.min(FollowUp.days_since_procedure)).group_by(FollowUp.interval),
+        select(func.count(Procedure.id)),
+        select(FollowUp.id, FollowUp.kps).where(FollowUp.id < 0),  # no rows
+        select(Procedure.id, Procedure.performed_on).where(Procedure.id <= 5),
+    ]
+    answers = []
+    for together in (False, True):
+        with demo_registry._tx("admin", write=False) as (s, _who):
+            batch = reports._Batch(s, together=together)
+            parts = [batch.add(q) for q in queries]
+            answers.append([sorted(batch.rows(p), key=repr) for p in parts])
+    assert answers[0] == answers[1]
+    assert answers[0][3] == [] and answers[0][2][0][0] > 0
+
+
+def test_as_the_application_role_under_row_level_security_the_paths_agree() -> None:
+    """On PostgreSQL the reports run as the application role, under row-level security and
+    with the report transaction's planner settings (``reports._PG_REPORT_SETTINGS``): the SQL
+    path still equals the Python path, for a researcher (every site) and a clinician (own
+    site, where the policies' per-site condition is in force)."""
+    import os
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from tests.registry.conftest import PG_URL
+    from vertebro.registry.db import normalise_url
+    from vertebro.registry.roles import grant_app_role
+
+    if not PG_URL:
+        pytest.skip("PostgreSQL only (VERTEBRO_TEST_DATABASE_URL)")
+    os.environ.setdefault("VERTEBRO_REGISTRY_KEY", "test-key-not-secret")
+    server = make_url(normalise_url(PG_URL))
+    tag = uuid.uuid4().hex[:10]
+    app, name = f"vt_rep_app_{tag}", f"vt_rep_{tag}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE ROLE "{app}" LOGIN'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        owner = Registry.create(server.set(database=name).render_as_string(hide_password=False))
+        demo.seed(owner, 60, sites=2, seed=3, as_of=AS_OF)
+        grant_app_role(owner.engine, app)
+        owner.close()
+        reg = Registry(server.set(username=app, database=name)
+                       .render_as_string(hide_password=False))
+        try:
+            for who in ("researcher", "clin-demo1"):
+                procs = analytics.registry_procedures(reg, who)
+                assert procs
+                assert reports.summary(reg, who) == baseline.summary(reg, who)
+                assert analytics.registry_outcomes(reg, who).to_dict() == (
+                    analytics.outcomes(procs).to_dict())
+                assert analytics.study_rows_from_registry(reg, who, exported_on=AS_OF) == (
+                    analytics.registry_study_rows(procs, exported_on=AS_OF))
+        finally:
+            reg.close()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'DROP ROLE IF EXISTS "{app}"'))
+        admin.dispose()

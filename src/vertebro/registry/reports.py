@@ -37,14 +37,18 @@ from sqlalchemy import (
     Table,
     and_,
     case,
+    cast,
     distinct,
     exists,
     func,
     insert,
     literal,
+    null,
     or_,
     select,
+    text,
     true,
+    union_all,
 )
 from sqlalchemy.orm import aliased
 
@@ -82,14 +86,15 @@ def patient_scope(who: Actor) -> ColumnElement[bool]:
     return true() if who.all_sites else Patient.site_id == who.site_id
 
 
-def _procedures(who: Actor) -> Any:
+def _procedures_select(who: Actor) -> Select[Any]:
     """Every procedure ``who`` may read: id, patient, site code, technique flag ``kp`` (None
     without levels) and ``number`` (1 for the patient's index procedure, the first by date
     then id, as the record stream numbers them; 2 for every later one).
 
     No window function or grouped subquery: the technique and the index flag are correlated
-    ``EXISTS`` on indexed columns, so the database can merge this subquery into every query
-    that uses it instead of materialising it (SQLite) or sorting every procedure (both)."""
+    ``EXISTS`` on indexed columns, one index probe each per procedure. (Tried on PostgreSQL
+    and not kept: the levels grouped and the first procedures by ``DISTINCT ON``, hash-joined;
+    no faster at 385,527 procedures.)"""
     kp_level = exists().where(ProcedureLevel.procedure_id == Procedure.id,
                               ProcedureLevel.technique == "kyphoplasty")
     any_level = exists().where(ProcedureLevel.procedure_id == Procedure.id)
@@ -112,23 +117,39 @@ def _procedures(who: Actor) -> Any:
         .join(Patient, Procedure.patient_id == Patient.id)
         .join(Site, Patient.site_id == Site.id)
         .where(patient_scope(who))
-        .subquery("procs")
     )
 
 
-@contextmanager
-def _procedures_of(s: Any, who: Actor) -> Iterator[Any]:
-    """:func:`_procedures` for the statements of one report, computed once.
+#: planner settings for a report's transaction on PostgreSQL (``SET LOCAL``: they end with
+#: it). Under row-level security the planner estimates a row or two for every clinical table
+#: (the policy's ``current_setting(...) = 'on' OR ...`` has no statistics), so it nests loops
+#: over what are in fact every follow-up and every procedure; hash and merge joins read each
+#: table once. JIT is off because the costs of the plans without nested loops are inflated
+#: by the same estimates and would trigger compilation (1.6 s measured at 160,000 follow-ups)
+#: for queries that run in about a second.
+_PG_REPORT_SETTINGS: Final = ("enable_nestloop = off", "jit = off")
 
-    PostgreSQL plans the subquery into each statement with hash joins. SQLite joins a follow-up
-    to its procedure's site and technique by index lookups, six per follow-up row and per
-    statement; there the procedures are written once into a temporary table (the connection's
-    own, dropped at the end; it changes nothing in the store), so each follow-up costs one
-    primary-key lookup."""
-    procs = _procedures(who)
+
+@contextmanager
+def _procedures_of(s: Any, who: Actor) -> Iterator[tuple[Any, _Batch]]:
+    """:func:`_procedures_select` for the statements of one report, computed once per
+    procedure rather than once per follow-up row that joins to it.
+
+    SQLite: written once into a temporary table (the connection's own, dropped at the end; it
+    changes nothing in the store), so each follow-up costs one primary-key lookup.
+    PostgreSQL: the application role may not create temporary tables (least privilege,
+    ``roles.py`` revokes TEMP), so each statement carries the procedures as a ``MATERIALIZED``
+    CTE (PostgreSQL 12+): computed once in the statement and hash-joined, instead of the
+    technique and index probes being repeated for every follow-up row (issue 15.6). With
+    it comes the report's :class:`_Batch`, which sends the report's statements as one there,
+    so the CTE is computed once per report."""
     if s.get_bind().dialect.name != "sqlite":
-        yield procs
+        for setting in _PG_REPORT_SETTINGS:
+            s.execute(text(f"SET LOCAL {setting}"))
+        yield (_procedures_select(who).cte("procs").prefix_with("MATERIALIZED"),
+               _Batch(s, together=True))
         return
+    procs = _procedures_select(who).subquery("procs")
     table = Table(
         "vertebro_report_procs", MetaData(),
         Column("id", Integer, primary_key=True), Column("patient_id", Integer),
@@ -140,14 +161,55 @@ def _procedures_of(s: Any, who: Actor) -> Iterator[Any]:
     table.create(conn)
     try:
         conn.execute(insert(table).from_select([c.name for c in table.c], select(procs)))
-        yield table
+        yield table, _Batch(s, together=False)
     finally:
         table.drop(conn)
 
 
-def _rows(s: Any, q: Any) -> Any:
-    """The result rows of ``q`` (untyped: each query's columns are unpacked where it is run)."""
-    return s.execute(q).all()
+class _Batch:
+    """The statements of one report, run as one statement on PostgreSQL.
+
+    On PostgreSQL the procedures are a ``MATERIALIZED`` CTE (:func:`_procedures_of`), which
+    is computed once per *statement*; a report of eight statements computed it eight times
+    (1.6-1.9 s each at 385,527 procedures). So there the statements are sent as one
+    ``UNION ALL``: each branch fills its own columns (``NULL`` of the same type in the others')
+    and a leading ``part`` number says which statement a row answers. On SQLite the
+    procedures are already a temporary table and each statement runs alone. Either way
+    :meth:`rows` gives each statement's rows as that statement alone would."""
+
+    def __init__(self, s: Any, *, together: bool) -> None:
+        self._s, self._together = s, together
+        self._queries: list[Select[Any]] = []
+        self._rows: list[list[tuple[Any, ...]]] | None = None
+
+    def add(self, q: Select[Any]) -> int:
+        """Queue ``q``; the number to ask :meth:`rows` for."""
+        assert self._rows is None, "a batch runs once"
+        self._queries.append(q)
+        return len(self._queries) - 1
+
+    def rows(self, part: int) -> list[tuple[Any, ...]]:
+        if self._rows is None:
+            self._rows = self._run()
+        return self._rows[part]
+
+    def _run(self) -> list[list[tuple[Any, ...]]]:
+        if not self._together or len(self._queries) < 2:
+            return [[tuple(r) for r in self._s.execute(q)] for q in self._queries]
+        columns = [list(q.selected_columns) for q in self._queries]
+        branches = []
+        for i, q in enumerate(self._queries):
+            cols: list[Any] = [literal(i, Integer).label("part")]
+            for j, own in enumerate(columns):
+                cols.extend((c if j == i else cast(null(), c.type)).label(f"c{j}_{k}")
+                            for k, c in enumerate(own))
+            branches.append(q.with_only_columns(*cols))
+        starts = [1 + sum(len(c) for c in columns[:i]) for i in range(len(columns))]
+        out: list[list[tuple[Any, ...]]] = [[] for _ in self._queries]
+        for row in self._s.execute(union_all(*branches)):
+            i = row[0]
+            out[i].append(tuple(row[starts[i]:starts[i] + len(columns[i])]))
+        return out
 
 
 def _technique(kp: int | None, *, unknown: str = "vertebroplasty") -> str:
@@ -161,12 +223,10 @@ def summary(reg: Registry, actor: str) -> dict[str, Any]:
     """:meth:`Registry.summary` in SQL: the same dictionary, built from grouped counts."""
     import math
 
-    with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as procs:
+    with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as (procs, b):
         leveled = procs.c.kp.is_not(None)
-        patients = s.scalar(select(func.count(distinct(procs.c.patient_id)))) or 0
-        n_by_kp: dict[int, int] = dict(
-            _rows(s, select(procs.c.kp, func.count()).where(leveled).group_by(procs.c.kp))
-        )
+        n_patients = b.add(select(func.count(distinct(procs.c.patient_id))))
+        by_kp = b.add(select(procs.c.kp, func.count()).where(leveled).group_by(procs.c.kp))
         values: dict[tuple[str, str, str], list[tuple[float, int]]] = {}
         cols = list(_MEASURE_COLUMNS.values())
         # one pass over the follow-ups for every measure: counts per combination of values
@@ -176,31 +236,29 @@ def summary(reg: Registry, actor: str) -> dict[str, Any]:
             .where(leveled, or_(*(c.is_not(None) for c in cols)))
             .group_by(procs.c.kp, FollowUp.interval, *cols)
         )
-        for kp, interval, *measured, count in _rows(s, q):
+        by_values = b.add(q)
+        by_leaks = b.add(
+            select(
+                procs.c.kp,
+                func.count(distinct(Complication.procedure_id)),
+                func.count(
+                    distinct(
+                        case((Complication.symptomatic.is_(True), Complication.procedure_id))
+                    )
+                ),
+            )
+            .join(procs, procs.c.id == Complication.procedure_id)
+            .where(leveled, Complication.type == "cement_leak")
+            .group_by(procs.c.kp)
+        )
+        patients = b.rows(n_patients)[0][0] or 0
+        n_by_kp: dict[int, int] = dict(b.rows(by_kp))
+        for kp, interval, *measured, count in b.rows(by_values):
             for name, value in zip(_MEASURE_COLUMNS, measured, strict=True):
                 if value is not None:
                     values.setdefault((name, _technique(kp), interval), []).append(
                         (value, count))
-        leaks = {
-            kp: (n, symptomatic)
-            for kp, n, symptomatic in _rows(
-                s,
-                select(
-                    procs.c.kp,
-                    func.count(distinct(Complication.procedure_id)),
-                    func.count(
-                        distinct(
-                            case(
-                                (Complication.symptomatic.is_(True), Complication.procedure_id)
-                            )
-                        )
-                    ),
-                )
-                .join(procs, procs.c.id == Complication.procedure_id)
-                .where(leveled, Complication.type == "cement_leak")
-                .group_by(procs.c.kp)
-            )
-        }
+        leaks = {kp: (n, symptomatic) for kp, n, symptomatic in b.rows(by_leaks)}
     n_by_tech = {_technique(kp): n for kp, n in n_by_kp.items()}
     techs = sorted(n_by_tech)
     leak_by_tech = {_technique(kp): v for kp, v in leaks.items()}
@@ -363,17 +421,18 @@ def audit_counts(
     (Kleene "or"). Procedures without levels count as vertebroplasty, as the record stream
     reads them.
     """
-    with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as procs:
-        return _audit_counts(s, procs, evident=evident, leak=leak, visit=visit)
+    with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as (procs, b):
+        return _audit_counts(s, b, procs, evident=evident, leak=leak, visit=visit)()
 
 
 def _audit_counts(
-    s: Any, procs: Any, *,
+    s: Any, b: _Batch, procs: Any, *,
     evident: Callable[[ComplicationKind], bool | None],
     leak: Callable[[ComplicationKind], bool],
     visit: Callable[[FollowUpKind], bool],
-) -> list[GroupCounts]:
-    """:func:`audit_counts` over ``procs`` in the open session ``s``."""
+) -> Callable[[], list[GroupCounts]]:
+    """:func:`audit_counts` over ``procs`` in the open session ``s``: its statement is added
+    to ``b``, and the function returned reads the answer."""
     c_cols = (Complication.type, Complication.symptomatic, Complication.severity_grade)
     ev = _classified(s, c_cols, ComplicationKind, evident, {True: 2, None: 1, False: 0})
     lk = _classified(s, c_cols, ComplicationKind, leak, {True: 1, False: 0})
@@ -405,12 +464,17 @@ def _audit_counts(
         .outerjoin(fu, fu.c.procedure_id == procs.c.id)
         .group_by(procs.c.site, procs.c.kp)
     )
-    merged: dict[tuple[str, str], list[int]] = {}
-    for site, kp, *counts in _rows(s, q):
-        acc = merged.setdefault((site, _technique(kp)), [0] * 5)
-        for i, c in enumerate(counts):
-            acc[i] += int(c or 0)
-    return [GroupCounts(site, tech, *acc) for (site, tech), acc in sorted(merged.items())]
+    part = b.add(q)
+
+    def read() -> list[GroupCounts]:
+        merged: dict[tuple[str, str], list[int]] = {}
+        for site, kp, *counts in b.rows(part):
+            acc = merged.setdefault((site, _technique(kp)), [0] * 5)
+            for i, c in enumerate(counts):
+                acc[i] += int(c or 0)
+        return [GroupCounts(site, tech, *acc) for (site, tech), acc in sorted(merged.items())]
+
+    return read
 
 
 # ----------------------------------------------------------------------------- the outcomes
@@ -465,8 +529,8 @@ def outcome_counts(
     among the records of that measure. ``visit`` says whether a follow-up is a visit (the
     analytics' :func:`~vertebro.analytics.is_visit`, applied per kind).
     """
-    with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as procs:
-        return _outcome_counts(s, procs, visit=visit)
+    with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as (procs, b):
+        return _outcome_counts(s, b, procs, visit=visit)()
 
 
 def study_counts(
@@ -480,54 +544,59 @@ def study_counts(
     """:func:`outcome_counts` and :func:`audit_counts` in one transaction, over one reading of
     the procedures (what the registry's study rows need: a consistent snapshot, and the
     procedures' site and technique worked out once instead of twice)."""
-    with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as procs:
-        patients, intervals, values = _outcome_counts(s, procs, visit=visit)
-        groups = _audit_counts(s, procs, evident=evident, leak=leak, visit=visit)
+    with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as (procs, b):
+        outcomes = _outcome_counts(s, b, procs, visit=visit)
+        audit = _audit_counts(s, b, procs, evident=evident, leak=leak, visit=visit)
+        patients, intervals, values = outcomes()
+        groups = audit()
     return patients, intervals, values, groups
 
 
 def _outcome_counts(
-    s: Any, procs: Any, *, visit: Callable[[FollowUpKind], bool]
-) -> tuple[list[PatientCounts], list[IntervalCounts], list[ValueCount]]:
-    """:func:`outcome_counts` over ``procs`` in the open session ``s``."""
+    s: Any, b: _Batch, procs: Any, *, visit: Callable[[FollowUpKind], bool]
+) -> Callable[[], tuple[list[PatientCounts], list[IntervalCounts], list[ValueCount]]]:
+    """:func:`outcome_counts` over ``procs`` in the open session ``s``: its statements are
+    added to ``b``, and the function returned reads the answers."""
     index = select(procs).where(procs.c.number == 1).subquery("idx")
     f_cols = (FollowUp.baseline, FollowUp.vital_status, FollowUp.lost_to_follow_up)
     vis = _classified(s, f_cols, FollowUpKind, visit, {True: 1, False: 0})
-    patients = _patient_counts(s, procs, index)
-    intervals = _interval_counts(s, index, vis)
-    values: list[ValueCount] = []
-    for measure, col in _MEASURE_COLUMNS.items():
-        values.extend(_value_counts(s, index, measure, col))
-    return patients, intervals, values
+    patients = _patient_counts(b, procs, index)
+    intervals = _interval_counts(b, index, vis)
+    values = [_value_counts(b, index, measure, col) for measure, col in _MEASURE_COLUMNS.items()]
+    return lambda: (patients(), intervals(), [v for read in values for v in read()])
 
 
-def _patient_counts(s: Any, procs: Any, index: Any) -> list[PatientCounts]:
-    per_site = {
-        site: (n, int(k or 0))
-        for site, n, k in s.execute(
-            select(
-                procs.c.site,
-                func.count(distinct(procs.c.patient_id)),
-                func.count(distinct(case((procs.c.synthetic.is_(True), procs.c.patient_id)))),
-            ).group_by(procs.c.site)
-        )
-    }
-    merged: dict[tuple[str, str], list[int]] = {}
-    for site, kp, n in s.execute(
-        select(procs.c.site, procs.c.kp, func.count()).group_by(procs.c.site, procs.c.kp)
-    ):
-        merged.setdefault((site, _technique(kp)), [0, 0])[1] += n
-    for site, kp, n in s.execute(
-        select(index.c.site, index.c.kp, func.count()).group_by(index.c.site, index.c.kp)
-    ):
-        merged.setdefault((site, _technique(kp)), [0, 0])[0] += n
-    return [
-        PatientCounts(site, tech, idx, n, *per_site[site])
-        for (site, tech), (idx, n) in sorted(merged.items())
-    ]
+def _patient_counts(b: _Batch, procs: Any, index: Any) -> Callable[[], list[PatientCounts]]:
+    by_site = b.add(
+        select(
+            procs.c.site,
+            func.count(distinct(procs.c.patient_id)),
+            func.count(distinct(case((procs.c.synthetic.is_(True), procs.c.patient_id)))),
+        ).group_by(procs.c.site)
+    )
+    every = b.add(
+        select(procs.c.site, procs.c.kp, func.count()).group_by(procs.c.site, procs.c.kp))
+    first = b.add(
+        select(index.c.site, index.c.kp, func.count()).group_by(index.c.site, index.c.kp))
+
+    def read() -> list[PatientCounts]:
+        per_site = {site: (n, int(k or 0)) for site, n, k in b.rows(by_site)}
+        merged: dict[tuple[str, str], list[int]] = {}
+        for site, kp, n in b.rows(every):
+            merged.setdefault((site, _technique(kp)), [0, 0])[1] += n
+        for site, kp, n in b.rows(first):
+            merged.setdefault((site, _technique(kp)), [0, 0])[0] += n
+        return [
+            PatientCounts(site, tech, idx, n, *per_site[site])
+            for (site, tech), (idx, n) in sorted(merged.items())
+        ]
+
+    return read
 
 
-def _interval_counts(s: Any, index: Any, vis: ColumnElement[int]) -> list[IntervalCounts]:
+def _interval_counts(
+    b: _Batch, index: Any, vis: ColumnElement[int]
+) -> Callable[[], list[IntervalCounts]]:
     key = FollowUp.interval
     seen = case((FollowUp.baseline.is_(True), 1), else_=vis)
     # a baseline record counts at preop (binned there); a visit in its own interval. Grouped
@@ -543,7 +612,6 @@ def _interval_counts(s: Any, index: Any, vis: ColumnElement[int]) -> list[Interv
         .group_by(FollowUp.procedure_id, key)
         .subquery("per_procedure")
     )
-    rows: dict[tuple[str, str, str], list[int]] = {}
     q = (
         select(
             index.c.site,
@@ -555,11 +623,7 @@ def _interval_counts(s: Any, index: Any, vis: ColumnElement[int]) -> list[Interv
         .join(index, index.c.id == per_procedure.c.procedure_id)
         .group_by(index.c.site, index.c.kp, per_procedure.c.interval)
     )
-    for site, kp, interval, n_seen, *records in s.execute(q):
-        acc = rows.setdefault((site, _technique(kp), interval), [0, 0, 0, 0, 0])
-        acc[0] += int(n_seen or 0)
-        for i, r in enumerate(records):
-            acc[2 + i] += int(r or 0)
+    per_interval = b.add(q)
     order = case({iv: i for i, iv in enumerate(INTERVALS)}, value=FollowUp.interval, else_=0)
     first_death = (
         select(index.c.site, index.c.kp, func.min(order).label("pos"))
@@ -568,17 +632,29 @@ def _interval_counts(s: Any, index: Any, vis: ColumnElement[int]) -> list[Interv
         .group_by(index.c.site, index.c.kp, index.c.patient_id)
         .subquery("first_death")
     )
-    for site, kp, pos, n in s.execute(
+    deaths = b.add(
         select(first_death.c.site, first_death.c.kp, first_death.c.pos, func.count()).group_by(
             first_death.c.site, first_death.c.kp, first_death.c.pos
         )
-    ):
-        acc = rows.setdefault((site, _technique(kp), INTERVALS[pos]), [0, 0, 0, 0, 0])
-        acc[1] += n
-    return [
-        IntervalCounts(site, tech, iv, acc[0], acc[1], dict(zip(MEASURES, acc[2:], strict=True)))
-        for (site, tech, iv), acc in sorted(rows.items())
-    ]
+    )
+
+    def read() -> list[IntervalCounts]:
+        rows: dict[tuple[str, str, str], list[int]] = {}
+        for site, kp, interval, n_seen, *records in b.rows(per_interval):
+            acc = rows.setdefault((site, _technique(kp), interval), [0, 0, 0, 0, 0])
+            acc[0] += int(n_seen or 0)
+            for i, r in enumerate(records):
+                acc[2 + i] += int(r or 0)
+        for site, kp, pos, n in b.rows(deaths):
+            acc = rows.setdefault((site, _technique(kp), INTERVALS[pos]), [0, 0, 0, 0, 0])
+            acc[1] += n
+        return [
+            IntervalCounts(site, tech, iv, acc[0], acc[1],
+                           dict(zip(MEASURES, acc[2:], strict=True)))
+            for (site, tech, iv), acc in sorted(rows.items())
+        ]
+
+    return read
 
 
 def _is_chosen(row: Any, name: str) -> ColumnElement[bool]:
@@ -607,7 +683,9 @@ def _is_chosen(row: Any, name: str) -> ColumnElement[bool]:
         getattr(other, name).is_not(None), other.id != row.id, preferred)
 
 
-def _value_counts(s: Any, index: Any, measure: str, col: Any) -> list[ValueCount]:
+def _value_counts(
+    batch: _Batch, index: Any, measure: str, col: Any
+) -> Callable[[], list[ValueCount]]:
     """Frequencies of (site, technique, interval, chosen value, the patient's baseline value);
     at ``preop`` the baseline value itself, with ``None`` beside it."""
     name = col.key
@@ -623,8 +701,9 @@ def _value_counts(s: Any, index: Any, measure: str, col: Any) -> list[ValueCount
         .where(value.is_not(None), _is_chosen(f, name))
         .group_by(index.c.site, index.c.kp, f.interval, value, base)
     )
-    return [
+    part = batch.add(q)
+    return lambda: [
         ValueCount(site, _technique(kp), measure, interval, float(value),
-                   None if b is None else float(b), n)
-        for site, kp, interval, value, b, n in s.execute(q)
+                   None if base is None else float(base), n)
+        for site, kp, interval, value, base, n in batch.rows(part)
     ]
