@@ -431,3 +431,20 @@ def test_output_into_a_missing_folder_is_refused_before_any_work(tmp_path, args)
     assert res.exit_code == 2, res.output
     assert "does not exist" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize(
+    ("rows", "note"),
+    [
+        ("A,5,30\nB,NA,10\nC,2,12\n", "1 row has a missing value"),
+        ("A,5,30\nB,NA,10\nC,2,\nD,3,12\n", "2 rows have a missing value"),
+    ],
+)
+def test_rows_left_out_are_counted_and_named_in_words(tmp_path, rows, note):
+    p = tmp_path / "m.csv"
+    p.write_text("author,xi,ni\n" + rows, encoding="utf-8")
+    res = runner.invoke(APP, ["evidence", "pool", str(p), "--measure", "PLO"])
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    assert note in flat and "row(s)" not in flat
+    assert ("(line 3)" if note.startswith("1 ") else "(lines 3, 4)") in flat

@@ -70,7 +70,16 @@ def _note(text: str) -> None:
 
 
 def _note_skipped(lines: list[int | str], why: str) -> None:
-    _note(f"note: {len(lines)} row(s) {why} and were left out (lines {', '.join(map(str, lines))})")
+    # ``why`` is written for several rows ("have a missing value", "lack the cells ...")
+    n, where = len(lines), ", ".join(map(str, lines))
+    if n == 1:
+        verb, _, rest = why.partition(" ")
+        why = f"{_SINGULAR.get(verb, verb)} {rest}"
+    _note(f"note: {n} row{'' if n == 1 else 's'} {why} and {'was' if n == 1 else 'were'} left "
+          f"out (line{'' if n == 1 else 's'} {where})")
+
+
+_SINGULAR = {"have": "has", "lack": "lacks", "are": "is"}
 
 
 def _progress() -> Progress:
