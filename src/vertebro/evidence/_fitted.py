@@ -10,6 +10,7 @@ of an intercept-only model).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -59,6 +60,17 @@ class Coefficients:
     @property
     def ci_ub(self) -> float:
         return float(self.ci_ub_beta[0])
+
+    def _estimate_dict(self, dist: str) -> dict[str, Any]:
+        """The first coefficient's keys of ``to_dict``, the same in every model's JSON."""
+        return {
+            "estimate": self.estimate,
+            "se": self.se,
+            "ci": [self.ci_lb, self.ci_ub],
+            "stat": self.zval,
+            "dist": dist,
+            "pval": self.pval,
+        }
 
 
 def fmt_p(p: float) -> str:

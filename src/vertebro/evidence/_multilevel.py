@@ -455,12 +455,7 @@ class RMAMV(Coefficients):
             "method": self.method,
             "test": self.test,
             "level": self.level,
-            "estimate": self.estimate,
-            "se": self.se,
-            "ci": [self.ci_lb, self.ci_ub],
-            "stat": self.zval,
-            "dist": self.dist,
-            "pval": self.pval,
+            **self._estimate_dict(self.dist),
             "sigma2": {"study": float(self.sigma2[0]), "estimate": float(self.sigma2[1])},
             "nlvls": {"study": self.nlvls[0], "estimate": self.nlvls[1]},
             "sigma2_fixed": [
