@@ -117,3 +117,18 @@ def test_prognostic_inputs_change_no_decision(extra: dict[str, Any]) -> None:
     rich = assess(_case(kps=kps, **extra))
     for key in ("disposition", "guidelines", "flags", "actions", "missing", "notes", "levels"):
         assert rich[key] == plain[key], key
+
+
+def test_unknown_score_inputs_are_named_in_words_in_the_report() -> None:
+    # every score input unknown: the text names them as the report names other missing facts
+    blank = dict.fromkeys(
+        ("kps", "visceral_metastases", "extraspinal_bone_metastases", "spinal_metastases",
+         "ambulatory", "albumin_g_dl", "primary_cancer")
+    )
+    out = assess(_case(**blank))
+    names = {n for s in out["noms"]["systemic"]["scores"].values() for n in s["unknown"]}
+    assert {"kps", "visceral_metastases", "albumin_g_dl"} <= names  # the JSON keeps the names
+    text = " ".join(render_text(out, width=300).split())
+    assert "number of extraspinal bone metastases" in text and "serum albumin (g/dL)" in text
+    for name in names:
+        assert f" {name}," not in text and f" {name})" not in text and f" {name}]" not in text

@@ -12,6 +12,8 @@ from typing import Any
 
 from vertebro._format import interval, number
 
+from ._labels import FIELD_LABELS
+
 __all__ = ["NomsView", "noms_view"]
 
 _HUMAN_RT = {True: "", False: " (still open)"}
@@ -51,12 +53,28 @@ def _months(m: list[float | None]) -> str:
     return f"{number(lo, None)} months" if lo == hi else f"{interval(lo, hi, None)} months"
 
 
+# the scores name their unknown inputs by argument (vertebro.scores); in words here, as the
+# report names every other missing fact (the JSON keeps the names)
+_SCORE_INPUTS = {"primary": "patient.primary_cancer", "frankel": "neurology.frankel"}
+
+
+def _input_words(name: str) -> str:
+    if name == "modified_bauer":
+        return "modified Bauer score"
+    path = _SCORE_INPUTS.get(name, f"patient.{name}")
+    return FIELD_LABELS.get(path, name)
+
+
+def _unknown(names: Any) -> str:
+    return ", ".join(_input_words(n) for n in names)
+
+
 def _estimate(e: Mapping[str, Any]) -> str:
     bands = e.get("bands") or [_months(e["months"])]
     said = bands[0] if len(bands) == 1 else f"from {bands[0]} to {bands[-1]}"
     out = f"{e.get('name', e['score'])} {_range(e['range'])}: {said}"
     if e.get("unknown"):
-        out += f" (unknown: {', '.join(e['unknown'])})"
+        out += f" (unknown: {_unknown(e['unknown'])})"
     return out
 
 
@@ -113,7 +131,7 @@ def noms_view(result: Mapping[str, Any]) -> NomsView | None:
         bands = "; ".join(b["label"] for b in s["bands"])
         line = f"{s['name']} {_range(s['range'])}: {bands}"
         if s["unknown"]:
-            line += f" [unknown: {', '.join(s['unknown'])}]"
+            line += f" [unknown: {_unknown(s['unknown'])}]"
         scores.append(line)
     return NomsView(
         rows=rows,
