@@ -10,6 +10,7 @@ of an intercept-only model).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ from numpy.typing import NDArray
 
 from vertebro.errors import EvidenceError
 
-__all__ = ["Coefficients", "fmt_p", "p_eq"]
+__all__ = ["Coefficients", "choice", "fmt_p", "level_percent", "p_eq"]
 
 
 class Coefficients:
@@ -71,6 +72,24 @@ class Coefficients:
             "dist": dist,
             "pval": self.pval,
         }
+
+
+def choice(
+    name: str, value: str, allowed: Sequence[str], hint: str = "", *, upper: bool = True
+) -> str:
+    """``value`` (upper- or lower-cased) if it is one of ``allowed``, else the models' one
+    message naming ``name`` and the value as given."""
+    v = value.upper() if upper else value.lower()
+    if v not in allowed:
+        raise EvidenceError(f"{name}: {value!r} is not one of {', '.join(allowed)}{hint}")
+    return v
+
+
+def level_percent(level: float) -> float:
+    """A confidence level in percent, strictly between 0 and 100."""
+    if not 0 < level < 100:
+        raise EvidenceError(f"level: {level!r} must lie between 0 and 100 (percent)")
+    return float(level)
 
 
 def fmt_p(p: float) -> str:

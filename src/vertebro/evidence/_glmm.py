@@ -40,7 +40,7 @@ from scipy import optimize, special, stats
 
 from vertebro.errors import EvidenceError
 
-from ._fitted import Coefficients, fmt_p, p_eq
+from ._fitted import Coefficients, choice, fmt_p, level_percent, p_eq
 
 __all__ = ["RMAGLMM"]
 
@@ -134,14 +134,8 @@ class RMAGLMM(Coefficients):
     """
 
     def __init__(self, method: str = "ML", level: float = 95.0) -> None:
-        m = method.upper()
-        if m not in METHODS:
-            raise EvidenceError(
-                f"method: {method!r} is not one of {', '.join(METHODS)} (rma.glmm fits by ML)"
-            )
-        if not 0 < level < 100:
-            raise EvidenceError(f"level: {level!r} must lie between 0 and 100 (percent)")
-        self.method, self.level = m, float(level)
+        m = choice("method", method, METHODS, " (rma.glmm fits by ML)")
+        self.method, self.level = m, level_percent(level)
         self.measure = "PLO"
         self._fitted = False
 

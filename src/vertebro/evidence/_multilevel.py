@@ -48,7 +48,7 @@ from scipy import stats
 
 from vertebro.errors import EvidenceError
 
-from ._fitted import Coefficients, fmt_p, p_eq
+from ._fitted import Coefficients, choice, fmt_p, level_percent, p_eq
 from ._transform import back_transform, transform_name
 
 __all__ = ["RMAMV"]
@@ -289,14 +289,9 @@ class RMAMV(Coefficients):
     """
 
     def __init__(self, method: str = "REML", test: str = "z", level: float = 95.0) -> None:
-        m = method.upper()
-        if m not in METHODS:
-            raise EvidenceError(f"method: {method!r} is not one of {', '.join(METHODS)}")
-        t = test.lower()
-        if t not in TESTS:
-            raise EvidenceError(f"test: {test!r} is not one of {', '.join(TESTS)}")
-        if not 0 < level < 100:
-            raise EvidenceError(f"level: {level!r} must lie between 0 and 100 (percent)")
+        m = choice("method", method, METHODS)
+        t = choice("test", test, TESTS, upper=False)
+        level = level_percent(level)
         self.method, self.test, self.level = m, t, float(level)
         self._fitted = False
 

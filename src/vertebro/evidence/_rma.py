@@ -37,7 +37,7 @@ from scipy import optimize, stats
 
 from vertebro.errors import EvidenceError
 
-from ._fitted import Coefficients, fmt_p, p_eq
+from ._fitted import Coefficients, choice, fmt_p, level_percent, p_eq
 from ._formula import model_matrix
 from ._transform import back_transform, transform_name
 
@@ -423,14 +423,9 @@ class RMA(Coefficients):
         level: float = 95.0,
         pi_df: str | None = None,
     ) -> None:
-        m = method.upper()
-        if m not in METHODS:
-            raise EvidenceError(f"method: {method!r} is not one of {', '.join(METHODS)}")
-        t = test.lower()
-        if t not in TESTS:
-            raise EvidenceError(f"test: {test!r} is not one of {', '.join(TESTS)}")
-        if not 0 < level < 100:
-            raise EvidenceError(f"level: {level!r} must lie between 0 and 100 (percent)")
+        m = choice("method", method, METHODS)
+        t = choice("test", test, TESTS, upper=False)
+        level = level_percent(level)
         if pi_df not in (None, "k-2"):
             raise EvidenceError(f"pi_df: {pi_df!r} must be None or 'k-2'")
         self.method = m
