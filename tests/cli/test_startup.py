@@ -81,3 +81,11 @@ def test_the_root_help_loads_no_score_table_or_console(args: tuple[str, ...]) ->
 def test_the_listing_probe_sees_the_score_tables() -> None:
     loaded, _ = _loaded("score", "--help", heavy=LISTING_ONLY)
     assert "vertebro.scores" in loaded and "yaml" in loaded
+
+
+def test_assess_json_lays_out_no_report() -> None:
+    report = ("vertebro.assess._view", "vertebro.assess._report")
+    loaded, out = _loaded("assess", str(EXAMPLE), "--format", "json", heavy=report)
+    assert out and loaded == []
+    loaded, _ = _loaded("assess", str(EXAMPLE), heavy=report)  # the probe sees the text path
+    assert loaded == ["vertebro.assess._report", "vertebro.assess._view"]
