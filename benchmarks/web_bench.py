@@ -6,7 +6,9 @@
 It seeds a temporary SQLite registry (the synthetic demo cohort, 300 patients at 3 sites),
 gives the demo clinician ``clin-demo1`` an API token, starts ``vertebro serve --workers 2``
 as a subprocess on a free loopback port (stopped at the end, whatever happens) and drives two
-endpoints, each at 1, 8 and 32 concurrent clients (httpx, asyncio, keep-alive connections):
+endpoints, each at 1, 8 and 32 concurrent clients (one keep-alive HTTP/1.1 connection each, on
+asyncio streams: the request encoded once, the answer read by its Content-Length; uvloop
+when installed; httpx only for the checks before the load):
 
 * ``POST /api/assess``: the body is ``examples/aospine_case.json``;
 * ``GET /api/registry/patients``: the clinician's patient list (100 patients), signed in
@@ -16,8 +18,11 @@ and, once at 8 concurrent, ``GET /api/health``: no service work, so its server C
 fixed cost of one request through this HTTP stack (uvicorn, Starlette/FastAPI, vertebro's
 middleware), a floor under every endpoint's cost.
 
+Before the load, each endpoint's answer is checked against the library (the same JSON as
+the in-process call); during the load every answer must be HTTP 200 with exactly those bytes.
 Per (endpoint, concurrency) it reports throughput, p50/p95/p99 latency, the error count (any
-answer but 200, any transport error) and the server's CPU time per request: the user + system
+other status or body, an answer without a Content-Length, any transport error) and the
+server's CPU time per request: the user + system
 time of the server's processes (supervisor and workers, from ``/proc/PID/stat``) before and
 after the stage, divided by the requests of the stage. Beside it, in the same run, the CPU
 time per request of the same work done in this process by the functions the routes call:
@@ -60,6 +65,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from pydantic_core import to_json
 
 from vertebro.assess import ENGINE_VERSION, assess, default_rulebook, validate_json
 from vertebro.registry import Registry
@@ -305,9 +311,9 @@ def in_process_ms(work: Callable[[], object], seconds: float) -> float:
 
 
 def _json_bytes(value: object) -> bytes:
-    # what Starlette's JSONResponse writes
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, indent=None,
-                      separators=(",", ":")).encode()
+    # how the server encodes these answers: pydantic's Rust core (web/_response.py for
+    # assess, FastAPI's response-model serializer for the patient list)
+    return to_json(value)
 
 
 # ------------------------------------------------------------------ report
