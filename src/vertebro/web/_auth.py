@@ -123,12 +123,12 @@ async def optional_user(request: Request) -> Principal | None:
     """The signed-in user (API token first, then the session cookie), or None.
 
     Looked up in the store on every request (a revoked session or token ends at once).
-    ``async`` because FastAPI runs a plain ``def`` dependency in the thread pool, a hop that
-    cost more CPU than the lookup itself (docs/web.md, "Load benchmark"). The token lookup is
-    one indexed read, which never waits on a writer (SQLite in WAL mode, PostgreSQL), so it
-    runs on the event loop; the session lookup may also write (the idle clock, once a minute)
-    and could wait for the database's write lock, so it runs in the thread pool, leaving the
-    loop free for the worker's other requests.
+    ``async`` because FastAPI runs a plain ``def`` dependency in the thread pool, a hop of
+    about 0.2 ms of CPU on the development machine (docs/web.md, "Load benchmark"). The
+    token lookup is one indexed read, which never waits on a writer (SQLite in WAL mode,
+    PostgreSQL), so it runs on the event loop; the session lookup may also write (the idle
+    clock, once a minute) and could wait for the database's write lock, so it runs in the
+    thread pool, leaving the loop free for the worker's other requests.
     """
     cached = getattr(request.state, "principal", _UNRESOLVED)
     if cached is not _UNRESOLVED:
