@@ -6,7 +6,9 @@
 It seeds a temporary SQLite registry (the synthetic demo cohort, 300 patients at 3 sites),
 gives the demo clinician ``clin-demo1`` an API token, starts ``vertebro serve --workers 2``
 as a subprocess on a free loopback port (stopped at the end, whatever happens) and drives two
-endpoints, each at 1, 8 and 32 concurrent clients (httpx, asyncio, keep-alive connections):
+endpoints, each at 1, 8 and 32 concurrent clients (one keep-alive HTTP/1.1 connection each, on
+asyncio streams: the request encoded once, the answer read by its Content-Length; uvloop
+when installed; httpx only for the checks before the load):
 
 * ``POST /api/assess``: the body is ``examples/aospine_case.json``;
 * ``GET /api/registry/patients``: the clinician's patient list (100 patients), signed in
@@ -16,8 +18,11 @@ and, once at 8 concurrent, ``GET /api/health``: no service work, so its server C
 fixed cost of one request through this HTTP stack (uvicorn, Starlette/FastAPI, vertebro's
 middleware), a floor under every endpoint's cost.
 
+Before the load, each endpoint's answer is checked against the library (the same JSON as
+the in-process call); during the load every answer must be HTTP 200 with exactly those bytes.
 Per (endpoint, concurrency) it reports throughput, p50/p95/p99 latency, the error count (any
-answer but 200, any transport error) and the server's CPU time per request: the user + system
+other status or body, an answer without a Content-Length, any transport error) and the
+server's CPU time per request: the user + system
 time of the server's processes (supervisor and workers, from ``/proc/PID/stat``) before and
 after the stage, divided by the requests of the stage. Beside it, in the same run, the CPU
 time per request of the same work done in this process by the functions the routes call:
@@ -54,14 +59,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic_core import to_json
 
-from vertebro.assess import assess, validate_json
+from vertebro.assess import ENGINE_VERSION, assess, default_rulebook, validate_json
 from vertebro.registry import Registry
 from vertebro.registry.accounts import Accounts
 from vertebro.registry.demo import seed
@@ -74,6 +80,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 GOAL_CPU = 1.5  # server CPU per request <= 1.5x in-process (issue 11)
 GOAL_TAIL = 4.0  # p99 <= 4x p50 at 8 concurrent (issue 11)
 TAIL_AT = 8
+T = TypeVar("T")
 STARTUP_ALLOWANCE = 10  # seconds kept for seeding and start-up within the 60 s
 
 
@@ -177,31 +184,93 @@ class Endpoint:
     body: bytes | None
     headers: dict[str, str]
 
+    def request(self, host: str) -> bytes:
+        """The whole HTTP/1.1 request, encoded once per stage."""
+        lines = [f"{self.method} {self.path} HTTP/1.1", f"host: {host}",
+                 *(f"{k}: {v}" for k, v in self.headers.items())]
+        if self.body is not None:
+            lines.append(f"content-length: {len(self.body)}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + (self.body or b"")
 
-async def _drive(client: httpx.AsyncClient, ep: Endpoint, concurrency: int, seconds: float
-                 ) -> tuple[list[float], int, list[str]]:
-    """``concurrency`` clients sending ``ep`` back to back for ``seconds``; each finishes
-    the request it is in. Latencies in seconds, the error count, a few error samples."""
+
+class Refused(Exception):
+    """An answer that is not the expected one (status, framing or body)."""
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection that sends a pre-encoded request and reads the
+    answer by its Content-Length: the least client CPU per request, because the client
+    shares the machine's cores with the server (httpx spent 1-3 ms per request here)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def exchange(self, request: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status_line, *header_lines = head[:-4].split(b"\r\n")
+        parts = status_line.split(b" ", 2)
+        if len(parts) < 2 or parts[0] != b"HTTP/1.1" or not parts[1].isdigit():
+            raise Refused(f"not an HTTP/1.1 status line: {status_line[:80]!r}")
+        length = None
+        for line in header_lines:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+            elif name.strip().lower() == b"connection" and value.strip().lower() == b"close":
+                self.close()  # after this answer
+        if length is None:
+            raise Refused(f"HTTP {int(parts[1])} without a Content-Length")
+        assert self.reader is not None
+        return int(parts[1]), await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def _drive(base: tuple[str, int], ep: Endpoint, expected: bytes, concurrency: int,
+                 seconds: float) -> tuple[list[float], int, list[str]]:
+    """``concurrency`` clients, each on its own keep-alive connection, sending ``ep`` back to
+    back for ``seconds``; each finishes the request it is in. Every answer must be HTTP 200
+    with exactly the ``expected`` body (the answer checked against the library before the
+    load; comparing bytes costs about a microsecond). Latencies in seconds, the error count
+    (any other answer, any transport error), a few error samples."""
     latencies: list[float] = []
     errors = 0
     samples: list[str] = []
+    request = ep.request(f"{base[0]}:{base[1]}")
     stop = time.perf_counter() + seconds
 
     async def one_client() -> None:
         nonlocal errors
-        while time.perf_counter() < stop:
-            t0 = time.perf_counter()
-            try:
-                r = await client.request(ep.method, ep.path, content=ep.body,
-                                         headers=ep.headers)
-                why = None if r.status_code == 200 else f"HTTP {r.status_code}: {r.text[:200]}"
-            except httpx.HTTPError as exc:
-                why = f"{type(exc).__name__}: {exc}"
-            latencies.append(time.perf_counter() - t0)
-            if why is not None:
-                errors += 1
-                if len(samples) < 3:
-                    samples.append(why)
+        conn = Connection(*base)
+        try:
+            while time.perf_counter() < stop:
+                t0 = time.perf_counter()
+                try:
+                    status, body = await conn.exchange(request)
+                    why = (None if status == 200 and body == expected else
+                           f"HTTP {status}: {body[:200]!r}" if status != 200 else
+                           f"HTTP 200 with another body ({len(body)} bytes, expected "
+                           f"{len(expected)}): {body[:200]!r}")
+                except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                        Refused, ValueError) as exc:
+                    why = f"{type(exc).__name__}: {exc}"
+                    conn.close()  # a new connection for the next request
+                latencies.append(time.perf_counter() - t0)
+                if why is not None:
+                    errors += 1
+                    if len(samples) < 3:
+                        samples.append(why)
+        finally:
+            conn.close()
 
     await asyncio.gather(*(one_client() for _ in range(concurrency)))
     return latencies, errors, samples
@@ -215,15 +284,13 @@ def _pct(sorted_ms: list[float], q: float) -> float:
     return statistics.quantiles(sorted_ms, n=100, method="inclusive")[round(q) - 1]
 
 
-async def run_stage(base: str, server_pid: int, ep: Endpoint, concurrency: int,
-                    seconds: float, warmup: float) -> tuple[Stage, list[str]]:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        await _drive(client, ep, concurrency, warmup)  # connections open, workers warm
-        cpu0, own0, t0 = cpu_seconds(server_pid), time.process_time(), time.perf_counter()
-        latencies, errors, samples = await _drive(client, ep, concurrency, seconds)
-        wall = time.perf_counter() - t0
-        cpu1, own1 = cpu_seconds(server_pid), time.process_time()
+async def run_stage(base: tuple[str, int], server_pid: int, ep: Endpoint, expected: bytes,
+                    concurrency: int, seconds: float, warmup: float) -> tuple[Stage, list[str]]:
+    await _drive(base, ep, expected, concurrency, warmup)  # workers warm
+    cpu0, own0, t0 = cpu_seconds(server_pid), time.process_time(), time.perf_counter()
+    latencies, errors, samples = await _drive(base, ep, expected, concurrency, seconds)
+    wall = time.perf_counter() - t0
+    cpu1, own1 = cpu_seconds(server_pid), time.process_time()
     n = len(latencies)
     ms = sorted(x * 1000 for x in latencies)
     return Stage(ep.name, concurrency, n, errors, wall, _pct(ms, 50), _pct(ms, 95),
@@ -244,9 +311,9 @@ def in_process_ms(work: Callable[[], object], seconds: float) -> float:
 
 
 def _json_bytes(value: object) -> bytes:
-    # what Starlette's JSONResponse writes
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, indent=None,
-                      separators=(",", ":")).encode()
+    # how the server encodes these answers: pydantic's Rust core (web/_response.py for
+    # assess, FastAPI's response-model serializer for the patient list)
+    return to_json(value)
 
 
 # ------------------------------------------------------------------ report
@@ -368,8 +435,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"web_bench: python benchmarks/web_bench.py {' '.join(shown)}".rstrip())
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}; {_load()}; Python "
           f"{sys.version.split()[0]}; server: vertebro serve --workers {args.workers} "
-          f"(uvicorn {_version('uvicorn')}, {_http_impl()}), loopback; client: httpx "
-          f"{httpx.__version__} (asyncio, keep-alive), in this process")
+          f"(uvicorn {_version('uvicorn')}, {_http_impl()}), loopback; client: "
+          f"asyncio streams on {_client_loop()}, keep-alive, pre-encoded requests, in this "
+          "process")
     with tempfile.TemporaryDirectory(prefix="web_bench.") as tmp:
         url = f"sqlite:///{Path(tmp) / 'registry.db'}"
         reg = Registry.create(url)
@@ -415,7 +483,8 @@ def _run(args: argparse.Namespace, reg: Registry, url: str, tmp: Path
     with serving(env, args.workers, tmp / "serve.log") as (base, proc):
         print(f"server up in {time.perf_counter() - t0:.1f} s at {base} (pid {proc.pid}, "
               f"{len(_descendants(proc.pid)) - 1} child processes)")
-        # the server answers what the library answers: checked once, before any timing
+        # the server answers what the library answers: checked once, before any timing;
+        # these bytes are then the answer every request of the load must get
         got = httpx.post(f"{base}{assess_ep.path}", content=body,
                          headers=assess_ep.headers, timeout=30)
         if got.status_code != 200 or got.json() != json.loads(_json_bytes(assess_work())):
@@ -424,11 +493,19 @@ def _run(args: argparse.Namespace, reg: Registry, url: str, tmp: Path
                            timeout=30)
         if listed.status_code != 200 or listed.json()["patients"] != patients_work():
             raise SystemExit(f"the patient list differs: {listed.text[:300]}")
+        health = httpx.get(f"{base}{FLOOR.path}", timeout=30)
+        if health.status_code != 200 or health.json() != {
+                "status": "ok", "engine_version": ENGINE_VERSION,
+                "rulebook_version": default_rulebook().version}:
+            raise SystemExit(f"/api/health differs: {health.text[:300]}")
+        expected = {assess_ep.name: got.content, patients_ep.name: listed.content,
+                    FLOOR.name: health.content}
+        address = (_host(base), int(base.rsplit(":", 1)[1]))
         plan = [(ep, c) for ep in (assess_ep, patients_ep) for c in args.levels]
         plan.append((FLOOR, TAIL_AT if TAIL_AT in args.levels else args.levels[0]))
         for ep, c in plan:
-            stage, samples = asyncio.run(
-                run_stage(base, proc.pid, ep, c, args.seconds, warmup_of(args.seconds)))
+            stage, samples = _run_loop(run_stage(address, proc.pid, ep, expected[ep.name], c,
+                                                 args.seconds, warmup_of(args.seconds)))
             stages.append(stage)
             print(f"  {ep.name} x{c}: {stage.requests} requests, {stage.errors} errors"
                   + "".join(f"\n    e.g. {x}" for x in samples), flush=True)
@@ -445,6 +522,27 @@ def _run(args: argparse.Namespace, reg: Registry, url: str, tmp: Path
                              in_process_ms(lambda: _json_bytes({"patients": rows}), spend / 2)),
     }
     return stages, baseline, proc.pid
+
+
+def _host(base: str) -> str:
+    return base.split("://", 1)[1].rsplit(":", 1)[0]
+
+
+def _run_loop(job: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on uvloop when it is installed (as the server uses it): the client's
+    own CPU per request, which it takes from the server's cores, is then smaller."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(job)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(job)
+
+
+def _client_loop() -> str:
+    import importlib.util
+
+    return "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
 
 
 def _version(dist: str) -> str:

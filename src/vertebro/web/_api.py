@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from vertebro.assess import (
@@ -20,6 +18,7 @@ from vertebro.assess import (
 
 from ._json import check_json
 from ._openapi import ERRORS, json_body
+from ._response import FastJSONResponse
 
 __all__ = ["router"]
 
@@ -72,7 +71,7 @@ def _assess(body: bytes, guideline: str | None) -> dict[str, Any]:
     return assess(validate_json(body), guideline=guideline)
 
 
-@router.post("/assess", response_class=JSONResponse,
+@router.post("/assess", response_class=FastJSONResponse,
              responses={200: {"model": AssessmentOutput}, 422: ERRORS[422]},
              openapi_extra=json_body(AssessmentInput, (
                  "one patient: the input of docs/assessment.md (unknown facts left out or "
@@ -81,14 +80,16 @@ async def assess_api(
     request: Request,
     guideline: Annotated[str | None, Query(max_length=64, description=(
         "guideline profile (GET /api/rulebook lists them); default jnccn2012"))] = None,
-) -> JSONResponse:
+) -> FastJSONResponse:
     """Assess one patient: the body is the input of docs/assessment.md, the answer is
     exactly ``vertebro.assess(body, guideline=guideline)``. Invalid input: 422 with
     ``{"errors": [{"field", "reason"}, ...]}``."""
     body = await request.body()
-    # CPU-bound (about a millisecond): off the event loop, so that other requests proceed.
-    # JSONResponse as is: no re-encoding, so the body is the library's dict, key for key.
-    return JSONResponse(await run_in_threadpool(_assess, body, guideline))
+    # CPU-bound (a third of a millisecond) and so on the event loop: a thread-pool hop cost
+    # about as much CPU again, and with the GIL a thread would not run it alongside the loop
+    # anyway; concurrency comes from the workers (`vertebro serve --workers N`).
+    # The library's dict as is, key for key, not re-validated by a response model.
+    return FastJSONResponse(_assess(body, guideline))
 
 
 @router.get("/rulebook", response_model=RulebookView)
@@ -100,7 +101,7 @@ def rulebook_api() -> dict[str, Any]:
 
 
 @router.get("/health", response_model=Health)
-def health_api() -> dict[str, str]:
+async def health_api() -> dict[str, str]:
     """Which engine and rulebook answer here."""
     return {
         "status": "ok",

@@ -24,6 +24,7 @@ import threading
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from markupsafe import Markup, escape
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -48,6 +49,7 @@ __all__ = [
     "current_user",
     "optional_user",
     "registry",
+    "registry_dependency",
 ]
 
 SESSION_COOKIE = "vertebro_session"
@@ -70,6 +72,12 @@ def registry(request: Request) -> Registry:
                 state.registry = Registry(state.settings.database_url)
     reg: Registry = state.registry
     return reg
+
+
+async def registry_dependency(request: Request) -> Registry:
+    """:func:`registry` as a FastAPI dependency, ``async`` so that it is called on the event
+    loop: FastAPI would run a plain ``def`` in the thread pool, a hop for a field read."""
+    return registry(request)
 
 
 def accounts(request: Request) -> Accounts:
@@ -111,8 +119,17 @@ def _bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def optional_user(request: Request) -> Principal | None:
-    """The signed-in user (API token first, then the session cookie), or None."""
+async def optional_user(request: Request) -> Principal | None:
+    """The signed-in user (API token first, then the session cookie), or None.
+
+    Looked up in the store on every request (a revoked session or token ends at once).
+    ``async`` because FastAPI runs a plain ``def`` dependency in the thread pool, a hop of
+    about 0.2 ms of CPU on the development machine (docs/web.md, "Load benchmark"). The
+    token lookup is one indexed read, which never waits on a writer (SQLite in WAL mode,
+    PostgreSQL), so it runs on the event loop; the session lookup may also write (the idle
+    clock, once a minute) and could wait for the database's write lock, so it runs in the
+    thread pool, leaving the loop free for the worker's other requests.
+    """
     cached = getattr(request.state, "principal", _UNRESOLVED)
     if cached is not _UNRESOLVED:
         return cached if isinstance(cached, Principal) else None
@@ -121,12 +138,12 @@ def optional_user(request: Request) -> Principal | None:
     if token is not None:
         who = accounts(request).token_user(token)
     elif (cookie := request.cookies.get(SESSION_COOKIE)):
-        who = accounts(request).session_user(cookie)
+        who = await run_in_threadpool(accounts(request).session_user, cookie)
     request.state.principal = who
     return who
 
 
-def current_user(
+async def current_user(
     request: Request, who: Annotated[Principal | None, Depends(optional_user)]
 ) -> Principal:
     """The signed-in user; otherwise 303 to ``/login`` for a page, 401 for the API."""

@@ -41,7 +41,7 @@ from vertebro.registry.schemas import (
     parse,
 )
 
-from ._auth import CurrentUser, accounts, registry
+from ._auth import CurrentUser, accounts, registry_dependency
 from ._json import load_json
 from ._openapi import ERRORS, json_body
 
@@ -52,7 +52,7 @@ _CODE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 router = APIRouter(prefix="/api/registry", tags=["registry"],
                    responses={k: ERRORS[k] for k in (401, 403, 404, 409)})
 
-Reg = Annotated[Registry, Depends(registry)]
+Reg = Annotated[Registry, Depends(registry_dependency)]
 PatientRef = Annotated[str, Path(pattern=_CODE, description=(
     "the patient's site-local code (researchers: the pseudonym)"))]
 SiteQuery = Annotated[str | None, Query(pattern=_CODE, description=(
@@ -228,8 +228,14 @@ class Summary(_Out):
 
 
 # ------------------------------------------------------------------ patients
+# The reads of a patient's records (the list, one patient, the timeline, the audit trail)
+# are ``async def``: a plain ``def`` route costs two thread-pool hops (the route and the
+# validation of its answer), more CPU than a page of rows. They run on the event loop, which
+# is safe because a read never waits for a writer (SQLite in WAL mode, PostgreSQL's MVCC);
+# the writes, which may wait for the write lock, the computed reports and the exports stay
+# in the thread pool so that the worker's other requests go on meanwhile.
 @router.get("/patients", response_model=PatientList, response_model_exclude_unset=True)
-def list_patients(
+async def list_patients(
     who: CurrentUser, reg: Reg,
     q: Annotated[str | None, Query(max_length=64, description=(
         "search: part of the patient code or the primary cancer"))] = None,
@@ -260,8 +266,8 @@ def add_patient(who: CurrentUser, reg: Reg, body: Payload) -> dict[str, Any]:
 
 @router.get("/patients/{patient}", response_model=PatientView,
             response_model_exclude_unset=True)
-def get_patient(who: CurrentUser, reg: Reg, patient: PatientRef,
-                site: SiteQuery = None) -> dict[str, Any]:
+async def get_patient(who: CurrentUser, reg: Reg, patient: PatientRef,
+                      site: SiteQuery = None) -> dict[str, Any]:
     return reg.get_patient(who.username, _ref(patient, site))
 
 
@@ -275,8 +281,8 @@ def update_patient(who: CurrentUser, reg: Reg, body: Payload, patient: PatientRe
 
 @router.get("/patients/{patient}/timeline", response_model=Timeline,
             response_model_exclude_unset=True)
-def timeline(who: CurrentUser, reg: Reg, patient: PatientRef,
-             site: SiteQuery = None) -> dict[str, Any]:
+async def timeline(who: CurrentUser, reg: Reg, patient: PatientRef,
+                   site: SiteQuery = None) -> dict[str, Any]:
     """The patient and every assessment, procedure, complication and follow-up, oldest
     first (researchers: days from the index procedure instead of dates)."""
     return reg.timeline(who.username, _ref(patient, site))
@@ -284,8 +290,8 @@ def timeline(who: CurrentUser, reg: Reg, patient: PatientRef,
 
 @router.get("/patients/{patient}/audit", response_model=list[AuditRow],
             response_model_exclude_unset=True)
-def audit_trail(who: CurrentUser, reg: Reg, patient: PatientRef,
-                site: SiteQuery = None) -> list[dict[str, Any]]:
+async def audit_trail(who: CurrentUser, reg: Reg, patient: PatientRef,
+                      site: SiteQuery = None) -> list[dict[str, Any]]:
     """Every change to the patient's records: who, when, what, before and after (not for
     researchers)."""
     return reg.audit_trail(who.username, _ref(patient, site))
