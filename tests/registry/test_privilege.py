@@ -40,8 +40,10 @@ from vertebro.registry.verify import verify
 from .conftest import PG_URL, populate_users
 from .helpers import patient_with_procedure
 
-POLICIES = importlib.import_module(
-    "vertebro.registry.migrations.versions.0005_row_level_security").POLICIES
+POLICIES = {**importlib.import_module(
+    "vertebro.registry.migrations.versions.0005_row_level_security").POLICIES,
+    **importlib.import_module(
+    "vertebro.registry.migrations.versions.0006_follow_up_choice").POLICIES}
 CLINICAL = tuple(RLS_TABLES)
 needs_pg = pytest.mark.skipif(
     not PG_URL, reason="roles and row-level security are PostgreSQL's (run under "
@@ -67,7 +69,7 @@ def test_the_rules_leave_audit_and_assessments_insert_only_and_never_truncate() 
 def test_policies_cover_every_clinical_table() -> None:
     assert set(POLICIES) == set(RLS_TABLES)
     assert set(RLS_TABLES) == {"patient", "assessment", "procedure", "procedure_level",
-                               "complication", "follow_up"}
+                               "complication", "follow_up", "follow_up_choice"}
 
 
 def test_role_names_are_quoted_and_unknown_tables_refused() -> None:
