@@ -18,7 +18,8 @@ never see them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from functools import cache
 from typing import Any, Final
 
 from sqlalchemy import (
@@ -28,6 +29,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     case,
     delete,
     except_,
@@ -82,17 +84,20 @@ def _is_chosen(row: Any, name: str) -> ColumnElement[bool]:
         getattr(other, name).is_not(None), other.id != row.id, preferred)
 
 
-def _fresh(name: str, procedure_ids: Sequence[int] | None) -> Select[Any]:
+@cache
+def _fresh(name: str, some: bool) -> Select[Any]:
     """The rows of ``follow_up_choice`` for measure ``name`` as the follow-ups give them now
-    (of ``procedure_ids`` only, or of every procedure): the chosen record and its value, and
-    beside a follow-up interval's value the procedure's chosen baseline value."""
+    (``some``: of the procedures of the expanding parameter ``ids`` only; else of every
+    procedure): the chosen record and its value, and beside a follow-up interval's value the
+    procedure's chosen baseline value. Built once per process (a statement built per call
+    kept its new aliases in SQLAlchemy's caches: an import's memory grew with its batches)."""
     f = aliased(FollowUp, name=f"f_{name}")
     value = getattr(f, name)
     chosen = select(f.procedure_id.label("procedure_id"), f.interval.label("interval"),
                     f.id.label("follow_up_id"), value.label("value")).where(
         value.is_not(None), _is_chosen(f, name))
-    if procedure_ids is not None:
-        chosen = chosen.where(f.procedure_id.in_(procedure_ids))
+    if some:
+        chosen = chosen.where(f.procedure_id.in_(bindparam("ids", expanding=True)))
     c = chosen.cte(f"chosen_{name}")
     b = c.alias(f"base_{name}")
     return (
@@ -104,15 +109,25 @@ def _fresh(name: str, procedure_ids: Sequence[int] | None) -> Select[Any]:
     )
 
 
+@cache
+def _insert(name: str, some: bool) -> Any:
+    return insert(_TABLE).from_select(list(_COLUMNS), _fresh(name, some))
+
+
+@cache
+def _delete_some() -> Any:
+    return delete(_TABLE).where(_TABLE.c.procedure_id.in_(bindparam("ids", expanding=True)))
+
+
 def refresh(conn: Connection, procedure_ids: Iterable[int]) -> None:
     """Rewrite the rows of ``procedure_ids`` from their follow-ups, in ``conn``'s transaction
     (a procedure without follow-ups, or deleted, is left with none)."""
     ids = sorted(set(procedure_ids))
     for i in range(0, len(ids), _CHUNK):
         part = ids[i:i + _CHUNK]
-        conn.execute(delete(_TABLE).where(_TABLE.c.procedure_id.in_(part)))
+        conn.execute(_delete_some(), {"ids": part})
         for name in MEASURES:
-            conn.execute(insert(_TABLE).from_select(list(_COLUMNS), _fresh(name, part)))
+            conn.execute(_insert(name, True), {"ids": part})
 
 
 def rebuild(conn: Connection) -> int:
@@ -126,7 +141,7 @@ def rebuild(conn: Connection) -> int:
             conn.execute(text(f"SET LOCAL {setting}"))
     conn.execute(delete(_TABLE))
     for name in MEASURES:
-        conn.execute(insert(_TABLE).from_select(list(_COLUMNS), _fresh(name, None)))
+        conn.execute(_insert(name, False))
     return int(conn.execute(select(func.count()).select_from(_TABLE)).scalar_one())
 
 
@@ -158,9 +173,9 @@ def differences(conn: Connection, limit: int = 20) -> list[tuple[str, str]]:
     given: dict[tuple[Any, ...], tuple[Any, ...]] = {}
     for name in MEASURES:  # one flat EXCEPT per measure and direction (SQLite nests none)
         stored = select(*(_TABLE.c[c] for c in _COLUMNS)).where(_TABLE.c.measure == name)
-        for out, q in ((held, except_(stored, _fresh(name, None))),
-                       (given, except_(_fresh(name, None), stored))):
-            out.update((tuple(r[:3]), tuple(r[3:])) for r in conn.execute(q.limit(limit)))
+        for into, q in ((held, except_(stored, _fresh(name, False))),
+                        (given, except_(_fresh(name, False), stored))):
+            into.update((tuple(r[:3]), tuple(r[3:])) for r in conn.execute(q.limit(limit)))
 
     def said(v: tuple[Any, ...] | None) -> str:
         if v is None:
@@ -168,11 +183,9 @@ def differences(conn: Connection, limit: int = 20) -> list[tuple[str, str]]:
         fu, value, base = v
         return f"{value!r} (follow-up {fu}, baseline {base!r})"
 
-    out = []
-    for key in sorted(held.keys() | given.keys(), key=repr)[:limit]:
-        out.append((f"procedure {key[0]} {key[1]} {key[2]}",
-                    f"holds {said(held.get(key))}; the follow-ups give {said(given.get(key))}"))
-    return out
+    return [(f"procedure {key[0]} {key[1]} {key[2]}",
+             f"holds {said(held.get(key))}; the follow-ups give {said(given.get(key))}")
+            for key in sorted(held.keys() | given.keys(), key=repr)[:limit]]
 
 
 def _after_flush(session: Session, _ctx: UOWTransaction) -> None:
