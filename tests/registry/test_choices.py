@@ -39,11 +39,10 @@ def stored(reg: Registry) -> list[tuple[Any, ...]]:
 def recomputed(reg: Registry) -> list[tuple[Any, ...]]:
     """The table as :func:`choices.rebuild` makes it from scratch (rolled back after)."""
     with reg.engine.connect() as conn:
-        set_row_scope(conn, site_id=None, all_sites=True)
-        with conn.begin() as tx:
-            choices.rebuild(conn)
-            rows = sorted(tuple(r) for r in conn.execute(select(FollowUpChoice.__table__)))
-            tx.rollback()
+        set_row_scope(conn, site_id=None, all_sites=True)  # (this begins the transaction)
+        choices.rebuild(conn)
+        rows = sorted(tuple(r) for r in conn.execute(select(FollowUpChoice.__table__)))
+        conn.rollback()
     return rows
 
 
