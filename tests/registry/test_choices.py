@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from tests._cli import run
+from vertebro.errors import InvalidInput
 from vertebro.registry import Registry, choices
 from vertebro.registry.csvio import read_csv, write_csv
 from vertebro.registry.db import set_row_scope
@@ -95,9 +96,8 @@ def test_after_any_sequence_of_writes_the_table_equals_a_recomputation(
                 fu = store.add_follow_up("alice", code, {
                     "procedure_id": proc, "followed_on": (on + dt.timedelta(days=day)).isoformat(),
                     "baseline": baseline, "nrs": nrs, "kps": kps})
-            except Exception as exc:  # a visit the service refuses (e.g. before the procedure)
-                assert "followed_on" in str(exc) or "baseline" in str(exc), exc
-                continue
+            except InvalidInput:  # a visit the service refuses (e.g. a baseline after the
+                continue  # procedure, or dated before the patient's first procedure)
             ids.append(fu["follow_up_id"])
         elif op[0] == "delete" and ids:
             store.delete_follow_up("alice", ids.pop(op[1] % len(ids)))
