@@ -72,9 +72,12 @@ def test_direct_sql_update_of_clinical_table_is_reported(registry: Registry) -> 
     _fill(registry)
     assert _problems(registry) == []
     _sql(registry, "UPDATE follow_up SET nrs = 9 WHERE nrs = 3")
-    (problem,) = _problems(registry)
+    problem, derived = _problems(registry)
     assert problem.startswith("tables: follow_up id ")
     assert "nrs is 9.0, its audit history" in problem and "says 3.0" in problem
+    # the derived choice was not rewritten by the direct UPDATE either: named apart
+    assert derived.startswith("derived: follow_up_choice procedure ")
+    assert "holds 3.0" in derived and "give 9.0" in derived
 
 
 def test_direct_sql_insert_and_delete_are_reported(registry: Registry) -> None:

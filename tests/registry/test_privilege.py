@@ -40,8 +40,10 @@ from vertebro.registry.verify import verify
 from .conftest import PG_URL, populate_users
 from .helpers import patient_with_procedure
 
-POLICIES = importlib.import_module(
-    "vertebro.registry.migrations.versions.0005_row_level_security").POLICIES
+POLICIES = {**importlib.import_module(
+    "vertebro.registry.migrations.versions.0005_row_level_security").POLICIES,
+    **importlib.import_module(
+    "vertebro.registry.migrations.versions.0006_follow_up_choice").POLICIES}
 CLINICAL = tuple(RLS_TABLES)
 needs_pg = pytest.mark.skipif(
     not PG_URL, reason="roles and row-level security are PostgreSQL's (run under "
@@ -67,7 +69,7 @@ def test_the_rules_leave_audit_and_assessments_insert_only_and_never_truncate() 
 def test_policies_cover_every_clinical_table() -> None:
     assert set(POLICIES) == set(RLS_TABLES)
     assert set(RLS_TABLES) == {"patient", "assessment", "procedure", "procedure_level",
-                               "complication", "follow_up"}
+                               "complication", "follow_up", "follow_up_choice"}
 
 
 def test_role_names_are_quoted_and_unknown_tables_refused() -> None:
@@ -184,6 +186,9 @@ FORBIDDEN = [
     "TRUNCATE audit_log",
     "TRUNCATE follow_up",
     "TRUNCATE patient CASCADE",
+    "TRUNCATE follow_up_choice",
+    "UPDATE follow_up_choice SET value = 0",
+    "DROP POLICY follow_up_choice_by_site ON follow_up_choice",
     "UPDATE audit_log SET actor = 'someone else'",
     "DELETE FROM audit_log",
     "UPDATE assessment SET disposition = 'candidate'",
@@ -222,7 +227,8 @@ def test_another_sites_rows_are_invisible_and_unwritable(store: Store, app_regis
                           for t in CLINICAL}
             conn.rollback()
         assert everywhere == {"patient": 2, "assessment": 2, "procedure": 2,
-                              "procedure_level": 2, "complication": 1, "follow_up": 2}
+                              "procedure_level": 2, "complication": 1, "follow_up": 2,
+                              "follow_up_choice": 2}
         with engine.connect() as conn:
             _scoped(conn, site=a)
             seen = {t: conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one()
@@ -237,7 +243,7 @@ def test_another_sites_rows_are_invisible_and_unwritable(store: Store, app_regis
                 {"b": b}).rowcount == 0
             conn.rollback()
         assert seen == {"patient": 1, "assessment": 1, "procedure": 1, "procedure_level": 1,
-                        "complication": 0, "follow_up": 1}
+                        "complication": 0, "follow_up": 1, "follow_up_choice": 1}
         # ... nor to add rows to
         msg = _refused(engine, f"INSERT INTO patient (site_id, code, synthetic, created_at) "
                        f"VALUES ({b}, 'SNEAK', false, now())", site=a)
@@ -252,6 +258,9 @@ def test_another_sites_rows_are_invisible_and_unwritable(store: Store, app_regis
             "INSERT INTO follow_up (procedure_id, followed_on, baseline, days_since_procedure, "
             f"interval, lost_to_follow_up, created_at) VALUES ({b_proc}, '2025-03-01', false, "
             "50, 'lt6m', false, now())"), site=a)
+        assert "row-level security" in _refused(engine, (
+            "INSERT INTO follow_up_choice (procedure_id, interval, measure, follow_up_id, value) "
+            f"VALUES ({b_proc}, 'lt6m', 'nrs', 1, 5)"), site=a)
         # a transaction that names no site sees nothing at all (default deny)
         with engine.connect() as conn:
             assert {t: conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one()

@@ -61,8 +61,8 @@ def test_analytics(demo_registry: Registry, who: str) -> None:
 
 def test_selection_ties_are_broken_as_the_python_path_breaks_them(registry: Registry) -> None:
     """Records at the same distance from the planned day, on the same day, and a nearer record
-    without the measure: the SQL choice (``reports._is_chosen``) equals
-    ``analytics.SELECTION`` in Python, measure by measure."""
+    without the measure: the SQL choice (``choices._is_chosen``, kept in
+    ``follow_up_choice``) equals ``analytics.SELECTION`` in Python, measure by measure."""
     from .helpers import engine_output
 
     registry.add_patient("alice", {"code": "T1", "birth_year": 1950})

@@ -200,6 +200,15 @@ def db_verify(db: DbOpt = None, fmt: FmtOpt = Format.text) -> None:
         raise typer.Exit(1)
 
 
+@db_app.command("rebuild-derived")
+def db_rebuild_derived(db: DbOpt = None) -> None:
+    """Recompute the derived table of chosen follow-up values (when `db verify` says so)."""
+    from vertebro.registry.choices import rebuild_store
+
+    rows = rebuild_store(db)
+    console().print(f"follow_up_choice rebuilt: {rows} rows", markup=False)
+
+
 @db_app.command("backup")
 def db_backup(path: Annotated[Path, typer.Argument(help="backup file to write (new)")],
               db: DbOpt = None) -> None:

@@ -38,6 +38,7 @@ __all__ = [
     "Base",
     "Complication",
     "FollowUp",
+    "FollowUpChoice",
     "Meta",
     "Patient",
     "Procedure",
@@ -245,6 +246,28 @@ class FollowUp(Base):
     vital_status: Mapped[str | None] = mapped_column(String(8))
     lost_to_follow_up: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FollowUpChoice(Base):
+    """Derived, not clinical: the one value each procedure gives per interval and measure
+    (:mod:`vertebro.registry.choices`), kept so that the outcome reports read it instead of
+    choosing again over every follow-up (issue 15.6).
+
+    Rewritten per procedure by the service layer in the transaction of every follow-up write;
+    no audit rows (it is recomputed from audited rows); ``vertebro db verify`` compares it with
+    a fresh computation and ``vertebro db rebuild-derived`` rewrites it. ``baseline`` is the
+    procedure's chosen baseline value of the same measure beside a follow-up interval's value
+    (``None`` at ``preop`` or without a baseline).
+    """
+
+    __tablename__ = "follow_up_choice"
+    procedure_id: Mapped[int] = mapped_column(
+        ForeignKey("procedure.id", ondelete="CASCADE"), primary_key=True)
+    interval: Mapped[str] = mapped_column(String(8), primary_key=True)
+    measure: Mapped[str] = mapped_column(String(8), primary_key=True)
+    follow_up_id: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float] = mapped_column(Float)
+    baseline: Mapped[float | None] = mapped_column(Float)
 
 
 class AuditLog(Base):

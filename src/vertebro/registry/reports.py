@@ -4,8 +4,9 @@ Every function takes the acting user, like every service method, and scopes its 
 the one rule of the service layer (:func:`patient_scope`: a clinician reads their own site, a
 researcher and an admin every site). What comes back is what the statistics need and no more:
 counts per group, and for the outcomes report frequency tables of the one value each patient
-gives per interval, chosen in SQL (a correlated ``NOT EXISTS``: no other record of the
-measure in the procedure and interval is preferred; :func:`_is_chosen`). Nothing here
+gives per interval, read from ``follow_up_choice``, which the registry keeps as every
+follow-up is written (:mod:`.choices`: a correlated ``NOT EXISTS``, no other record of the
+measure in the procedure and interval is preferred). Nothing here
 returns a patient's identity except :func:`due`, which lists visits to book (pseudonymised
 for researchers).
 
@@ -52,8 +53,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from .choices import MEASURES
 from .intervals import SCHEDULE
-from .models import Complication, FollowUp, Patient, Procedure, ProcedureLevel, Site
+from .models import (
+    Complication,
+    FollowUp,
+    FollowUpChoice,
+    Patient,
+    Procedure,
+    ProcedureLevel,
+    Site,
+)
 from .vocab import INTERVALS
 
 if TYPE_CHECKING:
@@ -74,10 +84,7 @@ __all__ = [
     "summary",
 ]
 
-#: measures of Sorensen-SpineJ-2019 Table 2, as follow-up columns
-MEASURES: Final = ("nrs", "odi", "kps")
 _MEASURE_COLUMNS: Final = {"nrs": FollowUp.nrs, "odi": FollowUp.odi, "kps": FollowUp.kps}
-_TARGET_DAY: Final = {v.interval: v.target_day for v in SCHEDULE}
 
 
 def patient_scope(who: Actor) -> ColumnElement[bool]:
@@ -562,8 +569,8 @@ def _outcome_counts(
     vis = _classified(s, f_cols, FollowUpKind, visit, {True: 1, False: 0})
     patients = _patient_counts(b, procs, index)
     intervals = _interval_counts(b, index, vis)
-    values = [_value_counts(b, index, measure, col) for measure, col in _MEASURE_COLUMNS.items()]
-    return lambda: (patients(), intervals(), [v for read in values for v in read()])
+    values = _value_counts(b, index)
+    return lambda: (patients(), intervals(), values())
 
 
 def _patient_counts(b: _Batch, procs: Any, index: Any) -> Callable[[], list[PatientCounts]]:
@@ -657,53 +664,25 @@ def _interval_counts(
     return read
 
 
-def _is_chosen(row: Any, name: str) -> ColumnElement[bool]:
-    """``row`` (an alias of :class:`FollowUp`) is the record chosen for measure ``name`` in its
-    procedure and interval: no other record of that measure there is preferred to it.
-
-    Baseline records are binned ``preop`` and only they are, so the interval keeps them apart;
-    within ``preop`` the latest day (then the last entered) is preferred, elsewhere the day
-    nearest the planned one (then the earlier, then the first entered). Written as a
-    correlated ``NOT EXISTS`` on ``ix_follow_up_procedure_interval`` rather than a
-    ``ROW_NUMBER()`` window: a partition holds one or two records, and the window sorted every
-    follow-up (issue 15.6, the 1,000,000-follow-up goal)."""
-    other = aliased(FollowUp)
-
-    def distance(f: Any) -> Any:
-        return func.abs(f.days_since_procedure - case(_TARGET_DAY, value=f.interval, else_=0))
-
-    o_day, r_day = other.days_since_procedure, row.days_since_procedure
-    later = or_(o_day > r_day, and_(o_day == r_day, other.id > row.id))
-    nearer = or_(distance(other) < distance(row),
-                 and_(distance(other) == distance(row),
-                      or_(o_day < r_day, and_(o_day == r_day, other.id < row.id))))
-    preferred = case((row.baseline.is_(True), later), else_=nearer)
-    return ~exists().where(
-        other.procedure_id == row.procedure_id, other.interval == row.interval,
-        getattr(other, name).is_not(None), other.id != row.id, preferred)
-
-
-def _value_counts(
-    batch: _Batch, index: Any, measure: str, col: Any
-) -> Callable[[], list[ValueCount]]:
-    """Frequencies of (site, technique, interval, chosen value, the patient's baseline value);
-    at ``preop`` the baseline value itself, with ``None`` beside it."""
-    name = col.key
-    f, b = aliased(FollowUp, name="f"), aliased(FollowUp, name="b")
-    value, base = getattr(f, name), getattr(b, name)
+def _value_counts(batch: _Batch, index: Any) -> Callable[[], list[ValueCount]]:
+    """Frequencies of (site, technique, measure, interval, chosen value, the patient's baseline
+    value); at ``preop`` the baseline value itself, with ``None`` beside it. The choice is
+    read from ``follow_up_choice`` (:mod:`.choices`, kept by every follow-up write), one
+    statement for every measure."""
+    ch = FollowUpChoice.__table__.alias("ch")
     q: Select[Any] = (
-        select(index.c.site, index.c.kp, f.interval, value, base, func.count())
-        .select_from(f)
-        .join(index, index.c.id == f.procedure_id)
-        .outerjoin(b, and_(b.procedure_id == f.procedure_id, b.interval == INTERVALS[0],
-                           f.interval != INTERVALS[0], base.is_not(None),
-                           _is_chosen(b, name)))
-        .where(value.is_not(None), _is_chosen(f, name))
-        .group_by(index.c.site, index.c.kp, f.interval, value, base)
+        select(index.c.site, index.c.kp, ch.c.measure, ch.c.interval, ch.c.value,
+               ch.c.baseline, func.count())
+        .select_from(ch)
+        .join(index, index.c.id == ch.c.procedure_id)
+        .group_by(index.c.site, index.c.kp, ch.c.measure, ch.c.interval, ch.c.value,
+                  ch.c.baseline)
     )
     part = batch.add(q)
+    order = {m: i for i, m in enumerate(MEASURES)}
     return lambda: [
         ValueCount(site, _technique(kp), measure, interval, float(value),
                    None if base is None else float(base), n)
-        for site, kp, interval, value, base, n in batch.rows(part)
+        for site, kp, measure, interval, value, base, n in sorted(
+            batch.rows(part), key=lambda r: order[r[2]])
     ]

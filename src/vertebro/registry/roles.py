@@ -48,6 +48,8 @@ APP_PRIVILEGES: Final[dict[str, tuple[str, ...]]] = {
     "procedure_level": _RW,
     "complication": _RW,
     "follow_up": _RW,
+    # derived from the follow-ups (registry.choices): rewritten per procedure, never updated
+    "follow_up_choice": ("SELECT", "INSERT", "DELETE"),
     # immutable once written
     "assessment": _APPEND,
     "audit_log": _APPEND,
@@ -63,9 +65,9 @@ APP_PRIVILEGES: Final[dict[str, tuple[str, ...]]] = {
     "alembic_version": ("SELECT",),
 }
 
-#: tables with a site policy (migration 0005), as in its ``POLICIES``
+#: tables with a site policy (migrations 0005 and 0006), as in their ``POLICIES``
 RLS_TABLES: Final = ("patient", "assessment", "procedure", "procedure_level", "complication",
-                     "follow_up")
+                     "follow_up", "follow_up_choice")
 
 
 def _ident(name: str) -> str:

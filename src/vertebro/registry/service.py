@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vertebro.errors import FieldError, Forbidden, InvalidInput, NotFound, RegistryError
 
-from . import _keys, _scores, audit, reports
+from . import _keys, _scores, audit, choices, reports
 from ._dberrors import translate
 from .db import check_schema, make_engine, set_row_scope, upgrade
 from .intervals import bin_days
@@ -217,6 +217,7 @@ class Registry:
             raise
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         audit.install(self._sessions)
+        choices.install(self._sessions)  # the derived choice table, same transaction
         self._key_cache: bytes | None = None
         #: a key file :meth:`create` wrote for a new store (for the CLI to say so)
         self.key_file_written: str | None = None

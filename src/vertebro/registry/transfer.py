@@ -22,7 +22,7 @@ from sqlalchemy import JSON, Table, func, insert, select, text
 
 from vertebro.errors import FieldError, Forbidden, InvalidInput
 
-from . import audit
+from . import audit, choices
 from .models import (
     Assessment,
     Base,
@@ -977,6 +977,7 @@ def _write(s: Any, plan: _Plan, actor: str, known_sites: dict[str, int],
                        for k, c in plan.complications])
     put(FollowUp, [f | {"procedure_id": prids[k], "created_at": at}
                    for k, f in plan.follow_ups])
+    choices.refresh(conn, prids.values())  # derived rows of this batch's procedures
     return {"site": len(plan.sites), "patient": len(pids), "assessment": len(aids),
             "procedure": len(prids), "procedure_level": len(plan.levels),
             "complication": len(plan.complications), "follow_up": len(plan.follow_ups)}, {

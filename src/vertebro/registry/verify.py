@@ -1,6 +1,6 @@
 """``vertebro db verify``: does the database still hold what its audit trail says?
 
-Three checks, each naming what differs:
+Four checks, each naming what differs:
 
 - **triggers**: the append-only and immutability triggers of migration 0003 exist and are
   enabled (a dropped or disabled trigger is how a database owner would start a quiet edit);
@@ -8,7 +8,10 @@ Three checks, each naming what differs:
   edited, removed, inserted or reordered audit row breaks the chain at that row);
 - **tables**: replaying the audit rows gives, for every audited table, exactly the rows it
   holds now with the values it holds now (a direct SQL ``UPDATE``, ``INSERT`` or ``DELETE``
-  that wrote no audit row shows up here).
+  that wrote no audit row shows up here);
+- **derived**: ``follow_up_choice`` (the chosen value per procedure, interval and measure,
+  :mod:`vertebro.registry.choices`) equals a fresh computation from the follow-ups; it is
+  not audited, so a difference is repaired by ``vertebro db rebuild-derived``, not traced.
 
 What it cannot see: rows removed from the *end* of the log together with the changes they
 recorded, or a rewrite of the whole log by someone holding the database owner's rights.
@@ -39,6 +42,7 @@ from sqlalchemy import (
     text,
 )
 
+from . import choices
 from .audit import GENESIS, row_hash, utc_text
 from .models import AuditLog, Base
 
@@ -61,7 +65,7 @@ _PG_TRIGGERS: Final = {
 
 @dataclass(frozen=True)
 class Problem:
-    check: str  # triggers | chain | tables
+    check: str  # policies | triggers | chain | tables | derived
     where: str  # e.g. "audit_log id 17", "follow_up id 12", "trigger audit_log_no_truncate"
     detail: str
 
@@ -109,7 +113,7 @@ def missing_triggers(conn: Connection) -> list[str]:
 
 
 def verify(engine: Engine) -> Report:
-    """Run the three checks on the database behind ``engine`` (read only)."""
+    """Run the checks on the database behind ``engine`` (read only)."""
     report = Report()
     from .db import set_row_scope
     from .roles import missing_policies
@@ -126,6 +130,10 @@ def verify(engine: Engine) -> Report:
         state = _replay_chain(conn, report)
         for name in AUDITED:
             _compare_table(conn, Base.metadata.tables[name], state, report)
+        report.problems += [
+            Problem("derived", f"follow_up_choice {where}", f"{detail}: derived data out of "
+                    f"step with the follow-ups (rebuild it: `vertebro db rebuild-derived`)")
+            for where, detail in choices.differences(conn)]
     return report
 
 
