@@ -133,8 +133,12 @@ def _procedures_select(who: Actor) -> Select[Any]:
 #: over what are in fact every follow-up and every procedure; hash and merge joins read each
 #: table once. JIT is off because the costs of the plans without nested loops are inflated
 #: by the same estimates and would trigger compilation (1.6 s measured at 160,000 follow-ups)
-#: for queries that run in about a second.
-_PG_REPORT_SETTINGS: Final = ("enable_nestloop = off", "jit = off")
+#: for queries that run in about a second. Sorts are discouraged for the same reason: with a
+#: few rows expected, the planner grouped the outcomes' 2.2 million derived rows
+#: (``follow_up_choice`` at 1,000,000 follow-ups) by an on-disk sort, about 4 s, where a hash
+#: aggregate of their 38,000 groups needs none (from-registry 10.8-14.1 s -> 7.5-7.9 s,
+#: docs/registry.md). A sort the answer needs still runs: the setting only prices it high.
+_PG_REPORT_SETTINGS: Final = ("enable_nestloop = off", "jit = off", "enable_sort = off")
 
 
 @contextmanager
