@@ -127,20 +127,24 @@ def _procedures_select(who: Actor) -> Select[Any]:
     )
 
 
-#: planner settings for a report's transaction on PostgreSQL (``SET LOCAL``: they end with
-#: it). Under row-level security the planner estimates a row or two for every clinical table
-#: (the policy's ``current_setting(...) = 'on' OR ...`` has no statistics), so it nests loops
-#: over what are in fact every follow-up and every procedure; hash and merge joins read each
-#: table once. JIT is off because the costs of the plans without nested loops are inflated
-#: by the same estimates and would trigger compilation (1.6 s measured at 160,000 follow-ups)
-#: for queries that run in about a second. Sorts are discouraged for the same reason: for a
-#: grouping of "a few rows" the planner sorts and aggregates in order, and the sorts of what
-#: are in fact 2,243,733 chosen values and 972,685 (procedure, interval) groups spilled to
-#: disk (``external merge``, 101 MB and 55 MB at 1,002,387 follow-ups) and took 3.6 s and
+#: planner settings for a transaction that reads every clinical row on PostgreSQL (``SET
+#: LOCAL``: they end with it): the reports, and :func:`.choices.rebuild`. Under row-level
+#: security the planner estimates a row or two for every clinical table (the policy's
+#: ``current_setting(...) = 'on' OR ...`` has no statistics), so it nests loops over what are
+#: in fact every follow-up and every procedure; hash and merge joins read each table once.
+#: JIT is off because the costs of the plans without nested loops are inflated by the same
+#: estimates and would trigger compilation (1.6 s measured at 160,000 follow-ups) for
+#: queries that run in about a second.
+_PG_PLAN_SETTINGS: Final = ("enable_nestloop = off", "jit = off")
+#: a report's transaction also discourages sorts, for the same reason: for a grouping of "a
+#: few rows" the planner sorts and aggregates in order, and the sorts of what are in fact
+#: 2,243,733 chosen values and 972,685 (procedure, interval) groups spilled to disk
+#: (``external merge``, 101 MB and 55 MB at 1,002,387 follow-ups) and took about 3.6 s and
 #: 0.8 s of `evidence from-registry`'s 10.0 s; hashed, the groups (37,737 and 120) fit in
-#: memory and the statement took 5.5 s (``EXPLAIN ANALYZE``, docs/registry.md). A sort
-#: still runs where only a sort can (``count(DISTINCT ...)``, ``ORDER BY``).
-_PG_REPORT_SETTINGS: Final = ("enable_nestloop = off", "jit = off", "enable_sort = off")
+#: memory and the statement took 5.5 s (``EXPLAIN ANALYZE``, docs/registry.md). A sort still
+#: runs where only a sort can (``count(DISTINCT ...)``, ``ORDER BY``). Not for
+#: ``choices.rebuild``, whose anti-join it made slower (24.9-28.0 s against 20.6-22.0 s).
+_PG_REPORT_SETTINGS: Final = (*_PG_PLAN_SETTINGS, "enable_sort = off")
 
 
 @contextmanager
