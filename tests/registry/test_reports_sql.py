@@ -171,3 +171,28 @@ def test_as_the_application_role_under_row_level_security_the_paths_agree() -> N
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(text(f'DROP ROLE IF EXISTS "{app}"'))
         admin.dispose()
+
+
+def test_the_study_counts_read_the_kinds_of_follow_up_once(demo_registry: Registry) -> None:
+    """``study_counts`` works out the visit rule's ``CASE`` once for its outcome and audit
+    statements (the kinds are a scan of every follow-up), and its answer still equals the
+    two reports' own."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def note(_conn: object, _cur: object, statement: str, *_args: object) -> None:
+        seen.append(" ".join(statement.split()))
+
+    rules = {"evident": lambda k: k.type != "cement_leak" or k.symptomatic,
+             "leak": lambda k: k.type == "cement_leak", "visit": lambda k: not k.baseline}
+    event.listen(demo_registry.engine, "before_cursor_execute", note)
+    try:
+        together = reports.study_counts(demo_registry, "researcher", **rules)
+    finally:
+        event.remove(demo_registry.engine, "before_cursor_execute", note)
+    kinds = [q for q in seen if q.startswith("SELECT DISTINCT follow_up.baseline")]
+    assert len(kinds) == 1, kinds
+    assert together == (*reports.outcome_counts(demo_registry, "researcher",
+                                                visit=rules["visit"]),
+                        reports.audit_counts(demo_registry, "researcher", **rules))

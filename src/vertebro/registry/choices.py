@@ -132,12 +132,12 @@ def refresh(conn: Connection, procedure_ids: Iterable[int]) -> None:
 
 def rebuild(conn: Connection) -> int:
     """Rewrite every row (the migration's backfill and ``db rebuild-derived``); the number of
-    rows written. On PostgreSQL with the reports' planner settings (``reports``: row-level
-    security's estimates would otherwise nest loops over every follow-up)."""
+    rows written. On PostgreSQL with the reports' join settings (``reports._PG_PLAN_SETTINGS``:
+    row-level security's estimates would otherwise nest loops over every follow-up)."""
     if conn.dialect.name == "postgresql":
-        from .reports import _PG_REPORT_SETTINGS
+        from .reports import _PG_PLAN_SETTINGS
 
-        for setting in _PG_REPORT_SETTINGS:
+        for setting in _PG_PLAN_SETTINGS:
             conn.execute(text(f"SET LOCAL {setting}"))
     conn.execute(delete(_TABLE))
     for name in MEASURES:

@@ -127,18 +127,24 @@ def _procedures_select(who: Actor) -> Select[Any]:
     )
 
 
-#: planner settings for a report's transaction on PostgreSQL (``SET LOCAL``: they end with
-#: it). Under row-level security the planner estimates a row or two for every clinical table
-#: (the policy's ``current_setting(...) = 'on' OR ...`` has no statistics), so it nests loops
-#: over what are in fact every follow-up and every procedure; hash and merge joins read each
-#: table once. JIT is off because the costs of the plans without nested loops are inflated
-#: by the same estimates and would trigger compilation (1.6 s measured at 160,000 follow-ups)
-#: for queries that run in about a second. Sorts are discouraged for the same reason: with a
-#: few rows expected, the planner grouped the outcomes' 2.2 million derived rows
-#: (``follow_up_choice`` at 1,000,000 follow-ups) by an on-disk sort, about 4 s, where a hash
-#: aggregate of their 38,000 groups needs none (from-registry 10.8-14.1 s -> 7.5-7.9 s,
-#: docs/registry.md). A sort the answer needs still runs: the setting only prices it high.
-_PG_REPORT_SETTINGS: Final = ("enable_nestloop = off", "jit = off", "enable_sort = off")
+#: planner settings for a transaction that reads every clinical row on PostgreSQL (``SET
+#: LOCAL``: they end with it): the reports, and :func:`.choices.rebuild`. Under row-level
+#: security the planner estimates a row or two for every clinical table (the policy's
+#: ``current_setting(...) = 'on' OR ...`` has no statistics), so it nests loops over what are
+#: in fact every follow-up and every procedure; hash and merge joins read each table once.
+#: JIT is off because the costs of the plans without nested loops are inflated by the same
+#: estimates and would trigger compilation (1.6 s measured at 160,000 follow-ups) for
+#: queries that run in about a second.
+_PG_PLAN_SETTINGS: Final = ("enable_nestloop = off", "jit = off")
+#: a report's transaction also discourages sorts, for the same reason: for a grouping of "a
+#: few rows" the planner sorts and aggregates in order, and the sorts of what are in fact
+#: 2,243,733 chosen values and 972,685 (procedure, interval) groups spilled to disk
+#: (``external merge``, 101 MB and 55 MB at 1,002,387 follow-ups) and took about 3.6 s and
+#: 0.8 s of `evidence from-registry`'s 10.0 s; hashed, the groups (37,737 and 120) fit in
+#: memory and the statement took 5.5 s (``EXPLAIN ANALYZE``, docs/registry.md). A sort still
+#: runs where only a sort can (``count(DISTINCT ...)``, ``ORDER BY``). Not for
+#: ``choices.rebuild``, whose anti-join it made slower (24.9-28.0 s against 20.6-22.0 s).
+_PG_REPORT_SETTINGS: Final = (*_PG_PLAN_SETTINGS, "enable_sort = off")
 
 
 @contextmanager
@@ -433,22 +439,28 @@ def audit_counts(
     reads them.
     """
     with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as (procs, b):
-        return _audit_counts(s, b, procs, evident=evident, leak=leak, visit=visit)()
+        return _audit_counts(s, b, procs, evident=evident, leak=leak,
+                             vis=_visit_case(s, visit))()
+
+
+def _visit_case(s: Any, visit: Callable[[FollowUpKind], bool]) -> ColumnElement[int]:
+    """1 for a follow-up that ``visit`` says is a visit, else 0 (:func:`_classified`)."""
+    f_cols = (FollowUp.baseline, FollowUp.vital_status, FollowUp.lost_to_follow_up)
+    return _classified(s, f_cols, FollowUpKind, visit, {True: 1, False: 0})
 
 
 def _audit_counts(
     s: Any, b: _Batch, procs: Any, *,
     evident: Callable[[ComplicationKind], bool | None],
     leak: Callable[[ComplicationKind], bool],
-    visit: Callable[[FollowUpKind], bool],
+    vis: ColumnElement[int],
 ) -> Callable[[], list[GroupCounts]]:
-    """:func:`audit_counts` over ``procs`` in the open session ``s``: its statement is added
-    to ``b``, and the function returned reads the answer."""
+    """:func:`audit_counts` over ``procs`` in the open session ``s`` (``vis``: the
+    :func:`_visit_case` of the report's rule): its statement is added to ``b``, and the
+    function returned reads the answer."""
     c_cols = (Complication.type, Complication.symptomatic, Complication.severity_grade)
     ev = _classified(s, c_cols, ComplicationKind, evident, {True: 2, None: 1, False: 0})
     lk = _classified(s, c_cols, ComplicationKind, leak, {True: 1, False: 0})
-    f_cols = (FollowUp.baseline, FollowUp.vital_status, FollowUp.lost_to_follow_up)
-    vis = _classified(s, f_cols, FollowUpKind, visit, {True: 1, False: 0})
     comp = (
         select(Complication.procedure_id, func.max(ev).label("ev"), func.max(lk).label("lk"))
         .group_by(Complication.procedure_id)
@@ -541,7 +553,7 @@ def outcome_counts(
     analytics' :func:`~vertebro.analytics.is_visit`, applied per kind).
     """
     with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as (procs, b):
-        return _outcome_counts(s, b, procs, visit=visit)()
+        return _outcome_counts(b, procs, vis=_visit_case(s, visit))()
 
 
 def study_counts(
@@ -554,23 +566,24 @@ def study_counts(
 ) -> tuple[list[PatientCounts], list[IntervalCounts], list[ValueCount], list[GroupCounts]]:
     """:func:`outcome_counts` and :func:`audit_counts` in one transaction, over one reading of
     the procedures (what the registry's study rows need: a consistent snapshot, and the
-    procedures' site and technique worked out once instead of twice)."""
+    procedures' site and technique worked out once instead of twice; so are the kinds of
+    follow-up, a scan of every follow-up: 0.22 s at 1,002,387 on PostgreSQL)."""
     with reg._tx(actor, write=False) as (s, who), _procedures_of(s, who) as (procs, b):
-        outcomes = _outcome_counts(s, b, procs, visit=visit)
-        audit = _audit_counts(s, b, procs, evident=evident, leak=leak, visit=visit)
+        vis = _visit_case(s, visit)
+        outcomes = _outcome_counts(b, procs, vis=vis)
+        audit = _audit_counts(s, b, procs, evident=evident, leak=leak, vis=vis)
         patients, intervals, values = outcomes()
         groups = audit()
     return patients, intervals, values, groups
 
 
 def _outcome_counts(
-    s: Any, b: _Batch, procs: Any, *, visit: Callable[[FollowUpKind], bool]
+    b: _Batch, procs: Any, *, vis: ColumnElement[int]
 ) -> Callable[[], tuple[list[PatientCounts], list[IntervalCounts], list[ValueCount]]]:
-    """:func:`outcome_counts` over ``procs`` in the open session ``s``: its statements are
-    added to ``b``, and the function returned reads the answers."""
+    """:func:`outcome_counts` over ``procs`` (``vis``: the :func:`_visit_case` of the
+    report's rule): its statements are added to ``b``, and the function returned reads the
+    answers."""
     index = select(procs).where(procs.c.number == 1).subquery("idx")
-    f_cols = (FollowUp.baseline, FollowUp.vital_status, FollowUp.lost_to_follow_up)
-    vis = _classified(s, f_cols, FollowUpKind, visit, {True: 1, False: 0})
     patients = _patient_counts(b, procs, index)
     intervals = _interval_counts(b, index, vis)
     values = _value_counts(b, index)
